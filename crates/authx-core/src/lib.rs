@@ -1,9 +1,25 @@
-//! authx core
+#![doc = include_str!("../README.md")]
+
 pub mod clock;
+pub mod config;
+pub mod cookie;
 pub mod error;
+pub mod limit;
 pub mod mail;
-pub mod routes;
-pub mod store;
+pub mod password;
+pub mod policy;
 mod random;
+mod request;
+pub mod routes;
 mod secret;
+mod service;
+pub mod store;
+pub mod token;
+
+pub use config::{AuthBuilder, AuthConfig, ConfigError};
+pub use error::AuthError;
+pub use request::{AuthRequest, AuthResponse};
+pub use routes::{ROUTES, Route, RouteName};
 pub use secret::Secret;
+pub use service::Auth;
+pub use token::Claims;

@@ -6,11 +6,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::Notify;
 
-use crate::clock::{Clock, Timestamp};
 use crate::error::BoxError;
-use crate::store::Repo;
+
+pub(crate) mod outbox;
+mod template;
+
+pub use template::{MailTemplate, MailTemplates, TemplateValues};
 
 /// A mail ready to send. The sender comes from the configuration at delivery time.
 #[derive(Clone, PartialEq, Eq)]

@@ -1,0 +1,298 @@
+//! The plain request data an adapter hands to the core, and the plain response it copies back.
+
+use std::net::IpAddr;
+
+use serde_json::{Map, Value};
+
+use crate::config::BODY_LIMIT;
+use crate::error::AuthError;
+
+/// What the core needs of an HTTP request. Adapters fill it from their framework's request.
+///
+/// ```
+/// use authx_core::AuthRequest;
+/// let req = AuthRequest::new("127.0.0.1".parse().unwrap())
+///     .header("Content-Type", b"application/json")
+///     .header("X-Unrelated", b"ignored")
+///     .body(br#"{"login":"bob","password":"secret123"}"#.to_vec());
+/// assert_eq!(req.header_value("content-type"), Some("application/json"));
+/// assert_eq!(req.header_value("x-unrelated"), None);
+/// ```
+#[derive(Debug, Clone)]
+pub struct AuthRequest {
+    /// The socket peer address.
+    pub peer: IpAddr,
+    /// The headers the core reads, names lower-cased, in order.
+    headers: Vec<(&'static str, String)>,
+    /// The path parameter (`{token}` or `{id}`), as received.
+    pub param: Option<String>,
+    /// The body bytes.
+    pub body: Vec<u8>,
+}
+
+/// Headers the core reads; others are not kept.
+const READ_HEADERS: &[&str] = &[
+    "authorization",
+    "cookie",
+    "content-type",
+    "origin",
+    "sec-fetch-site",
+    "x-forwarded-for",
+    "forwarded",
+    "x-csrf-token",
+];
+
+impl AuthRequest {
+    /// A request from `peer` with no headers, parameter or body.
+    pub fn new(peer: IpAddr) -> Self {
+        Self {
+            peer,
+            headers: Vec::new(),
+            param: None,
+            body: Vec::new(),
+        }
+    }
+
+    /// Adds a header if the core reads it (the name is matched without regard to case). Values
+    /// that are not UTF-8 are dropped.
+    #[must_use]
+    pub fn header(mut self, name: &str, value: &[u8]) -> Self {
+        self.push_header(name, value);
+        self
+    }
+
+    /// Adds a header in place; see [`header`](Self::header).
+    pub fn push_header(&mut self, name: &str, value: &[u8]) {
+        if let Some(known) = READ_HEADERS.iter().find(|h| h.eq_ignore_ascii_case(name)) {
+            if let Ok(value) = std::str::from_utf8(value) {
+                self.headers.push((known, value.to_owned()));
+            }
+        }
+    }
+
+    /// Sets the path parameter.
+    #[must_use]
+    pub fn param(mut self, param: impl Into<String>) -> Self {
+        self.param = Some(param.into());
+        self
+    }
+
+    /// Sets the body.
+    #[must_use]
+    pub fn body(mut self, body: Vec<u8>) -> Self {
+        self.body = body;
+        self
+    }
+
+    /// The first value of header `name` (lower-case).
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of header `name` (lower-case), in order.
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The bearer token of the `Authorization` header, if any.
+    pub(crate) fn bearer(&self) -> Option<&str> {
+        let value = self.header_value("authorization")?.trim();
+        let (scheme, token) = value.split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim())
+            .filter(|t| !t.is_empty())
+    }
+
+    /// The body as a JSON object: `None` for an empty body, an error for anything that is not
+    /// an object (or JSON sent under another content type).
+    pub(crate) fn json_object(&self) -> Result<Option<Map<String, Value>>, AuthError> {
+        if self.body.len() > BODY_LIMIT {
+            return Err(AuthError::PayloadTooLarge);
+        }
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        if let Some(content_type) = self.header_value("content-type") {
+            let mime = content_type
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
+            if mime != "application/json"
+                && !(mime.starts_with("application/") && mime.ends_with("+json"))
+            {
+                return Err(AuthError::UnsupportedContentType);
+            }
+        }
+        match serde_json::from_slice::<Value>(&self.body) {
+            Ok(Value::Object(map)) => Ok(Some(map)),
+            Ok(_) => Err(AuthError::InvalidBody(
+                "Request body must be a JSON object".into(),
+            )),
+            Err(e) => Err(AuthError::InvalidBody(format!("Malformed JSON: {e}"))),
+        }
+    }
+}
+
+/// The fields of a JSON object body, read one by one in validation order.
+pub(crate) struct Fields(Option<Map<String, Value>>);
+
+impl Fields {
+    pub(crate) fn of(req: &AuthRequest) -> Result<Self, AuthError> {
+        req.json_object().map(Self)
+    }
+
+    /// A required string field.
+    pub(crate) fn string(&self, name: &'static str) -> Result<&str, AuthError> {
+        self.optional_string(name)?
+            .ok_or(AuthError::MissingField(name))
+    }
+
+    /// An optional string field (`null` counts as absent).
+    pub(crate) fn optional_string(&self, name: &'static str) -> Result<Option<&str>, AuthError> {
+        match self.0.as_ref().and_then(|m| m.get(name)) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(AuthError::InvalidBody(format!(
+                "Field {name} must be a string"
+            ))),
+        }
+    }
+}
+
+/// What the core answers: status, headers (in order, `Set-Cookie` possibly repeated) and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthResponse {
+    /// HTTP status code.
+    pub status: u16,
+    /// Headers to send, in order. Names are canonical (`Content-Type`, `Set-Cookie`, ...).
+    pub headers: Vec<(&'static str, String)>,
+    /// The JSON body.
+    pub body: String,
+}
+
+impl AuthResponse {
+    /// `200` with a JSON body.
+    pub(crate) fn ok(body: String) -> Self {
+        Self {
+            status: 200,
+            headers: vec![("Content-Type", "application/json".into())],
+            body,
+        }
+    }
+
+    /// `200 null`.
+    pub(crate) fn null() -> Self {
+        Self::ok("null".into())
+    }
+
+    /// Adds a header.
+    pub(crate) fn with(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// Adds `Cache-Control: no-store`, for answers that carry tokens.
+    pub(crate) fn no_store(self) -> Self {
+        self.with("Cache-Control", "no-store".into())
+    }
+
+    /// The `Set-Cookie` values, in order.
+    pub fn set_cookies(&self) -> impl Iterator<Item = &str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| *n == "Set-Cookie")
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The error's wire form with its status and headers (`WWW-Authenticate` on 401,
+    /// `Retry-After` where known). 5xx causes are logged here.
+    pub fn from_error(error: &AuthError) -> Self {
+        if let AuthError::Unavailable { source, .. } = error {
+            tracing::error!(error = %source, cause = ?source, "authx: service unavailable");
+        }
+        let mut response = Self {
+            status: error.status(),
+            headers: vec![("Content-Type", "application/json".into())],
+            body: error.to_json(),
+        };
+        if error.status() == 401 {
+            response.headers.push(("WWW-Authenticate", "Bearer".into()));
+        }
+        if let Some(seconds) = error.retry_after() {
+            response.headers.push(("Retry-After", seconds.to_string()));
+        }
+        response
+    }
+}
+
+impl From<AuthError> for AuthResponse {
+    fn from(error: AuthError) -> Self {
+        Self::from_error(&error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(content_type: Option<&str>, body: &str) -> AuthRequest {
+        let mut r = AuthRequest::new([127, 0, 0, 1].into()).body(body.as_bytes().to_vec());
+        if let Some(ct) = content_type {
+            r = r.header("Content-Type", ct.as_bytes());
+        }
+        r
+    }
+
+    #[test]
+    fn bodies() {
+        assert!(req(None, "").json_object().unwrap().is_none());
+        assert!(
+            req(Some("application/json; charset=utf-8"), "{}")
+                .json_object()
+                .unwrap()
+                .is_some()
+        );
+        assert!(req(None, r#"{"a":1}"#).json_object().unwrap().is_some());
+        let e = req(Some("application/json"), "[1]")
+            .json_object()
+            .unwrap_err();
+        assert_eq!(e.detail(), "Request body must be a JSON object");
+        let e = req(Some("application/json"), "{")
+            .json_object()
+            .unwrap_err();
+        assert!(e.detail().starts_with("Malformed JSON"), "{}", e.detail());
+        let e = req(Some("text/plain"), "{}").json_object().unwrap_err();
+        assert_eq!(e.code(), "unsupported_content_type");
+        let big = format!(r#"{{"a":"{}"}}"#, "x".repeat(BODY_LIMIT));
+        assert_eq!(req(None, &big).json_object().unwrap_err().status(), 413);
+    }
+
+    #[test]
+    fn fields() {
+        let f = Fields::of(&req(None, r#"{"a":"x","b":5,"c":null,"extra":[1]}"#)).unwrap();
+        assert_eq!(f.string("a").unwrap(), "x");
+        assert_eq!(
+            f.string("b").unwrap_err().detail(),
+            "Field b must be a string"
+        );
+        assert_eq!(f.string("c").unwrap_err().detail(), "Field required: c");
+        assert_eq!(f.string("d").unwrap_err().detail(), "Field required: d");
+    }
+
+    #[test]
+    fn bearer() {
+        let r = AuthRequest::new([127, 0, 0, 1].into()).header("authorization", b"bearer  abc ");
+        assert_eq!(r.bearer(), Some("abc"));
+        let r = AuthRequest::new([127, 0, 0, 1].into()).header("authorization", b"Basic abc");
+        assert_eq!(r.bearer(), None);
+    }
+}

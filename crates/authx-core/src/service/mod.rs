@@ -1,0 +1,272 @@
+//! The service: one [`Auth`] handle, cheap to clone, that runs every flow of the contract on
+//! plain request data. One file per flow.
+
+mod confirm;
+mod login;
+mod refresh;
+mod register;
+mod session;
+mod username;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use crate::clock::{Clock, Timestamp};
+use crate::config::{AuthBuilder, AuthConfig, ConfigError};
+use crate::cookie::{CookieJar, TokenCookie};
+use crate::error::AuthError;
+use crate::limit::LimitStore;
+use crate::mail::Mailer;
+use crate::password::PasswordHasher;
+use crate::request::{AuthRequest, AuthResponse};
+use crate::routes::RouteName;
+use crate::store::{Repo, StoreError, UniqueField, User};
+use crate::token::{Claims, JwtBackend, TokenKind};
+
+/// The authx service. Build it once with [`Auth::builder`], clone it into every handler.
+#[derive(Clone)]
+pub struct Auth {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: AuthConfig,
+    pub(crate) repo: Arc<dyn Repo>,
+    pub(crate) tokens: JwtBackend,
+    pub(crate) passwords: PasswordHasher,
+    pub(crate) cookies: CookieJar,
+    pub(crate) mailer: Arc<dyn Mailer>,
+    pub(crate) limits: Arc<dyn LimitStore>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) outbox_wakeup: Arc<Notify>,
+    pub(crate) templates: crate::mail::MailTemplates,
+}
+
+pub(crate) fn secs(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+impl From<StoreError> for AuthError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict(UniqueField::Email) => Self::EmailExists,
+            StoreError::Conflict(UniqueField::Username) => Self::UsernameExists,
+            other => Self::unavailable(other),
+        }
+    }
+}
+
+impl Auth {
+    /// Starts a configuration.
+    pub fn builder() -> AuthBuilder {
+        AuthBuilder::default()
+    }
+
+    pub(crate) fn from_builder(builder: AuthBuilder) -> Result<Self, ConfigError> {
+        let crate::config::Parts {
+            config,
+            repo,
+            tokens,
+            mailer,
+            limits,
+            clock,
+            start_mail_worker: start_worker,
+            templates,
+        } = builder.into_parts()?;
+        let passwords = PasswordHasher::new(
+            config.hashing.params,
+            config.hashing.concurrency,
+            config.hashing.queue,
+        )?;
+        let cookies = CookieJar::new(config.cookies.clone(), !config.debug)?;
+        let auth = Self {
+            inner: Arc::new(Inner {
+                config,
+                repo,
+                tokens,
+                passwords,
+                cookies,
+                mailer,
+                limits,
+                clock,
+                outbox_wakeup: Arc::new(Notify::new()),
+                templates,
+            }),
+        };
+        if start_worker {
+            let handle = tokio::runtime::Handle::try_current().map_err(|_| {
+                ConfigError::Invalid(
+                    "build() must run inside a tokio runtime (it starts the mail worker)".into(),
+                )
+            })?;
+            handle.spawn(crate::mail::outbox::run(Arc::downgrade(&auth.inner)));
+        }
+        Ok(auth)
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &AuthConfig {
+        &self.inner.config
+    }
+
+    /// The token backend (to verify tokens elsewhere, or publish the public key).
+    pub fn tokens(&self) -> &JwtBackend {
+        &self.inner.tokens
+    }
+
+    /// The current time of the service's clock.
+    pub fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// Runs route `route` on `req`. Never panics on input; every failure is an error answer.
+    pub async fn handle(&self, route: RouteName, req: &AuthRequest) -> AuthResponse {
+        let result = match route {
+            RouteName::Register => self.register(req).await,
+            RouteName::Login => self.login(req).await,
+            RouteName::Logout => self.logout(req).await,
+            RouteName::Token => self.token(req).await,
+            RouteName::RefreshAccessToken => self.refresh(req).await,
+            RouteName::GetEmailConfirmationStatus => self.confirmation_status(req).await,
+            RouteName::RequestEmailConfirmation => self.request_confirmation(req).await,
+            RouteName::ConfirmEmail => self.confirm_email(req).await,
+            RouteName::ChangeUsername => self.change_username(req).await,
+        };
+        result.unwrap_or_else(|e| AuthResponse::from_error(&e))
+    }
+
+    /// The error answer for `error`, for adapters' own rejections (body limit, bad path).
+    pub fn error_response(&self, error: &AuthError) -> AuthResponse {
+        AuthResponse::from_error(error)
+    }
+
+    /// Authenticates a request by its access token: the `Authorization: Bearer` header first,
+    /// else the access cookie. For the host application's own handlers (the adapters'
+    /// `AuthUser` extractors call it).
+    pub async fn authenticate(&self, req: &AuthRequest) -> Result<Claims, AuthError> {
+        let token = match req.bearer() {
+            Some(token) => token.to_owned(),
+            None => self
+                .inner
+                .cookies
+                .read(req.header_values("cookie"), TokenCookie::Access)
+                .ok_or(AuthError::NotAuthenticated)?,
+        };
+        self.inner
+            .tokens
+            .decode(&token, TokenKind::Access, self.now())
+    }
+
+    /// The client's IP: the socket peer, or, when the peer is a trusted proxy, the right-most
+    /// address of `X-Forwarded-For` (or `Forwarded`) that is not a trusted proxy.
+    pub fn client_ip(&self, req: &AuthRequest) -> IpAddr {
+        let trusted = &self.inner.config.trusted_proxies;
+        let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+        if !is_trusted(&req.peer) {
+            return req.peer;
+        }
+        let mut hops: Vec<IpAddr> = Vec::new();
+        if let Some(_) = req.header_value("forwarded") {
+            for value in req.header_values("forwarded") {
+                hops.extend(
+                    value
+                        .split([',', ';'])
+                        .filter_map(|pair| pair.trim().split_once('='))
+                        .filter(|(k, _)| k.trim().eq_ignore_ascii_case("for"))
+                        .filter_map(|(_, v)| parse_forwarded_ip(v)),
+                );
+            }
+        } else {
+            for value in req.header_values("x-forwarded-for") {
+                hops.extend(value.split(',').filter_map(parse_forwarded_ip));
+            }
+        }
+        let mut client = req.peer;
+        for hop in hops.into_iter().rev() {
+            client = hop;
+            if !is_trusted(&hop) {
+                break;
+            }
+        }
+        client
+    }
+
+    /// Issues both tokens for `user` in session `sid`; returns the response with both cookies
+    /// (access first) and `Cache-Control: no-store`.
+    pub(crate) fn with_tokens(
+        &self,
+        response: AuthResponse,
+        access: &str,
+        refresh: &str,
+    ) -> AuthResponse {
+        let lifetimes = &self.inner.config.lifetimes;
+        let cookies = &self.inner.cookies;
+        response
+            .with(
+                "Set-Cookie",
+                cookies.set(TokenCookie::Access, access, secs(lifetimes.access)),
+            )
+            .with(
+                "Set-Cookie",
+                cookies.set(TokenCookie::Refresh, refresh, secs(lifetimes.refresh)),
+            )
+            .no_store()
+    }
+
+    pub(crate) fn access_claims(&self, user: &User, sid: &str, now: Timestamp) -> Claims {
+        Claims::for_user(
+            user,
+            TokenKind::Access,
+            sid,
+            now,
+            secs(self.inner.config.lifetimes.access),
+        )
+    }
+
+    pub(crate) fn refresh_claims(&self, user: &User, sid: &str, now: Timestamp) -> Claims {
+        Claims::for_user(
+            user,
+            TokenKind::Refresh,
+            sid,
+            now,
+            secs(self.inner.config.lifetimes.refresh),
+        )
+    }
+
+    /// The user behind an access token; a token whose user is gone is an invalid token.
+    pub(crate) async fn current_user(
+        &self,
+        req: &AuthRequest,
+    ) -> Result<(Claims, User), AuthError> {
+        let claims = self.authenticate(req).await?;
+        let user = self
+            .inner
+            .repo
+            .user_by_id(claims.id)
+            .await?
+            .ok_or(AuthError::InvalidToken)?;
+        Ok((claims, user))
+    }
+}
+
+fn parse_forwarded_ip(raw: &str) -> Option<IpAddr> {
+    let v = raw.trim().trim_matches('"');
+    if let Ok(ip) = v.parse() {
+        return Some(ip);
+    }
+    // `[v6]:port`, `[v6]` or `v4:port`.
+    if let Some(rest) = v.strip_prefix('[') {
+        return rest.split(']').next()?.parse().ok();
+    }
+    v.rsplit_once(':').and_then(|(ip, _)| ip.parse().ok())
+}

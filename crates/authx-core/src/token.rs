@@ -1,0 +1,421 @@
+//! JSON Web Tokens: claims, signing and strict verification with a pinned algorithm.
+
+use std::fmt;
+use std::str::FromStr;
+
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::config::ConfigError;
+use crate::error::AuthError;
+use crate::store::User;
+
+/// Whether a token is an access or a refresh token (the `type` claim).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenKind {
+    /// Short-lived, authorises requests.
+    Access,
+    /// Long-lived, single use, buys a new access token.
+    Refresh,
+}
+
+/// The claims of every authx token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id as a string.
+    pub sub: String,
+    /// The user id.
+    pub id: i64,
+    /// The username when the token was issued.
+    pub username: String,
+    /// The permissions when the token was issued.
+    pub permissions: Vec<String>,
+    /// `access` or `refresh`.
+    #[serde(rename = "type")]
+    pub kind: TokenKind,
+    /// Issued at (seconds since the epoch).
+    pub iat: Timestamp,
+    /// Expires at (seconds since the epoch).
+    pub exp: Timestamp,
+    /// A random id for this token.
+    pub jti: String,
+    /// The login session this token belongs to.
+    pub sid: String,
+}
+
+impl Claims {
+    /// Claims for `user` in session `sid`.
+    pub(crate) fn for_user(
+        user: &User,
+        kind: TokenKind,
+        sid: &str,
+        now: Timestamp,
+        lifetime: i64,
+    ) -> Self {
+        Self {
+            sub: user.id.to_string(),
+            id: user.id,
+            username: user.username.clone(),
+            permissions: user.permissions.clone(),
+            kind,
+            iat: now,
+            exp: now.saturating_add(lifetime),
+            jti: crate::random::token(16),
+            sid: sid.to_owned(),
+        }
+    }
+
+    /// Whether `"admin"` is among the permissions.
+    pub fn is_admin(&self) -> bool {
+        self.permissions.iter().any(|p| p == "admin")
+    }
+}
+
+/// A signing algorithm authx accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SigningAlgorithm {
+    /// HMAC-SHA256 with a shared secret of at least 32 bytes (the default).
+    #[default]
+    HS256,
+    /// Ed25519 (recommended asymmetric choice).
+    EdDSA,
+    /// ECDSA P-256 with SHA-256.
+    ES256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
+}
+
+impl SigningAlgorithm {
+    fn jwt(self) -> Algorithm {
+        match self {
+            Self::HS256 => Algorithm::HS256,
+            Self::EdDSA => Algorithm::EdDSA,
+            Self::ES256 => Algorithm::ES256,
+            Self::RS256 => Algorithm::RS256,
+        }
+    }
+
+    /// The algorithm's JOSE name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HS256 => "HS256",
+            Self::EdDSA => "EdDSA",
+            Self::ES256 => "ES256",
+            Self::RS256 => "RS256",
+        }
+    }
+}
+
+impl fmt::Display for SigningAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SigningAlgorithm {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "HS256" => Ok(Self::HS256),
+            "EdDSA" => Ok(Self::EdDSA),
+            "ES256" => Ok(Self::ES256),
+            "RS256" => Ok(Self::RS256),
+            other => Err(ConfigError::Invalid(format!(
+                "unknown JWT algorithm {other:?}: expected HS256, EdDSA, ES256 or RS256"
+            ))),
+        }
+    }
+}
+
+/// Signs and verifies tokens: the original's `auth_backend`.
+///
+/// The algorithm is pinned: a token whose header names any other algorithm (or `none`) is
+/// refused, whatever its signature.
+///
+/// ```
+/// use authx_core::token::JwtBackend;
+/// let backend = JwtBackend::hs256(b"0123456789abcdef0123456789abcdef").unwrap();
+/// assert!(JwtBackend::hs256(b"too short").is_err());
+/// # let _ = backend;
+/// ```
+#[derive(Clone)]
+pub struct JwtBackend {
+    algorithm: SigningAlgorithm,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    public_jwk: Option<Jwk>,
+}
+
+impl fmt::Debug for JwtBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtBackend")
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwtBackend {
+    /// HS256 with `secret`, which must be at least 32 bytes.
+    pub fn hs256(secret: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+        let secret = secret.as_ref();
+        if secret.len() < 32 {
+            return Err(ConfigError::Invalid(format!(
+                "the HS256 secret must be at least 32 bytes, got {}",
+                secret.len()
+            )));
+        }
+        let invalid = |e: jsonwebtoken::errors::Error| {
+            ConfigError::Invalid(format!("unusable HS256 secret: {e}"))
+        };
+        let encoding = EncodingKey::from_secret(secret).map_err(invalid)?;
+        let decoding = DecodingKey::from_secret(secret).map_err(invalid)?;
+        Ok(Self::with_keys(
+            SigningAlgorithm::HS256,
+            encoding,
+            decoding,
+            None,
+        ))
+    }
+
+    /// An asymmetric algorithm with its PEM (PKCS#8) private key; the public key is derived.
+    pub fn from_private_pem(algorithm: SigningAlgorithm, pem: &[u8]) -> Result<Self, ConfigError> {
+        let invalid = |e: jsonwebtoken::errors::Error| {
+            ConfigError::Invalid(format!("cannot read the {algorithm} private key: {e}"))
+        };
+        let encoding = match algorithm {
+            SigningAlgorithm::HS256 => {
+                return Err(ConfigError::Invalid(
+                    "HS256 takes a secret, not a PEM key".into(),
+                ));
+            }
+            SigningAlgorithm::EdDSA => EncodingKey::from_ed_pem(pem).map_err(invalid)?,
+            SigningAlgorithm::ES256 => EncodingKey::from_ec_pem(pem).map_err(invalid)?,
+            SigningAlgorithm::RS256 => EncodingKey::from_rsa_pem(pem).map_err(invalid)?,
+        };
+        let jwk = Jwk::from_encoding_key(&encoding, algorithm.jwt()).map_err(invalid)?;
+        let decoding = DecodingKey::from_jwk(&jwk).map_err(invalid)?;
+        Ok(Self::with_keys(algorithm, encoding, decoding, Some(jwk)))
+    }
+
+    fn with_keys(
+        algorithm: SigningAlgorithm,
+        encoding: EncodingKey,
+        decoding: DecodingKey,
+        public_jwk: Option<Jwk>,
+    ) -> Self {
+        let mut validation = Validation::new(algorithm.jwt());
+        // Expiry is checked against the service's clock (injectable), below.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Self {
+            algorithm,
+            encoding,
+            decoding,
+            validation,
+            public_jwk,
+        }
+    }
+
+    /// The pinned algorithm.
+    pub fn algorithm(&self) -> SigningAlgorithm {
+        self.algorithm
+    }
+
+    /// The public key as a JWK, for asymmetric algorithms.
+    pub fn public_jwk(&self) -> Option<&Jwk> {
+        self.public_jwk.as_ref()
+    }
+
+    /// Signs `claims`.
+    pub fn encode(&self, claims: &Claims) -> Result<String, AuthError> {
+        jsonwebtoken::encode(&Header::new(self.algorithm.jwt()), claims, &self.encoding)
+            .map_err(AuthError::unavailable)
+    }
+
+    /// Verifies `token` as a token of `kind` valid at `now`.
+    ///
+    /// Refused (as [`AuthError::InvalidToken`]): another algorithm, a bad signature, a missing
+    /// or malformed claim, the wrong `type`, `exp` at or before `now`, `sub` not matching `id`.
+    pub fn decode(
+        &self,
+        token: &str,
+        kind: TokenKind,
+        now: Timestamp,
+    ) -> Result<Claims, AuthError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|_| AuthError::InvalidToken)?;
+        let claims = data.claims;
+        if claims.kind != kind
+            || claims.exp <= now
+            || claims.iat > claims.exp
+            || claims.sub != claims.id.to_string()
+        {
+            return Err(AuthError::InvalidToken);
+        }
+        Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    use super::*;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+    const NOW: Timestamp = 1_800_000_000;
+
+    fn claims(kind: TokenKind) -> Claims {
+        Claims {
+            sub: "7".into(),
+            id: 7,
+            username: "bob".into(),
+            permissions: vec![],
+            kind,
+            iat: NOW,
+            exp: NOW + 900,
+            jti: "j".into(),
+            sid: "s".into(),
+        }
+    }
+
+    fn b64(v: &serde_json::Value) -> String {
+        URL_SAFE_NO_PAD.encode(v.to_string())
+    }
+
+    /// A token with the given header and payload, HS-signed with `SECRET` by hand.
+    fn forge(header: &serde_json::Value, payload: &serde_json::Value, alg: Algorithm) -> String {
+        let message = format!("{}.{}", b64(header), b64(payload));
+        let key = EncodingKey::from_secret(SECRET).unwrap();
+        let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, alg).unwrap();
+        format!("{message}.{signature}")
+    }
+
+    fn payload() -> serde_json::Value {
+        serde_json::to_value(claims(TokenKind::Access)).unwrap()
+    }
+
+    #[test]
+    fn round_trip_and_type_pinning() {
+        let b = JwtBackend::hs256(SECRET).unwrap();
+        let access = b.encode(&claims(TokenKind::Access)).unwrap();
+        assert_eq!(
+            b.decode(&access, TokenKind::Access, NOW).unwrap(),
+            claims(TokenKind::Access)
+        );
+        assert!(b.decode(&access, TokenKind::Refresh, NOW).is_err());
+        let refresh = b.encode(&claims(TokenKind::Refresh)).unwrap();
+        assert!(b.decode(&refresh, TokenKind::Access, NOW).is_err());
+    }
+
+    #[test]
+    fn expiry_follows_the_given_clock() {
+        let b = JwtBackend::hs256(SECRET).unwrap();
+        let t = b.encode(&claims(TokenKind::Access)).unwrap();
+        assert!(b.decode(&t, TokenKind::Access, NOW + 899).is_ok());
+        assert!(b.decode(&t, TokenKind::Access, NOW + 900).is_err());
+    }
+
+    #[test]
+    fn forged_tokens_are_refused() {
+        let b = JwtBackend::hs256(SECRET).unwrap();
+        // The hand-made signer is right: a well-formed HS256 token passes.
+        let good = forge(
+            &serde_json::json!({"alg": "HS256", "typ": "JWT"}),
+            &payload(),
+            Algorithm::HS256,
+        );
+        assert!(b.decode(&good, TokenKind::Access, NOW).is_ok());
+        // alg: none, with and without a signature.
+        let none = format!(
+            "{}.{}.",
+            b64(&serde_json::json!({"alg": "none"})),
+            b64(&payload())
+        );
+        assert!(b.decode(&none, TokenKind::Access, NOW).is_err());
+        // Another HMAC algorithm with the same secret.
+        let hs384 = forge(
+            &serde_json::json!({"alg": "HS384"}),
+            &payload(),
+            Algorithm::HS384,
+        );
+        assert!(b.decode(&hs384, TokenKind::Access, NOW).is_err());
+        // A bad signature.
+        let mut tampered = good.clone();
+        tampered.pop();
+        tampered.push(if good.ends_with('A') { 'B' } else { 'A' });
+        assert!(b.decode(&tampered, TokenKind::Access, NOW).is_err());
+        // A payload changed after signing.
+        let parts: Vec<_> = good.split('.').collect();
+        let mut admin = payload();
+        admin["permissions"] = serde_json::json!(["admin"]);
+        let swapped = format!("{}.{}.{}", parts[0], b64(&admin), parts[2]);
+        assert!(b.decode(&swapped, TokenKind::Access, NOW).is_err());
+        // exp as a string, exp missing, iat missing, type missing, sub not matching id.
+        let hs = serde_json::json!({"alg": "HS256"});
+        for mutate in [
+            |p: &mut serde_json::Value| p["exp"] = serde_json::json!((NOW + 900).to_string()),
+            |p: &mut serde_json::Value| {
+                p.as_object_mut().unwrap().remove("exp");
+            },
+            |p: &mut serde_json::Value| {
+                p.as_object_mut().unwrap().remove("iat");
+            },
+            |p: &mut serde_json::Value| {
+                p.as_object_mut().unwrap().remove("type");
+            },
+            |p: &mut serde_json::Value| p["type"] = serde_json::json!("ACCESS"),
+            |p: &mut serde_json::Value| p["sub"] = serde_json::json!("8"),
+            |p: &mut serde_json::Value| p["id"] = serde_json::json!("7"),
+        ] {
+            let mut p = payload();
+            mutate(&mut p);
+            let t = forge(&hs, &p, Algorithm::HS256);
+            assert!(b.decode(&t, TokenKind::Access, NOW).is_err(), "{p}");
+        }
+        // Garbage.
+        for junk in ["", "a.b.c", "not a token", "....", "eyJ.eyJ.x"] {
+            assert!(b.decode(junk, TokenKind::Access, NOW).is_err());
+        }
+    }
+
+    #[test]
+    fn asymmetric_keys_sign_and_verify_and_stay_pinned() {
+        let keys: [(SigningAlgorithm, &[u8]); 3] = [
+            (
+                SigningAlgorithm::EdDSA,
+                include_bytes!("../testdata/ed25519.pem"),
+            ),
+            (
+                SigningAlgorithm::ES256,
+                include_bytes!("../testdata/p256.pem"),
+            ),
+            (
+                SigningAlgorithm::RS256,
+                include_bytes!("../testdata/rsa2048.pem"),
+            ),
+        ];
+        let hs = JwtBackend::hs256(SECRET).unwrap();
+        for (alg, pem) in keys {
+            let b = JwtBackend::from_private_pem(alg, pem).unwrap();
+            assert!(b.public_jwk().is_some());
+            let t = b.encode(&claims(TokenKind::Access)).unwrap();
+            assert!(b.decode(&t, TokenKind::Access, NOW).is_ok(), "{alg}");
+            assert!(hs.decode(&t, TokenKind::Access, NOW).is_err());
+            let h = hs.encode(&claims(TokenKind::Access)).unwrap();
+            assert!(b.decode(&h, TokenKind::Access, NOW).is_err());
+        }
+        assert!(JwtBackend::from_private_pem(SigningAlgorithm::EdDSA, b"junk").is_err());
+        assert!("HS512".parse::<SigningAlgorithm>().is_err());
+    }
+}
