@@ -1,1 +1,29 @@
-//! authx
+//! # authx
+//!
+//! Registration, login, logout, JWT access and refresh tokens in cookies, token refresh,
+//! email confirmation and username changes, with brute-force protection, real storage and real
+//! email, for axum, actix-web and rocket: the same routes, names, status codes and cookies in
+//! all three.
+//!
+//! This facade re-exports the pieces behind features, so one dependency is enough:
+//!
+//! | feature | brings |
+//! |---|---|
+//! | `sqlite`, `postgres` | [`sqlx`] storage |
+//! | `axum` | [`axum`]: the router and extractors |
+//! | `env` | [`env`]: configuration from the environment, as the examples use it |
+//!
+//! See the repository's `README.md` and `docs/` for the walk-through and the guides.
+
+pub use authx_core::*;
+
+/// Storage in SQLite or PostgreSQL through sqlx.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use authx_sqlx as sqlx;
+
+/// The axum adapter.
+#[cfg(feature = "axum")]
+pub use authx_axum as axum;
+
+#[cfg(feature = "env")]
+pub mod env;

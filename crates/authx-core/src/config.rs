@@ -135,6 +135,11 @@ pub struct AuthConfig {
     pub mail: MailSettings,
     /// The `From` mailbox, `"display_name" <sender>`.
     pub from: String,
+    /// Origins allowed to make state-changing requests with cookies: the origin of `base_url`
+    /// plus configured ones (`scheme://host[:port]`).
+    pub allowed_origins: Vec<String>,
+    /// Whether the cross-site check runs (default true).
+    pub csrf_check: bool,
 }
 
 /// Builds an [`Auth`].
@@ -171,6 +176,8 @@ pub struct AuthBuilder {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) start_mail_worker: bool,
     pub(crate) templates: MailTemplates,
+    pub(crate) allowed_origins: Vec<String>,
+    pub(crate) csrf_check: bool,
 }
 
 /// A validated builder, taken apart for [`Auth`].
@@ -207,6 +214,8 @@ impl Default for AuthBuilder {
             clock: Arc::new(SystemClock),
             start_mail_worker: true,
             templates: MailTemplates::default(),
+            allowed_origins: Vec::new(),
+            csrf_check: true,
         }
     }
 }
@@ -320,6 +329,25 @@ impl AuthBuilder {
         self
     }
 
+    /// Origins, besides that of `base_url`, allowed to send state-changing requests with
+    /// cookies (`https://app.example.com`); see [`csrf_check`](Self::csrf_check).
+    pub fn allowed_origins<I, S>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed_origins.extend(origins.into_iter().map(Into::into));
+        self
+    }
+
+    /// The CSRF defence (default on): a POST not authenticated by `Authorization: Bearer` is
+    /// refused with `403` when the browser marks it `Sec-Fetch-Site: cross-site` or its
+    /// `Origin` is not allowed. Requests without either header (curl, servers) pass.
+    pub fn csrf_check(mut self, on: bool) -> Self {
+        self.csrf_check = on;
+        self
+    }
+
     /// The subject, text and HTML of the mail authx sends.
     pub fn templates(mut self, templates: MailTemplates) -> Self {
         self.templates = templates;
@@ -382,6 +410,10 @@ impl AuthBuilder {
         }
         let quoted = display_name.replace('\\', "\\\\").replace('"', "\\\"");
         let from = format!("\"{quoted}\" <{sender}>");
+        let mut allowed_origins = vec![base_origin.clone()];
+        for origin in &self.allowed_origins {
+            allowed_origins.push(parse_origin(origin)?);
+        }
         let config = AuthConfig {
             debug: self.debug,
             base_url,
@@ -397,6 +429,8 @@ impl AuthBuilder {
             hashing: self.hashing,
             mail: self.mail,
             from,
+            allowed_origins,
+            csrf_check: self.csrf_check,
         };
         let mailer = self.mailer.unwrap_or_else(|| Arc::new(LogMailer::new()));
         let limits = self
@@ -427,6 +461,19 @@ fn check_lifetimes(l: &Lifetimes) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+/// The serialised origin (`scheme://host[:port]`, default port omitted) of `raw`.
+fn parse_origin(raw: &str) -> Result<String, ConfigError> {
+    let url = url::Url::parse(raw.trim())
+        .map_err(|e| ConfigError::Invalid(format!("allowed origin {raw:?} is not a URL: {e}")))?;
+    let origin = url.origin();
+    if !origin.is_tuple() || !matches!(url.scheme(), "http" | "https") {
+        return Err(ConfigError::Invalid(format!(
+            "allowed origin {raw:?} must be http(s)://host[:port]"
+        )));
+    }
+    Ok(origin.ascii_serialization())
 }
 
 /// Returns the base URL without a trailing slash, its origin and its host.

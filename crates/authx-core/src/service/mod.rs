@@ -131,6 +131,11 @@ impl Auth {
 
     /// Runs route `route` on `req`. Never panics on input; every failure is an error answer.
     pub async fn handle(&self, route: RouteName, req: &AuthRequest) -> AuthResponse {
+        if route != RouteName::GetEmailConfirmationStatus {
+            if let Err(e) = self.check_cross_site(req) {
+                return AuthResponse::from_error(&e);
+            }
+        }
         let result = match route {
             RouteName::Register => self.register(req).await,
             RouteName::Login => self.login(req).await,
@@ -143,6 +148,29 @@ impl Auth {
             RouteName::ChangeUsername => self.change_username(req).await,
         };
         result.unwrap_or_else(|e| AuthResponse::from_error(&e))
+    }
+
+    /// The CSRF check for a state-changing request (see
+    /// [`AuthBuilder::csrf_check`](crate::AuthBuilder::csrf_check)). Adapters run it for the auth
+    /// routes; host applications may call it for their own cookie-authenticated routes.
+    pub fn check_cross_site(&self, req: &AuthRequest) -> Result<(), AuthError> {
+        let config = &self.inner.config;
+        if !config.csrf_check || req.bearer().is_some() {
+            return Ok(());
+        }
+        if req
+            .header_value("sec-fetch-site")
+            .is_some_and(|site| site.trim().eq_ignore_ascii_case("cross-site"))
+        {
+            return Err(AuthError::CrossSiteRequest);
+        }
+        if let Some(origin) = req.header_value("origin") {
+            let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+            if !config.allowed_origins.iter().any(|allowed| *allowed == origin) {
+                return Err(AuthError::CrossSiteRequest);
+            }
+        }
+        Ok(())
     }
 
     /// The error answer for `error`, for adapters' own rejections (body limit, bad path).
@@ -176,7 +204,7 @@ impl Auth {
             return req.peer;
         }
         let mut hops: Vec<IpAddr> = Vec::new();
-        if let Some(_) = req.header_value("forwarded") {
+        if req.header_value("forwarded").is_some() {
             for value in req.header_values("forwarded") {
                 hops.extend(
                     value

@@ -1,0 +1,251 @@
+//! The axum adapter of authx: a [`router`] to nest under any prefix, and extractors
+//! ([`AuthUser`], `Option<AuthUser>`, [`AdminUser`]) for the host application's own handlers.
+//!
+//! ```no_run
+//! use std::net::SocketAddr;
+//! use axum::{Router, routing::get};
+//! use authx_axum::AuthUser;
+//!
+//! async fn me(AuthUser(claims): AuthUser) -> String {
+//!     format!("hello {}", claims.username)
+//! }
+//!
+//! # async fn run(auth: authx_core::Auth) {
+//! let app = Router::new()
+//!     .route("/me", get(me))
+//!     .nest("/api/users", authx_axum::router(auth.clone()))
+//!     .with_state(auth);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await.unwrap();
+//! // The client IP (login throttling) comes from the connection: serve with connect info.
+//! axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+//! # }
+//! ```
+//!
+//! The adapter only translates: every route, message, status and cookie comes from
+//! `authx-core`, so the same requests get the same answers as in the actix and rocket adapters.
+
+use std::net::SocketAddr;
+
+use authx_core::config::BODY_LIMIT;
+use authx_core::routes::{self, Method, PathParam};
+use authx_core::{Auth, AuthError, AuthRequest, AuthResponse, Claims};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts, OptionalFromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, MethodRouter, on};
+use axum::Router;
+
+pub use authx_core;
+
+/// The auth routes as an axum [`Router`], to nest under any prefix.
+///
+/// Every route of the core's table is registered with its method; another method on a known
+/// path answers `405`, an unknown path under the prefix `404`, both in the contract's JSON form.
+/// Serve the application with `into_make_service_with_connect_info::<SocketAddr>()`: the client
+/// IP for login throttling is the socket peer.
+pub fn router<S>(auth: Auth) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let mut router: Router<Auth> = Router::new();
+    for (path, table) in routes::paths() {
+        let mut methods: MethodRouter<Auth> = MethodRouter::new();
+        for route in table {
+            let filter = match route.method {
+                Method::Get => MethodFilter::GET,
+                Method::Post => MethodFilter::POST,
+            };
+            let route = *route;
+            methods = methods.merge(on(filter, move |axum::extract::State(auth): axum::extract::State<Auth>, request: Request| async move {
+                serve(&auth, &route, request).await
+            }));
+        }
+        let methods = methods.fallback(|| async { error(&AuthError::MethodNotAllowed) });
+        router = router.route(path, methods);
+    }
+    router
+        .fallback(|| async { error(&AuthError::NotFound) })
+        .with_state(auth)
+}
+
+async fn serve(auth: &Auth, route: &routes::Route, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let Some(peer) = peer(&parts) else {
+        return error(&AuthError::unavailable(
+            "authx-axum needs the peer address: serve with into_make_service_with_connect_info::<SocketAddr>()",
+        ));
+    };
+    let mut req = core_request(peer, &parts.headers);
+    if route.param != PathParam::None {
+        match path_param(&parts, route) {
+            Some(param) => req.param = Some(param),
+            None => return error(&AuthError::NotFound),
+        }
+    }
+    // Read one byte past the limit so an oversized body is told apart from a full one.
+    match axum::body::to_bytes(body, BODY_LIMIT + 1).await {
+        Ok(bytes) if bytes.len() <= BODY_LIMIT => req.body = bytes.to_vec(),
+        _ => return error(&AuthError::PayloadTooLarge),
+    }
+    into_response(auth.handle(route.route, &req).await)
+}
+
+fn peer(parts: &Parts) -> Option<std::net::IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
+/// The route's path parameter, percent-decoded, from the request path: the segment at the
+/// parameter's position counted from the end (the router may be nested under any prefix).
+fn path_param(parts: &Parts, route: &routes::Route) -> Option<String> {
+    let segments: Vec<&str> = route.segments().collect();
+    let position_from_end = segments.len() - segments.iter().position(|s| s.starts_with('{'))?;
+    let path = parts.uri.path();
+    let raw = path.split('/').rev().nth(position_from_end - 1)?;
+    percent_decode(raw)
+}
+
+fn percent_decode(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = raw.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn core_request(peer: std::net::IpAddr, headers: &HeaderMap) -> AuthRequest {
+    let mut req = AuthRequest::new(peer);
+    for (name, value) in headers {
+        req.push_header(name.as_str(), value.as_bytes());
+    }
+    req
+}
+
+fn error(error: &AuthError) -> Response {
+    into_response(AuthResponse::from_error(error))
+}
+
+/// Copies the core's answer into an axum response, headers verbatim and in order.
+fn into_response(answer: AuthResponse) -> Response {
+    let mut response = Response::new(Body::from(answer.body));
+    *response.status_mut() =
+        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    for (name, value) in answer.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) {
+            headers.append(name, value);
+        }
+    }
+    response
+}
+
+/// The authenticated user of a request (access token from `Authorization: Bearer`, else the
+/// access cookie). Rejects with the contract's `401` JSON.
+///
+/// The application state must give an [`Auth`] (`Auth: FromRef<S>`), e.g. `.with_state(auth)`
+/// or a `#[derive(FromRef)]` state struct with an `Auth` field.
+#[derive(Debug, Clone)]
+pub struct AuthUser(pub Claims);
+
+/// An authenticated user holding the `admin` permission; others get `403 Forbidden`.
+#[derive(Debug, Clone)]
+pub struct AdminUser(pub Claims);
+
+/// The rejection of the authx extractors: the contract's JSON error.
+#[derive(Debug)]
+pub struct AuthRejection(AuthResponse);
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        into_response(self.0)
+    }
+}
+
+async fn authenticate(parts: &Parts, auth: &Auth) -> Result<Claims, AuthError> {
+    // The peer is irrelevant to token checks; it is not required here.
+    let peer = peer(parts).unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+    auth.authenticate(&core_request(peer, &parts.headers)).await
+}
+
+impl<S> FromRequestParts<S> for AuthUser
+where
+    Auth: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let auth = Auth::from_ref(state);
+        authenticate(parts, &auth)
+            .await
+            .map(AuthUser)
+            .map_err(|e| AuthRejection(AuthResponse::from_error(&e)))
+    }
+}
+
+/// `Option<AuthUser>`: `None` when no valid token came (missing, expired, invalid); only an
+/// infrastructure failure rejects.
+impl<S> OptionalFromRequestParts<S> for AuthUser
+where
+    Auth: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        let auth = Auth::from_ref(state);
+        match authenticate(parts, &auth).await {
+            Ok(claims) => Ok(Some(AuthUser(claims))),
+            Err(e @ AuthError::Unavailable { .. }) => {
+                Err(AuthRejection(AuthResponse::from_error(&e)))
+            }
+            Err(_) => Ok(None),
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for AdminUser
+where
+    Auth: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let AuthUser(claims) = <AuthUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        if claims.is_admin() {
+            Ok(AdminUser(claims))
+        } else {
+            Err(AuthRejection(AuthResponse::from_error(&AuthError::Forbidden)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("abc").as_deref(), Some("abc"));
+        assert_eq!(percent_decode("a%20b").as_deref(), Some("a b"));
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%ff"), None);
+    }
+}

@@ -1,0 +1,193 @@
+//! Configuration from environment variables: the variables and defaults every example reads
+//! (CONTRACT section 8), so one walk-through fits all three frameworks.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `AUTHX_ADDR` | listen address | `127.0.0.1:8000` |
+//! | `DATABASE_URL` | `sqlite://...` or `postgres://...` | `sqlite://authx.db` in the working directory |
+//! | `AUTHX_JWT_SECRET` | HS256 secret, at least 32 bytes | generated on first start, kept in `.authx/jwt-secret` |
+//! | `AUTHX_JWT_ALGORITHM`, `AUTHX_JWT_PRIVATE_KEY` | `EdDSA`, `ES256` or `RS256` and the path of its PEM private key | HS256 with the secret |
+//! | `AUTHX_DEBUG` | `true`/`false`: cookies without `Secure` when true | `true` |
+//! | `AUTHX_BASE_URL` | front-end base for mail links | `http://localhost:8000` |
+//! | `AUTHX_LOGIN_LIMIT_PER_IP` | login attempts per client IP per 60 s; `0` turns it off | `30` |
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use authx_core::token::{JwtBackend, SigningAlgorithm};
+use authx_core::{AuthBuilder, ConfigError};
+
+/// Why the environment could not be turned into a configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnvError {
+    /// A variable has an unusable value.
+    #[error("{name}: {message}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// A file could not be read or written.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The configuration was refused.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database could not be reached or migrated.
+    #[error("database: {0}")]
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The settings read from the environment.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    /// `AUTHX_ADDR`.
+    pub addr: SocketAddr,
+    /// `DATABASE_URL`.
+    pub database_url: String,
+    /// `AUTHX_DEBUG`.
+    pub debug: bool,
+    /// `AUTHX_BASE_URL`.
+    pub base_url: String,
+    /// `AUTHX_LOGIN_LIMIT_PER_IP`.
+    pub login_limit_per_ip: u32,
+    jwt: JwtSource,
+}
+
+#[derive(Debug, Clone)]
+enum JwtSource {
+    Secret(Option<authx_core::Secret>),
+    Pem(SigningAlgorithm, String),
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, EnvError>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => raw.trim().parse().map_err(|e: T::Err| EnvError::Invalid {
+            name,
+            message: format!("{raw:?}: {e}"),
+        }),
+    }
+}
+
+impl Environment {
+    /// Reads the variables, applying the defaults.
+    pub fn load() -> Result<Self, EnvError> {
+        let jwt = match (var("AUTHX_JWT_ALGORITHM"), var("AUTHX_JWT_PRIVATE_KEY")) {
+            (None, None) => JwtSource::Secret(var("AUTHX_JWT_SECRET").map(authx_core::Secret::new)),
+            (Some(alg), None) if alg.trim() == "HS256" => {
+                JwtSource::Secret(var("AUTHX_JWT_SECRET").map(authx_core::Secret::new))
+            }
+            (Some(alg), Some(path)) => {
+                let alg = alg.parse().map_err(|e: ConfigError| EnvError::Invalid {
+                    name: "AUTHX_JWT_ALGORITHM",
+                    message: e.to_string(),
+                })?;
+                JwtSource::Pem(alg, path)
+            }
+            _ => {
+                return Err(EnvError::Invalid {
+                    name: "AUTHX_JWT_PRIVATE_KEY",
+                    message: "set both AUTHX_JWT_ALGORITHM and AUTHX_JWT_PRIVATE_KEY".into(),
+                });
+            }
+        };
+        Ok(Self {
+            addr: parse("AUTHX_ADDR", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
+            database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://authx.db".into()),
+            debug: parse("AUTHX_DEBUG", true)?,
+            base_url: var("AUTHX_BASE_URL").unwrap_or_else(|| "http://localhost:8000".into()),
+            login_limit_per_ip: parse("AUTHX_LOGIN_LIMIT_PER_IP", 30)?,
+            jwt,
+        })
+    }
+
+    /// The token backend: the configured key, or the HS256 secret (generated and kept in
+    /// `.authx/jwt-secret` when none is given).
+    pub async fn auth_backend(&self) -> Result<JwtBackend, EnvError> {
+        match &self.jwt {
+            JwtSource::Secret(Some(secret)) => Ok(JwtBackend::hs256(secret.expose())?),
+            JwtSource::Secret(None) => Ok(JwtBackend::hs256(kept_secret().await?)?),
+            JwtSource::Pem(alg, path) => {
+                let pem = tokio::fs::read(path).await.map_err(|source| EnvError::Io {
+                    what: format!("reading AUTHX_JWT_PRIVATE_KEY {path}"),
+                    source,
+                })?;
+                Ok(JwtBackend::from_private_pem(*alg, &pem)?)
+            }
+        }
+    }
+
+    /// A builder with everything the environment configures: storage (connected and
+    /// migrated), tokens, debug, base URL and limits. Add your own settings, then `build()`.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub async fn builder(&self) -> Result<AuthBuilder, EnvError> {
+        let repo = authx_sqlx::connect(&self.database_url)
+            .await
+            .map_err(|e| EnvError::Database(Box::new(e)))?;
+        self.builder_with_repo(repo).await
+    }
+
+    /// Like [`builder`](Self::builder), with storage of your own.
+    pub async fn builder_with_repo(
+        &self,
+        repo: Arc<dyn authx_core::store::Repo>,
+    ) -> Result<AuthBuilder, EnvError> {
+        let mut limits = authx_core::limit::Limits::default();
+        limits.login_per_ip.max = self.login_limit_per_ip;
+        Ok(authx_core::Auth::builder()
+            .repo(repo)
+            .auth_backend(self.auth_backend().await?)
+            .debug(self.debug)
+            .base_url(self.base_url.clone())
+            .limits(limits))
+    }
+}
+
+/// The HS256 secret kept in `.authx/jwt-secret`, made on first use (0600 on Unix).
+async fn kept_secret() -> Result<String, EnvError> {
+    let path = Path::new(".authx").join("jwt-secret");
+    let io = |what: &str| {
+        let what = format!("{what} {}", path.display());
+        move |source| EnvError::Io { what, source }
+    };
+    if let Ok(secret) = tokio::fs::read_to_string(&path).await {
+        let secret = secret.trim().to_owned();
+        if secret.len() >= 32 {
+            return Ok(secret);
+        }
+    }
+    tokio::fs::create_dir_all(".authx")
+        .await
+        .map_err(io("creating the directory of"))?;
+    let mut bytes = [0_u8; 48];
+    getrandom::fill(&mut bytes).map_err(|e| EnvError::Invalid {
+        name: "AUTHX_JWT_SECRET",
+        message: format!("no random source to generate one: {e}"),
+    })?;
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    tokio::fs::write(&path, &secret).await.map_err(io("writing"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let _ = tokio::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).await;
+    }
+    tracing::info!("authx: generated a JWT secret and kept it in {}", path.display());
+    Ok(secret)
+}

@@ -1,0 +1,400 @@
+//! Test servers over real TCP for each adapter and backend, and a small cookie-keeping client.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use authx::clock::ManualClock;
+use authx::config::Hashing;
+use authx::limit::Limits;
+use authx::mail::{LogMailer, Mail};
+use authx::password::PasswordParams;
+use authx::token::JwtBackend;
+use authx::Auth;
+use serde_json::Value;
+
+pub const SECRET: &[u8] = b"conformance-suite-secret-of-32-bytes!!";
+pub const PASSWORD: &str = "correct horse 1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adapter {
+    Axum,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub hide_user_existence: bool,
+    pub login_per_ip: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            hide_user_existence: false,
+            login_per_ip: 30,
+        }
+    }
+}
+
+pub enum Db {
+    Sqlite(sqlx::SqlitePool, #[allow(dead_code)] tempfile::TempDir),
+    Postgres(sqlx::PgPool),
+}
+
+pub struct TestServer {
+    pub adapter: Adapter,
+    pub backend: Backend,
+    /// `http://127.0.0.1:port`
+    pub root: String,
+    /// The mount prefix of the auth router.
+    pub prefix: &'static str,
+    pub clock: ManualClock,
+    pub mailer: LogMailer,
+    pub auth: Auth,
+    pub db: Db,
+    pub http: reqwest::Client,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0_u8; bytes];
+    getrandom::fill(&mut buf).unwrap();
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl TestServer {
+    /// Starts a server, or `None` (after saying so) when the backend is not configured.
+    pub async fn start(adapter: Adapter, backend: Backend, options: Options) -> Option<Self> {
+        let (repo, db): (Arc<dyn authx::store::Repo>, Db) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", dir.path().join("authx.db").display());
+                let store = authx::sqlx::SqliteStore::connect(&url).await.unwrap();
+                let pool = store.pool().clone();
+                (Arc::new(store), Db::Sqlite(pool, dir))
+            }
+            Backend::Postgres => {
+                let Ok(url) = std::env::var("AUTHX_TEST_POSTGRES_URL") else {
+                    println!("skipped: AUTHX_TEST_POSTGRES_URL not set");
+                    return None;
+                };
+                let url = create_postgres_database(&url).await;
+                let store = authx::sqlx::PostgresStore::connect(&url).await.unwrap();
+                let pool = store.pool().clone();
+                (Arc::new(store), Db::Postgres(pool))
+            }
+        };
+        let clock = ManualClock::at_system_time();
+        let mailer = LogMailer::new();
+        let mut limits = Limits::default();
+        limits.login_per_ip.max = options.login_per_ip;
+        let auth = Auth::builder()
+            .repo(repo)
+            .auth_backend(JwtBackend::hs256(SECRET).unwrap())
+            .debug(true)
+            .base_url("http://localhost:8000")
+            .site("Conformance")
+            .hide_user_existence(options.hide_user_existence)
+            .limits(limits)
+            .hashing(Hashing {
+                params: PasswordParams::INSECURE_FAST_FOR_TESTS,
+                concurrency: 2,
+                queue: 1024,
+            })
+            .mailer(Arc::new(mailer.clone()))
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .unwrap();
+        let prefix = "/api/users";
+        let (addr, task) = match adapter {
+            Adapter::Axum => start_axum(auth.clone(), prefix).await,
+        };
+        Some(Self {
+            adapter,
+            backend,
+            root: format!("http://{addr}"),
+            prefix,
+            clock,
+            mailer,
+            auth,
+            db,
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(64)
+                .build()
+                .unwrap(),
+            task,
+        })
+    }
+
+    /// Another server of the same adapter and backend, with other options and a fresh database.
+    pub async fn variant(&self, options: Options) -> Self {
+        Self::start(self.adapter, self.backend, options)
+            .await
+            .expect("the backend was available a moment ago")
+    }
+
+    pub fn client(&self) -> Client<'_> {
+        Client {
+            server: self,
+            cookies: BTreeMap::new(),
+            bearer: None,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}{}", self.root, self.prefix, path)
+    }
+
+    /// Registers `name` (`name@example.com`, [`PASSWORD`]) and returns its logged-in client.
+    pub async fn register(&self, name: &str) -> Client<'_> {
+        let mut client = self.client();
+        let r = client
+            .post("/register", serde_json::json!({
+                "email": format!("{name}@example.com"),
+                "username": name,
+                "password1": PASSWORD,
+                "password2": PASSWORD,
+            }))
+            .await;
+        assert_eq!(r.status, 200, "register {name}: {}", r.body);
+        client
+    }
+
+    /// The id of user `name`, from the token endpoint.
+    pub async fn id_of(&self, client: &mut Client<'_>) -> i64 {
+        let r = client.post_empty("/token").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["id"].as_i64().unwrap()
+    }
+
+    /// Runs an UPDATE-like statement with one integer parameter, in the backend's dialect
+    /// (`$1` works in both SQLite and PostgreSQL).
+    pub async fn exec(&self, sql: &str, id: i64) {
+        match &self.db {
+            Db::Sqlite(pool, _) => {
+                sqlx::query(sql).bind(id).execute(pool).await.unwrap();
+            }
+            Db::Postgres(pool) => {
+                sqlx::query(sql).bind(id).execute(pool).await.unwrap();
+            }
+        }
+    }
+
+    pub async fn ban(&self, id: i64) {
+        self.exec("UPDATE users SET active = FALSE WHERE id = $1", id).await;
+    }
+
+    pub async fn make_admin(&self, id: i64) {
+        match self.backend {
+            Backend::Sqlite => {
+                self.exec(r#"UPDATE users SET permissions = '["admin"]' WHERE id = $1"#, id)
+                    .await;
+            }
+            Backend::Postgres => {
+                self.exec("UPDATE users SET permissions = '{admin}' WHERE id = $1", id)
+                    .await;
+            }
+        }
+    }
+
+    /// The stored password hash of user `id`.
+    pub async fn password_hash(&self, id: i64) -> String {
+        let sql = "SELECT password_hash FROM users WHERE id = $1";
+        match &self.db {
+            Db::Sqlite(pool, _) => sqlx::query_scalar(sql).bind(id).fetch_one(pool).await.unwrap(),
+            Db::Postgres(pool) => sqlx::query_scalar(sql).bind(id).fetch_one(pool).await.unwrap(),
+        }
+    }
+
+    /// Waits (bounded) until `count` mails were delivered to `to`; returns the last.
+    pub async fn mail_to(&self, to: &str, count: usize) -> Mail {
+        for _ in 0..200 {
+            let mails: Vec<Mail> = self.mailer.sent().into_iter().filter(|m| m.to == to).collect();
+            if mails.len() >= count {
+                return mails[count - 1].clone();
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("no mail number {count} to {to} was delivered");
+    }
+}
+
+/// The token of the confirmation link in `mail`'s text part (the link is on a line of its own).
+pub fn link_token(mail: &Mail) -> String {
+    let line = mail
+        .text
+        .lines()
+        .find(|l| l.starts_with("http://localhost:8000/confirm?token="))
+        .expect("a link line");
+    line.trim_start_matches("http://localhost:8000/confirm?token=").to_owned()
+}
+
+async fn create_postgres_database(admin_url: &str) -> String {
+    use sqlx::Connection as _;
+    let name = format!("authx_test_{}", random_hex(8));
+    let mut conn = sqlx::PgConnection::connect(admin_url).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (base, _) = admin_url.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+async fn start_axum(auth: Auth, prefix: &str) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    use authx::axum::{AdminUser, AuthUser};
+    use axum::routing::get;
+    async fn me(AuthUser(claims): AuthUser) -> axum::Json<Value> {
+        axum::Json(serde_json::json!({ "id": claims.id, "username": claims.username }))
+    }
+    async fn maybe(user: Option<AuthUser>) -> String {
+        user.map_or_else(|| "anonymous".into(), |AuthUser(c)| c.username)
+    }
+    async fn admin(AdminUser(claims): AdminUser) -> String {
+        claims.username
+    }
+    let app = axum::Router::new()
+        .route("/me", get(me))
+        .route("/maybe", get(maybe))
+        .route("/admin", get(admin))
+        .nest(prefix, authx::axum::router(auth.clone()))
+        .with_state(auth);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .await
+            .unwrap();
+    });
+    (addr, task)
+}
+
+/// One HTTP answer.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    /// The JSON body (`Value::String` of the raw text when it is not JSON).
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// Asserts the contract's error form.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, detail: &str, code: &str) {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert_eq!(self.body["detail"], detail, "body: {}", self.body);
+        assert_eq!(self.body["code"], code, "body: {}", self.body);
+        assert_eq!(self.header("content-type"), Some("application/json"));
+        if status == 401 {
+            assert_eq!(self.header("www-authenticate"), Some("Bearer"));
+        }
+    }
+
+    #[track_caller]
+    pub fn assert_null(&self) {
+        assert_eq!(self.status, 200, "body: {}", self.body);
+        assert_eq!(self.body, Value::Null);
+    }
+}
+
+/// A client that keeps cookies the way a browser would (by name; `Max-Age=0` deletes).
+pub struct Client<'s> {
+    pub server: &'s TestServer,
+    pub cookies: BTreeMap<String, String>,
+    pub bearer: Option<String>,
+}
+
+impl Client<'_> {
+    pub async fn post(&mut self, path: &str, body: Value) -> Reply {
+        self.send("POST", path, &[("content-type", "application/json")], body.to_string().into_bytes())
+            .await
+    }
+
+    pub async fn post_empty(&mut self, path: &str) -> Reply {
+        self.send("POST", path, &[], Vec::new()).await
+    }
+
+    pub async fn get(&mut self, path: &str) -> Reply {
+        self.send("GET", path, &[], Vec::new()).await
+    }
+
+    pub async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Reply {
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            self.server.url(path)
+        };
+        let mut req = self
+            .server
+            .http
+            .request(method.parse().unwrap(), url)
+            .body(body);
+        if !self.cookies.is_empty() {
+            let cookie = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            req = req.header("cookie", cookie);
+        }
+        if let Some(token) = &self.bearer {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        let reply = Reply { status, headers, body };
+        for cookie in reply.set_cookies() {
+            let (pair, attrs) = cookie.split_once(';').unwrap_or((&cookie, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if attrs.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        reply
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies.get(name).cloned()
+    }
+}
