@@ -11,6 +11,8 @@
 //! |---|---|
 //! | `sqlite`, `postgres` | [`sqlx`] storage |
 //! | `axum` | [`axum`]: the router and extractors |
+//! | `actix` | [`actix`]: the actix-web routes and extractors |
+//! | `rocket` | [`rocket`]: the rocket routes, fairing, catchers and request guards |
 //! | `env` | [`env`]: configuration from the environment, as the examples use it |
 //!
 //! See the repository's `README.md` and `docs/` for the walk-through and the guides.
@@ -24,6 +26,14 @@ pub use authx_sqlx as sqlx;
 /// The axum adapter.
 #[cfg(feature = "axum")]
 pub use authx_axum as axum;
+
+/// The actix-web adapter.
+#[cfg(feature = "actix")]
+pub use authx_actix as actix;
+
+/// The rocket adapter.
+#[cfg(feature = "rocket")]
+pub use authx_rocket as rocket;
 
 #[cfg(feature = "env")]
 pub mod env;
