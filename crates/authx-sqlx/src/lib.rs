@@ -22,6 +22,8 @@ mod postgres;
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(all(test, any(feature = "sqlite", feature = "postgres")))]
+mod tests;
 
 pub use error::Error;
 #[cfg(feature = "postgres")]
