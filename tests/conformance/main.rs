@@ -54,3 +54,7 @@ macro_rules! all_scenarios {
 
 all_scenarios!(axum_sqlite, crate::support::Adapter::Axum, crate::support::Backend::Sqlite);
 all_scenarios!(axum_postgres, crate::support::Adapter::Axum, crate::support::Backend::Postgres);
+all_scenarios!(actix_sqlite, crate::support::Adapter::Actix, crate::support::Backend::Sqlite);
+all_scenarios!(actix_postgres, crate::support::Adapter::Actix, crate::support::Backend::Postgres);
+all_scenarios!(rocket_sqlite, crate::support::Adapter::Rocket, crate::support::Backend::Sqlite);
+all_scenarios!(rocket_postgres, crate::support::Adapter::Rocket, crate::support::Backend::Postgres);

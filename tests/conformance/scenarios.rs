@@ -4,6 +4,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
+use authx::clock::Clock as _;
+
 use crate::support::{Options, PASSWORD, SECRET, TestServer, link_token};
 
 fn registration(name: &str) -> Value {
@@ -618,11 +620,15 @@ pub async fn change_username_rules(s: &TestServer) {
     s.make_admin(tess_id).await;
     tess.post(&path(sam_id), json!({"username": "renamed"})).await.assert_null();
     tess.post(&path(999_999), json!({"username": "ghost"})).await.assert_error(404, "User not found", "user_not_found");
-    // Non-numeric and huge ids.
-    for id in ["abc", "-1", "1.5", "99999999999999999999999", "%31"] {
+    // Non-numeric and huge ids, also once percent-decoded, and bad percent-encoding.
+    for id in ["abc", "-1", "1.5", "99999999999999999999999", "%2D1", "%zz", "%ff"] {
         let r = tess.post(&format!("/{id}/change_username"), json!({"username": "whatever"})).await;
         r.assert_error(404, "Not found", "not_found");
     }
+    // The parameter is percent-decoded like any path segment: `%31` is `1`.
+    let encoded: String = sam_id.to_string().bytes().map(|b| format!("%{b:02X}")).collect();
+    tess.post(&format!("/{encoded}/change_username"), json!({"username": "decoded"})).await.assert_null();
+    s.client().post("/login", json!({"login": "decoded", "password": PASSWORD})).await.assert_null();
 }
 
 pub async fn change_username_race_has_one_winner(s: &TestServer) {

@@ -20,6 +20,12 @@ pub const PASSWORD: &str = "correct horse 1";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Adapter {
     Axum,
+    Actix,
+    Rocket,
+}
+
+impl Adapter {
+    pub const ALL: [Self; 3] = [Self::Axum, Self::Actix, Self::Rocket];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,12 +66,24 @@ pub struct TestServer {
     pub auth: Auth,
     pub db: Db,
     pub http: reqwest::Client,
-    task: tokio::task::JoinHandle<()>,
+    running: Running,
+}
+
+/// How a test server is stopped.
+enum Running {
+    /// A task on the test's runtime (axum, rocket).
+    Task(tokio::task::JoinHandle<()>),
+    /// An actix system on a thread of its own.
+    Actix(actix_web::dev::ServerHandle),
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        self.task.abort();
+        match &self.running {
+            Running::Task(task) => task.abort(),
+            // The stop command is sent at once; the server's thread ends when it has stopped.
+            Running::Actix(handle) => drop(handle.stop(false)),
+        }
     }
 }
 
@@ -119,8 +137,10 @@ impl TestServer {
             .build()
             .unwrap();
         let prefix = "/api/users";
-        let (addr, task) = match adapter {
+        let (addr, running) = match adapter {
             Adapter::Axum => start_axum(auth.clone(), prefix).await,
+            Adapter::Actix => start_actix(auth.clone(), prefix),
+            Adapter::Rocket => start_rocket(auth.clone(), prefix).await,
         };
         Some(Self {
             adapter,
@@ -135,7 +155,7 @@ impl TestServer {
                 .pool_max_idle_per_host(64)
                 .build()
                 .unwrap(),
-            task,
+            running,
         })
     }
 
@@ -182,7 +202,7 @@ impl TestServer {
 
     /// Runs an UPDATE-like statement with one integer parameter, in the backend's dialect
     /// (`$1` works in both SQLite and PostgreSQL).
-    pub async fn exec(&self, sql: &str, id: i64) {
+    pub async fn exec(&self, sql: &'static str, id: i64) {
         match &self.db {
             Db::Sqlite(pool, _) => {
                 sqlx::query(sql).bind(id).execute(pool).await.unwrap();
@@ -246,7 +266,7 @@ async fn create_postgres_database(admin_url: &str) -> String {
     use sqlx::Connection as _;
     let name = format!("authx_test_{}", random_hex(8));
     let mut conn = sqlx::PgConnection::connect(admin_url).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)
         .await
         .unwrap();
@@ -254,11 +274,11 @@ async fn create_postgres_database(admin_url: &str) -> String {
     format!("{base}/{name}")
 }
 
-async fn start_axum(auth: Auth, prefix: &str) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+async fn start_axum(auth: Auth, prefix: &str) -> (SocketAddr, Running) {
     use authx::axum::{AdminUser, AuthUser};
     use axum::routing::get;
-    async fn me(AuthUser(claims): AuthUser) -> axum::Json<Value> {
-        axum::Json(serde_json::json!({ "id": claims.id, "username": claims.username }))
+    async fn me(AuthUser(claims): AuthUser) -> impl axum::response::IntoResponse {
+        ([(axum::http::header::CONTENT_TYPE, "application/json")], me_json(&claims))
     }
     async fn maybe(user: Option<AuthUser>) -> String {
         user.map_or_else(|| "anonymous".into(), |AuthUser(c)| c.username)
@@ -279,7 +299,126 @@ async fn start_axum(auth: Auth, prefix: &str) -> (SocketAddr, tokio::task::JoinH
             .await
             .unwrap();
     });
-    (addr, task)
+    (addr, Running::Task(task))
+}
+
+/// The host routes' answers, shared by the three host applications.
+fn me_json(claims: &authx::Claims) -> String {
+    serde_json::json!({ "id": claims.id, "username": claims.username }).to_string()
+}
+
+fn start_actix(auth: Auth, prefix: &'static str) -> (SocketAddr, Running) {
+    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+    use authx::actix::{AdminUser, AuthUser};
+    async fn me(AuthUser(claims): AuthUser) -> HttpResponse {
+        HttpResponse::Ok()
+            .content_type("application/json")
+            .body(me_json(&claims))
+    }
+    async fn maybe(user: Option<AuthUser>) -> String {
+        user.map_or_else(|| "anonymous".into(), |AuthUser(c)| c.username)
+    }
+    async fn admin(AdminUser(claims): AdminUser) -> String {
+        claims.username
+    }
+    /// Every route's URL by its name, through actix's `url_for`.
+    async fn urls(req: HttpRequest) -> String {
+        let urls: Vec<String> = authx::ROUTES
+            .iter()
+            .map(|route| {
+                let params: &[&str] = match route.param {
+                    authx::routes::PathParam::None => &[],
+                    _ => &["7"],
+                };
+                req.url_for(route.name, params)
+                    .map_or_else(|e| e.to_string(), |url| url.path().to_owned())
+            })
+            .collect();
+        urls.join(" ")
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(web::Data::new(auth.clone()))
+                    .route("/me", web::get().to(me))
+                    .route("/maybe", web::get().to(maybe))
+                    .route("/admin", web::get().to(admin))
+                    .route("/urls", web::get().to(urls))
+                    .service(authx::actix::scope(prefix, auth.clone()))
+            })
+            .workers(2)
+            .disable_signals()
+            .bind(("127.0.0.1", 0))
+            .unwrap();
+            let addr = server.addrs()[0];
+            let server = server.run();
+            tx.send((addr, server.handle())).unwrap();
+            server.await
+        })
+    });
+    let (addr, handle) = rx.recv().unwrap();
+    (addr, Running::Actix(handle))
+}
+
+mod rocket_host {
+    use authx::rocket::{AdminUser, AuthUser};
+    use rocket::http::ContentType;
+
+    #[rocket::get("/me")]
+    pub fn me(user: AuthUser) -> (ContentType, String) {
+        (ContentType::JSON, super::me_json(&user.0))
+    }
+
+    #[rocket::get("/maybe")]
+    pub fn maybe(user: Option<AuthUser>) -> String {
+        user.map_or_else(|| "anonymous".into(), |AuthUser(c)| c.username)
+    }
+
+    #[rocket::get("/admin")]
+    pub fn admin(user: AdminUser) -> String {
+        user.0.username
+    }
+}
+
+/// A rocket configuration for tests: 127.0.0.1, port 0, silent, no signal handling.
+pub fn quiet_rocket_config() -> rocket::Config {
+    rocket::Config {
+        address: std::net::Ipv4Addr::LOCALHOST.into(),
+        port: 0,
+        log_level: rocket::config::LogLevel::Off,
+        cli_colors: false,
+        shutdown: rocket::config::Shutdown {
+            ctrlc: false,
+            #[cfg(unix)]
+            signals: std::collections::HashSet::new(),
+            ..rocket::config::Shutdown::default()
+        },
+        ..rocket::Config::debug_default()
+    }
+}
+
+async fn start_rocket(auth: Auth, prefix: &'static str) -> (SocketAddr, Running) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let rocket = rocket::custom(quiet_rocket_config())
+        .attach(authx::rocket::AuthFairing::new(prefix, auth))
+        .mount(
+            "/",
+            rocket::routes![rocket_host::me, rocket_host::maybe, rocket_host::admin],
+        )
+        .register("/", authx::rocket::guard_catchers())
+        .attach(rocket::fairing::AdHoc::on_liftoff("port", move |rocket| {
+            Box::pin(async move {
+                let config = rocket.config();
+                tx.send(SocketAddr::new(config.address, config.port)).unwrap();
+            })
+        }));
+    let task = tokio::spawn(async move {
+        rocket.launch().await.unwrap();
+    });
+    let addr = tokio::task::spawn_blocking(move || rx.recv().unwrap()).await.unwrap();
+    (addr, Running::Task(task))
 }
 
 /// One HTTP answer.
