@@ -10,6 +10,7 @@
 //! | `AUTHX_DEBUG` | `true`/`false`: cookies without `Secure` when true | `true` |
 //! | `AUTHX_BASE_URL` | front-end base for mail links | `http://localhost:8000` |
 //! | `AUTHX_LOGIN_LIMIT_PER_IP` | login attempts per client IP per 60 s; `0` turns it off | `30` |
+//! | `AUTHX_ALLOWED_ORIGINS` | extra origins allowed by the CSRF check, comma-separated | the origin of `AUTHX_BASE_URL` |
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -60,6 +61,8 @@ pub struct Environment {
     pub base_url: String,
     /// `AUTHX_LOGIN_LIMIT_PER_IP`.
     pub login_limit_per_ip: u32,
+    /// `AUTHX_ALLOWED_ORIGINS`.
+    pub allowed_origins: Vec<String>,
     jwt: JwtSource,
 }
 
@@ -114,6 +117,15 @@ impl Environment {
             debug: parse("AUTHX_DEBUG", true)?,
             base_url: var("AUTHX_BASE_URL").unwrap_or_else(|| "http://localhost:8000".into()),
             login_limit_per_ip: parse("AUTHX_LOGIN_LIMIT_PER_IP", 30)?,
+            allowed_origins: var("AUTHX_ALLOWED_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|o| !o.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
             jwt,
         })
     }
@@ -156,6 +168,7 @@ impl Environment {
             .auth_backend(self.auth_backend().await?)
             .debug(self.debug)
             .base_url(self.base_url.clone())
+            .allowed_origins(self.allowed_origins.clone())
             .limits(limits))
     }
 }

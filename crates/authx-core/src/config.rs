@@ -140,6 +140,13 @@ pub struct AuthConfig {
     pub allowed_origins: Vec<String>,
     /// Whether the cross-site check runs (default true).
     pub csrf_check: bool,
+    /// Double-submit CSRF tokens: a readable `csrf_token` cookie that cookie-authenticated
+    /// requests echo in `X-CSRF-Token` (default off).
+    pub csrf_double_submit: bool,
+    /// Register, login and refresh also answer `{"access", "refresh"}` (default off).
+    pub tokens_in_body: bool,
+    /// Check each access token's session against the revocation cache (default on).
+    pub revocation_check: bool,
 }
 
 /// Builds an [`Auth`].
@@ -178,6 +185,9 @@ pub struct AuthBuilder {
     pub(crate) templates: MailTemplates,
     pub(crate) allowed_origins: Vec<String>,
     pub(crate) csrf_check: bool,
+    pub(crate) csrf_double_submit: bool,
+    pub(crate) tokens_in_body: bool,
+    pub(crate) revocation_check: bool,
 }
 
 /// A validated builder, taken apart for [`Auth`].
@@ -216,6 +226,9 @@ impl Default for AuthBuilder {
             templates: MailTemplates::default(),
             allowed_origins: Vec::new(),
             csrf_check: true,
+            csrf_double_submit: false,
+            tokens_in_body: false,
+            revocation_check: true,
         }
     }
 }
@@ -348,6 +361,29 @@ impl AuthBuilder {
         self
     }
 
+    /// Double-submit CSRF tokens (default off): login, register and refresh also set a
+    /// readable `csrf_token` cookie bound to the session, and every cookie-authenticated POST
+    /// must echo it in an `X-CSRF-Token` header. Bearer-authenticated requests are exempt.
+    pub fn csrf_double_submit(mut self, on: bool) -> Self {
+        self.csrf_double_submit = on;
+        self
+    }
+
+    /// For clients that keep tokens themselves (mobile, CLI): register, login and refresh
+    /// answer `{"access": ..., "refresh": ...}` besides setting the cookies (default off).
+    pub fn tokens_in_body(mut self, on: bool) -> Self {
+        self.tokens_in_body = on;
+        self
+    }
+
+    /// Refuse access tokens of revoked sessions at once (logout, refresh-token reuse, ban),
+    /// checked against the limit store's revocation cache (default on; microseconds in
+    /// process, one round trip with Redis). Off, they work until they expire.
+    pub fn revocation_check(mut self, on: bool) -> Self {
+        self.revocation_check = on;
+        self
+    }
+
     /// The subject, text and HTML of the mail authx sends.
     pub fn templates(mut self, templates: MailTemplates) -> Self {
         self.templates = templates;
@@ -431,6 +467,9 @@ impl AuthBuilder {
             from,
             allowed_origins,
             csrf_check: self.csrf_check,
+            csrf_double_submit: self.csrf_double_submit,
+            tokens_in_body: self.tokens_in_body,
+            revocation_check: self.revocation_check,
         };
         let mailer = self.mailer.unwrap_or_else(|| Arc::new(LogMailer::new()));
         let limits = self

@@ -21,7 +21,7 @@ use crate::limit::LimitStore;
 use crate::mail::Mailer;
 use crate::password::PasswordHasher;
 use crate::request::{AuthRequest, AuthResponse};
-use crate::routes::RouteName;
+use crate::routes::{self, RouteName};
 use crate::store::{Repo, StoreError, UniqueField, User};
 use crate::token::{Claims, JwtBackend, TokenKind};
 
@@ -131,8 +131,14 @@ impl Auth {
 
     /// Runs route `route` on `req`. Never panics on input; every failure is an error answer.
     pub async fn handle(&self, route: RouteName, req: &AuthRequest) -> AuthResponse {
-        if route != RouteName::GetEmailConfirmationStatus {
+        if routes::ROUTES
+            .iter()
+            .any(|r| r.route == route && r.method == routes::Method::Post)
+        {
             if let Err(e) = self.check_cross_site(req) {
+                return AuthResponse::from_error(&e);
+            }
+            if let Err(e) = self.check_double_submit(route, req) {
                 return AuthResponse::from_error(&e);
             }
         }
@@ -146,6 +152,7 @@ impl Auth {
             RouteName::RequestEmailConfirmation => self.request_confirmation(req).await,
             RouteName::ConfirmEmail => self.confirm_email(req).await,
             RouteName::ChangeUsername => self.change_username(req).await,
+            RouteName::Jwks => self.jwks(),
         };
         result.unwrap_or_else(|e| AuthResponse::from_error(&e))
     }
@@ -173,6 +180,49 @@ impl Auth {
         Ok(())
     }
 
+    /// Double-submit mode: a POST that carries a session cookie must echo that session's CSRF
+    /// token in `X-CSRF-Token`. Login, register and confirmation by emailed token carry no
+    /// session yet; bearer-authenticated requests are exempt.
+    fn check_double_submit(&self, route: RouteName, req: &AuthRequest) -> Result<(), AuthError> {
+        let inner = &self.inner;
+        if !inner.config.csrf_double_submit
+            || req.bearer().is_some()
+            || matches!(
+                route,
+                RouteName::Login | RouteName::Register | RouteName::ConfirmEmail
+            )
+        {
+            return Ok(());
+        }
+        let now = self.now();
+        let sid = [
+            (TokenCookie::Access, TokenKind::Access),
+            (TokenCookie::Refresh, TokenKind::Refresh),
+        ]
+        .into_iter()
+        .find_map(|(cookie, kind)| {
+            let token = inner.cookies.read(req.header_values("cookie"), cookie)?;
+            inner.tokens.decode(&token, kind, now).ok().map(|c| c.sid)
+        });
+        let Some(sid) = sid else {
+            // No session cookie: nothing a forged request could ride on.
+            return Ok(());
+        };
+        let sent = req.header_value("x-csrf-token").map(str::trim);
+        if sent.is_some_and(|sent| constant_time_eq(sent.as_bytes(), csrf_token(&sid).as_bytes())) {
+            Ok(())
+        } else {
+            Err(AuthError::CrossSiteRequest)
+        }
+    }
+
+    /// `GET /.well-known/jwks.json`: the public keys, when they are asymmetric.
+    fn jwks(&self) -> Result<AuthResponse, AuthError> {
+        let jwks = self.inner.tokens.jwks().ok_or(AuthError::NotFound)?;
+        let body = serde_json::to_string(&jwks).map_err(AuthError::unavailable)?;
+        Ok(AuthResponse::ok(body).with("Cache-Control", "public, max-age=300".into()))
+    }
+
     /// The error answer for `error`, for adapters' own rejections (body limit, bad path).
     pub fn error_response(&self, error: &AuthError) -> AuthResponse {
         AuthResponse::from_error(error)
@@ -190,9 +240,14 @@ impl Auth {
                 .read(req.header_values("cookie"), TokenCookie::Access)
                 .ok_or(AuthError::NotAuthenticated)?,
         };
-        self.inner
-            .tokens
-            .decode(&token, TokenKind::Access, self.now())
+        let now = self.now();
+        let claims = self.inner.tokens.decode(&token, TokenKind::Access, now)?;
+        if self.inner.config.revocation_check
+            && self.inner.limits.is_revoked(&claims.sid, now).await?
+        {
+            return Err(AuthError::InvalidToken);
+        }
+        Ok(claims)
     }
 
     /// The client's IP: the socket peer, or, when the peer is a trusted proxy, the right-most
@@ -229,17 +284,28 @@ impl Auth {
         client
     }
 
-    /// Issues both tokens for `user` in session `sid`; returns the response with both cookies
-    /// (access first) and `Cache-Control: no-store`.
-    pub(crate) fn with_tokens(
+    /// The answer that hands out a new token pair of session `sid`: both cookies (access
+    /// first), the CSRF cookie in double-submit mode, `Cache-Control: no-store`, and the body:
+    /// `null` for register and login, `{"access"}` for refresh, and both tokens with
+    /// `tokens_in_body`.
+    pub(crate) fn token_response(
         &self,
-        response: AuthResponse,
         access: &str,
         refresh: &str,
+        sid: &str,
+        with_access_body: bool,
     ) -> AuthResponse {
-        let lifetimes = &self.inner.config.lifetimes;
+        let config = &self.inner.config;
+        let lifetimes = &config.lifetimes;
         let cookies = &self.inner.cookies;
-        response
+        let body = if config.tokens_in_body {
+            serde_json::json!({ "access": access, "refresh": refresh }).to_string()
+        } else if with_access_body {
+            serde_json::json!({ "access": access }).to_string()
+        } else {
+            "null".to_owned()
+        };
+        let mut response = AuthResponse::ok(body)
             .with(
                 "Set-Cookie",
                 cookies.set(TokenCookie::Access, access, secs(lifetimes.access)),
@@ -247,8 +313,28 @@ impl Auth {
             .with(
                 "Set-Cookie",
                 cookies.set(TokenCookie::Refresh, refresh, secs(lifetimes.refresh)),
-            )
-            .no_store()
+            );
+        if config.csrf_double_submit {
+            response = response.with(
+                "Set-Cookie",
+                cookies.set(TokenCookie::Csrf, &csrf_token(sid), secs(lifetimes.refresh)),
+            );
+        }
+        response.no_store()
+    }
+
+    /// Revokes session `sid` in storage and in the revocation cache, so its refresh token and
+    /// (with the revocation check) its access tokens stop working at once.
+    pub(crate) async fn revoke(&self, sid: &str, now: Timestamp) -> Result<(), AuthError> {
+        self.inner.repo.revoke_session(sid, now).await?;
+        self.mark_revoked(sid, now).await
+    }
+
+    /// Records in the revocation cache a session already revoked in storage.
+    pub(crate) async fn mark_revoked(&self, sid: &str, now: Timestamp) -> Result<(), AuthError> {
+        let until = now.saturating_add(secs(self.inner.config.lifetimes.access));
+        self.inner.limits.revoke(sid, until).await?;
+        Ok(())
     }
 
     pub(crate) fn access_claims(&self, user: &User, sid: &str, now: Timestamp) -> Claims {
@@ -285,6 +371,19 @@ impl Auth {
             .ok_or(AuthError::InvalidToken)?;
         Ok((claims, user))
     }
+}
+
+/// The double-submit token of session `sid`: unguessable without the session id, which only
+/// travels in HttpOnly cookies and tokens.
+pub(crate) fn csrf_token(sid: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("authx-csrf:{sid}").as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn parse_forwarded_ip(raw: &str) -> Option<IpAddr> {
