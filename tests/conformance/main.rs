@@ -1,3 +1,4 @@
+#![allow(unreachable_pub, missing_docs)]
 //! The conformance suite: one set of HTTP scenarios over real TCP, instantiated for every
 //! adapter and storage backend (the `route_tests!` pattern), plus the races of the contract.
 //!
@@ -48,6 +49,11 @@ macro_rules! all_scenarios {
             change_username_rules,
             change_username_race_has_one_winner,
             routing_errors_are_json,
+            cross_site_requests_are_refused,
+            double_submit_csrf,
+            tokens_in_body_for_api_clients,
+            revoked_sessions_lose_access_at_once,
+            jwks_serves_asymmetric_keys,
         ]);
     };
 }

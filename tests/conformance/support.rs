@@ -32,6 +32,10 @@ pub enum Backend {
 pub struct Options {
     pub hide_user_existence: bool,
     pub login_per_ip: u32,
+    pub csrf_double_submit: bool,
+    pub tokens_in_body: bool,
+    /// Sign with the test Ed25519 key (and keep the HS256 secret as a previous key).
+    pub eddsa: bool,
 }
 
 impl Default for Options {
@@ -39,9 +43,14 @@ impl Default for Options {
         Self {
             hide_user_existence: false,
             login_per_ip: 30,
+            csrf_double_submit: false,
+            tokens_in_body: false,
+            eddsa: false,
         }
     }
 }
+
+pub const ED25519_PEM: &[u8] = include_bytes!("../../crates/authx-core/testdata/ed25519.pem");
 
 pub enum Db {
     Sqlite(sqlx::SqlitePool, #[allow(dead_code)] tempfile::TempDir),
@@ -101,9 +110,19 @@ impl TestServer {
         let mailer = LogMailer::new();
         let mut limits = Limits::default();
         limits.login_per_ip.max = options.login_per_ip;
+        let hs256 = JwtBackend::hs256(SECRET).unwrap();
+        let jwt = if options.eddsa {
+            JwtBackend::from_private_pem(authx::token::SigningAlgorithm::EdDSA, ED25519_PEM)
+                .unwrap()
+                .with_previous(hs256)
+        } else {
+            hs256
+        };
         let auth = Auth::builder()
             .repo(repo)
-            .auth_backend(JwtBackend::hs256(SECRET).unwrap())
+            .auth_backend(jwt)
+            .csrf_double_submit(options.csrf_double_submit)
+            .tokens_in_body(options.tokens_in_body)
             .debug(true)
             .base_url("http://localhost:8000")
             .site("Conformance")
@@ -182,7 +201,7 @@ impl TestServer {
 
     /// Runs an UPDATE-like statement with one integer parameter, in the backend's dialect
     /// (`$1` works in both SQLite and PostgreSQL).
-    pub async fn exec(&self, sql: &str, id: i64) {
+    pub async fn exec(&self, sql: &'static str, id: i64) {
         match &self.db {
             Db::Sqlite(pool, _) => {
                 sqlx::query(sql).bind(id).execute(pool).await.unwrap();
@@ -246,7 +265,7 @@ async fn create_postgres_database(admin_url: &str) -> String {
     use sqlx::Connection as _;
     let name = format!("authx_test_{}", random_hex(8));
     let mut conn = sqlx::PgConnection::connect(admin_url).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)
         .await
         .unwrap();

@@ -253,35 +253,7 @@ impl Auth {
     /// The client's IP: the socket peer, or, when the peer is a trusted proxy, the right-most
     /// address of `X-Forwarded-For` (or `Forwarded`) that is not a trusted proxy.
     pub fn client_ip(&self, req: &AuthRequest) -> IpAddr {
-        let trusted = &self.inner.config.trusted_proxies;
-        let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-        if !is_trusted(&req.peer) {
-            return req.peer;
-        }
-        let mut hops: Vec<IpAddr> = Vec::new();
-        if req.header_value("forwarded").is_some() {
-            for value in req.header_values("forwarded") {
-                hops.extend(
-                    value
-                        .split([',', ';'])
-                        .filter_map(|pair| pair.trim().split_once('='))
-                        .filter(|(k, _)| k.trim().eq_ignore_ascii_case("for"))
-                        .filter_map(|(_, v)| parse_forwarded_ip(v)),
-                );
-            }
-        } else {
-            for value in req.header_values("x-forwarded-for") {
-                hops.extend(value.split(',').filter_map(parse_forwarded_ip));
-            }
-        }
-        let mut client = req.peer;
-        for hop in hops.into_iter().rev() {
-            client = hop;
-            if !is_trusted(&hop) {
-                break;
-            }
-        }
-        client
+        resolve_client_ip(&self.inner.config.trusted_proxies, req)
     }
 
     /// The answer that hands out a new token pair of session `sid`: both cookies (access
@@ -373,6 +345,38 @@ impl Auth {
     }
 }
 
+/// The client's IP as seen through `trusted` proxies: the right-most untrusted hop.
+fn resolve_client_ip(trusted: &[ipnet::IpNet], req: &AuthRequest) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&req.peer) {
+        return req.peer;
+    }
+    let mut hops: Vec<IpAddr> = Vec::new();
+    if req.header_value("forwarded").is_some() {
+        for value in req.header_values("forwarded") {
+            hops.extend(
+                value
+                    .split([',', ';'])
+                    .filter_map(|pair| pair.trim().split_once('='))
+                    .filter(|(k, _)| k.trim().eq_ignore_ascii_case("for"))
+                    .filter_map(|(_, v)| parse_forwarded_ip(v)),
+            );
+        }
+    } else {
+        for value in req.header_values("x-forwarded-for") {
+            hops.extend(value.split(',').filter_map(parse_forwarded_ip));
+        }
+    }
+    let mut client = req.peer;
+    for hop in hops.into_iter().rev() {
+        client = hop;
+        if !is_trusted(&hop) {
+            break;
+        }
+    }
+    client
+}
+
 /// The double-submit token of session `sid`: unguessable without the session id, which only
 /// travels in HttpOnly cookies and tokens.
 pub(crate) fn csrf_token(sid: &str) -> String {
@@ -396,4 +400,43 @@ fn parse_forwarded_ip(raw: &str) -> Option<IpAddr> {
         return rest.split(']').next()?.parse().ok();
     }
     v.rsplit_once(':').and_then(|(ip, _)| ip.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(peer: [u8; 4], headers: &[(&str, &str)]) -> AuthRequest {
+        headers.iter().fold(AuthRequest::new(peer.into()), |r, (n, v)| r.header(n, v.as_bytes()))
+    }
+
+    #[test]
+    fn forwarding_headers_only_from_trusted_proxies() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let xff = [("x-forwarded-for", "1.2.3.4, 10.0.0.7")];
+        // An untrusted peer's header is ignored.
+        assert_eq!(resolve_client_ip(&trusted, &req([8, 8, 8, 8], &xff)), IpAddr::from([8, 8, 8, 8]));
+        assert_eq!(resolve_client_ip(&[], &req([10, 0, 0, 1], &xff)), IpAddr::from([10, 0, 0, 1]));
+        // Through trusted proxies: the right-most untrusted hop, not the spoofable left-most.
+        let spoofed = [("x-forwarded-for", "6.6.6.6, 1.2.3.4, 10.0.0.7")];
+        assert_eq!(resolve_client_ip(&trusted, &req([10, 0, 0, 1], &spoofed)), IpAddr::from([1, 2, 3, 4]));
+        // RFC 7239 Forwarded, with ports and IPv6.
+        let fwd = [("forwarded", "for=\"[2001:db8::1]:4711\";proto=https, for=10.1.1.1")];
+        assert_eq!(resolve_client_ip(&trusted, &req([10, 0, 0, 1], &fwd)), "2001:db8::1".parse::<IpAddr>().unwrap());
+        // Only trusted hops: the left-most.
+        let all = [("x-forwarded-for", "10.9.9.9, 10.0.0.7")];
+        assert_eq!(resolve_client_ip(&trusted, &req([10, 0, 0, 1], &all)), IpAddr::from([10, 9, 9, 9]));
+        // Garbage is skipped.
+        let junk = [("x-forwarded-for", "junk, 1.2.3.4:80")];
+        assert_eq!(resolve_client_ip(&trusted, &req([10, 0, 0, 1], &junk)), IpAddr::from([1, 2, 3, 4]));
+    }
+
+    #[test]
+    fn csrf_tokens_are_bound_to_the_session() {
+        assert_ne!(csrf_token("a"), csrf_token("b"));
+        assert_eq!(csrf_token("a").len(), 43);
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
 }
