@@ -12,6 +12,11 @@ use crate::clock::{Clock, Timestamp};
 use crate::error::BoxError;
 use crate::store::Repo;
 
+#[cfg(feature = "smtp")]
+mod smtp;
+#[cfg(feature = "smtp")]
+pub use smtp::{ParseSmtpTlsError, SmtpMailer, SmtpSettings, SmtpSettingsError, SmtpTls};
+
 /// A mail ready to send. The sender comes from the configuration at delivery time.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Mail {
