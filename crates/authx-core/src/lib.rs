@@ -1,9 +1,10 @@
 //! authx core
+pub mod captcha;
 pub mod clock;
 pub mod error;
 pub mod mail;
-pub mod routes;
-pub mod store;
 mod random;
+pub mod routes;
 mod secret;
+pub mod store;
 pub use secret::Secret;
