@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+use crate::captcha::CaptchaVerifier;
 use crate::clock::{Clock, SystemClock};
 use crate::cookie::CookieSettings;
 use crate::limit::{LimitStore, Limits, MemoryLimitStore};
@@ -188,6 +189,11 @@ pub struct AuthBuilder {
     pub(crate) csrf_double_submit: bool,
     pub(crate) tokens_in_body: bool,
     pub(crate) revocation_check: bool,
+    pub(crate) captcha: Option<Arc<dyn CaptchaVerifier>>,
+    #[cfg(feature = "captcha")]
+    pub(crate) recaptcha: Option<(crate::Secret, Option<String>)>,
+    #[cfg(feature = "smtp")]
+    pub(crate) smtp: Option<crate::mail::SmtpSettings>,
 }
 
 /// A validated builder, taken apart for [`Auth`].
@@ -200,6 +206,7 @@ pub(crate) struct Parts {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) start_mail_worker: bool,
     pub(crate) templates: MailTemplates,
+    pub(crate) captcha: Option<Arc<dyn CaptchaVerifier>>,
 }
 
 impl Default for AuthBuilder {
@@ -229,6 +236,11 @@ impl Default for AuthBuilder {
             csrf_double_submit: false,
             tokens_in_body: false,
             revocation_check: true,
+            captcha: None,
+            #[cfg(feature = "captcha")]
+            recaptcha: None,
+            #[cfg(feature = "smtp")]
+            smtp: None,
         }
     }
 }
@@ -384,6 +396,89 @@ impl AuthBuilder {
         self
     }
 
+    /// A CAPTCHA verifier: register then requires a `captcha` field it accepts
+    /// (`400 Wrong captcha` otherwise; `503` when the verifier is unreachable).
+    pub fn captcha(mut self, verifier: Arc<dyn CaptchaVerifier>) -> Self {
+        self.captcha = Some(verifier);
+        self
+    }
+
+    /// The original's `recaptcha_secret`: verify `captcha` on register with the siteverify
+    /// protocol (reCAPTCHA unless [`captcha_verify_url`](Self::captcha_verify_url) names
+    /// hCaptcha's, Turnstile's or another).
+    #[cfg(feature = "captcha")]
+    pub fn recaptcha_secret(mut self, secret: impl Into<crate::Secret>) -> Self {
+        let url = self.recaptcha.take().and_then(|(_, url)| url);
+        self.recaptcha = Some((secret.into(), url));
+        self
+    }
+
+    /// The siteverify endpoint for [`recaptcha_secret`](Self::recaptcha_secret), e.g.
+    /// `SiteVerifySettings::HCAPTCHA_URL` or
+    /// `SiteVerifySettings::TURNSTILE_URL`.
+    #[cfg(feature = "captcha")]
+    pub fn captcha_verify_url(mut self, url: impl Into<String>) -> Self {
+        let secret = self.recaptcha.take().map(|(s, _)| s).unwrap_or_default();
+        self.recaptcha = Some((secret, Some(url.into())));
+        self
+    }
+
+    #[cfg(feature = "smtp")]
+    fn smtp_settings(&mut self) -> &mut crate::mail::SmtpSettings {
+        self.smtp
+            .get_or_insert_with(|| crate::mail::SmtpSettings::new(String::new()))
+    }
+
+    /// The original's `smtp_host`: deliver mail through this SMTP server instead of the log.
+    #[cfg(feature = "smtp")]
+    pub fn smtp_host(mut self, host: impl Into<String>) -> Self {
+        self.smtp_settings().host = host.into();
+        self
+    }
+
+    /// The SMTP port (default: 25 plain, 587 STARTTLS, 465 implicit TLS).
+    #[cfg(feature = "smtp")]
+    pub fn smtp_port(mut self, port: u16) -> Self {
+        self.smtp_settings().port = Some(port);
+        self
+    }
+
+    /// The original's `smtp_tls`, meaning "use TLS" (the original used it as the port by
+    /// mistake): [`SmtpTls::StartTls`](crate::mail::SmtpTls) (default), `Tls` or `None`.
+    #[cfg(feature = "smtp")]
+    pub fn smtp_tls(mut self, tls: crate::mail::SmtpTls) -> Self {
+        self.smtp_settings().tls = tls;
+        self
+    }
+
+    /// The original's `smtp_username`.
+    #[cfg(feature = "smtp")]
+    pub fn smtp_username(mut self, username: impl Into<String>) -> Self {
+        self.smtp_settings().username = Some(username.into());
+        self
+    }
+
+    /// The original's `smtp_password`.
+    #[cfg(feature = "smtp")]
+    pub fn smtp_password(mut self, password: impl Into<crate::Secret>) -> Self {
+        self.smtp_settings().password = Some(password.into());
+        self
+    }
+
+    /// A PEM file of an extra CA to trust for SMTP TLS (self-hosted relays).
+    #[cfg(feature = "smtp")]
+    pub fn smtp_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.smtp_settings().ca_file = Some(path.into());
+        self
+    }
+
+    /// All SMTP settings at once.
+    #[cfg(feature = "smtp")]
+    pub fn smtp(mut self, settings: crate::mail::SmtpSettings) -> Self {
+        self.smtp = Some(settings);
+        self
+    }
+
     /// The subject, text and HTML of the mail authx sends.
     pub fn templates(mut self, templates: MailTemplates) -> Self {
         self.templates = templates;
@@ -471,7 +566,42 @@ impl AuthBuilder {
             tokens_in_body: self.tokens_in_body,
             revocation_check: self.revocation_check,
         };
-        let mailer = self.mailer.unwrap_or_else(|| Arc::new(LogMailer::new()));
+        #[cfg(feature = "smtp")]
+        let smtp_mailer: Option<Arc<dyn Mailer>> = match self.smtp {
+            Some(settings) => Some(Arc::new(
+                crate::mail::SmtpMailer::new(settings)
+                    .map_err(|e| ConfigError::Invalid(format!("SMTP: {e}")))?,
+            )),
+            None => None,
+        };
+        #[cfg(not(feature = "smtp"))]
+        let smtp_mailer: Option<Arc<dyn Mailer>> = None;
+        let mailer = self
+            .mailer
+            .or(smtp_mailer)
+            .unwrap_or_else(|| Arc::new(LogMailer::new()));
+        #[cfg(feature = "captcha")]
+        let site_verify: Option<Arc<dyn CaptchaVerifier>> = match self.recaptcha {
+            Some((secret, url)) => {
+                if secret.expose().is_empty() {
+                    return Err(ConfigError::Invalid(
+                        "captcha_verify_url needs recaptcha_secret".into(),
+                    ));
+                }
+                let settings = match url {
+                    Some(url) => crate::captcha::SiteVerifySettings::custom(url, secret),
+                    None => crate::captcha::SiteVerifySettings::recaptcha(secret),
+                };
+                Some(Arc::new(
+                    crate::captcha::SiteVerify::new(settings)
+                        .map_err(|e| ConfigError::Invalid(format!("CAPTCHA: {e}")))?,
+                ))
+            }
+            None => None,
+        };
+        #[cfg(not(feature = "captcha"))]
+        let site_verify: Option<Arc<dyn CaptchaVerifier>> = None;
+        let captcha = self.captcha.or(site_verify);
         let limits = self
             .limit_store
             .unwrap_or_else(|| Arc::new(MemoryLimitStore::new()));
@@ -484,6 +614,7 @@ impl AuthBuilder {
             clock: self.clock,
             start_mail_worker: self.start_mail_worker,
             templates: self.templates,
+            captcha,
         })
     }
 }

@@ -50,6 +50,7 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) outbox_wakeup: Arc<Notify>,
     pub(crate) templates: crate::mail::MailTemplates,
+    pub(crate) captcha: Option<Arc<dyn crate::captcha::CaptchaVerifier>>,
 }
 
 pub(crate) fn secs(d: std::time::Duration) -> i64 {
@@ -82,6 +83,7 @@ impl Auth {
             clock,
             start_mail_worker: start_worker,
             templates,
+            captcha,
         } = builder.into_parts()?;
         let passwords = PasswordHasher::new(
             config.hashing.params,
@@ -101,6 +103,7 @@ impl Auth {
                 clock,
                 outbox_wakeup: Arc::new(Notify::new()),
                 templates,
+                captcha,
             }),
         };
         if start_worker {
