@@ -195,12 +195,17 @@ async fn kept_secret() -> Result<String, EnvError> {
         message: format!("no random source to generate one: {e}"),
     })?;
     let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    tokio::fs::write(&path, &secret).await.map_err(io("writing"))?;
+    tokio::fs::write(&path, &secret)
+        .await
+        .map_err(io("writing"))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
         let _ = tokio::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).await;
     }
-    tracing::info!("authx: generated a JWT secret and kept it in {}", path.display());
+    tracing::info!(
+        "authx: generated a JWT secret and kept it in {}",
+        path.display()
+    );
     Ok(secret)
 }

@@ -5,13 +5,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use authx::Auth;
 use authx::clock::ManualClock;
 use authx::config::Hashing;
 use authx::limit::Limits;
 use authx::mail::{LogMailer, Mail};
 use authx::password::PasswordParams;
 use authx::token::JwtBackend;
-use authx::Auth;
 use serde_json::Value;
 
 pub const SECRET: &[u8] = b"conformance-suite-secret-of-32-bytes!!";
@@ -70,11 +70,32 @@ pub struct TestServer {
     pub db: Db,
     pub http: reqwest::Client,
     task: tokio::task::JoinHandle<()>,
+    /// `(admin URL, database)` of a PostgreSQL database made for this server.
+    postgres: Option<(String, String)>,
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some((admin_url, name)) = self.postgres.take() {
+            // Drop the database on a thread of its own: Drop cannot await.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    use sqlx::Connection as _;
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .execute(&mut conn)
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
     }
 }
 
@@ -87,6 +108,7 @@ fn random_hex(bytes: usize) -> String {
 impl TestServer {
     /// Starts a server, or `None` (after saying so) when the backend is not configured.
     pub async fn start(adapter: Adapter, backend: Backend, options: Options) -> Option<Self> {
+        let mut postgres = None;
         let (repo, db): (Arc<dyn authx::store::Repo>, Db) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
@@ -100,7 +122,9 @@ impl TestServer {
                     println!("skipped: AUTHX_TEST_POSTGRES_URL not set");
                     return None;
                 };
-                let url = create_postgres_database(&url).await;
+                let (db_url, name) = create_postgres_database(&url).await;
+                postgres = Some((url, name));
+                let url = db_url;
                 let store = authx::sqlx::PostgresStore::connect(&url).await.unwrap();
                 let pool = store.pool().clone();
                 (Arc::new(store), Db::Postgres(pool))
@@ -150,6 +174,7 @@ impl TestServer {
             mailer,
             auth,
             db,
+            postgres,
             http: reqwest::Client::builder()
                 .pool_max_idle_per_host(64)
                 .build()
@@ -181,12 +206,15 @@ impl TestServer {
     pub async fn register(&self, name: &str) -> Client<'_> {
         let mut client = self.client();
         let r = client
-            .post("/register", serde_json::json!({
-                "email": format!("{name}@example.com"),
-                "username": name,
-                "password1": PASSWORD,
-                "password2": PASSWORD,
-            }))
+            .post(
+                "/register",
+                serde_json::json!({
+                    "email": format!("{name}@example.com"),
+                    "username": name,
+                    "password1": PASSWORD,
+                    "password2": PASSWORD,
+                }),
+            )
             .await;
         assert_eq!(r.status, 200, "register {name}: {}", r.body);
         client
@@ -213,14 +241,18 @@ impl TestServer {
     }
 
     pub async fn ban(&self, id: i64) {
-        self.exec("UPDATE users SET active = FALSE WHERE id = $1", id).await;
+        self.exec("UPDATE users SET active = FALSE WHERE id = $1", id)
+            .await;
     }
 
     pub async fn make_admin(&self, id: i64) {
         match self.backend {
             Backend::Sqlite => {
-                self.exec(r#"UPDATE users SET permissions = '["admin"]' WHERE id = $1"#, id)
-                    .await;
+                self.exec(
+                    r#"UPDATE users SET permissions = '["admin"]' WHERE id = $1"#,
+                    id,
+                )
+                .await;
             }
             Backend::Postgres => {
                 self.exec("UPDATE users SET permissions = '{admin}' WHERE id = $1", id)
@@ -233,15 +265,28 @@ impl TestServer {
     pub async fn password_hash(&self, id: i64) -> String {
         let sql = "SELECT password_hash FROM users WHERE id = $1";
         match &self.db {
-            Db::Sqlite(pool, _) => sqlx::query_scalar(sql).bind(id).fetch_one(pool).await.unwrap(),
-            Db::Postgres(pool) => sqlx::query_scalar(sql).bind(id).fetch_one(pool).await.unwrap(),
+            Db::Sqlite(pool, _) => sqlx::query_scalar(sql)
+                .bind(id)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+            Db::Postgres(pool) => sqlx::query_scalar(sql)
+                .bind(id)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
         }
     }
 
     /// Waits (bounded) until `count` mails were delivered to `to`; returns the last.
     pub async fn mail_to(&self, to: &str, count: usize) -> Mail {
         for _ in 0..200 {
-            let mails: Vec<Mail> = self.mailer.sent().into_iter().filter(|m| m.to == to).collect();
+            let mails: Vec<Mail> = self
+                .mailer
+                .sent()
+                .into_iter()
+                .filter(|m| m.to == to)
+                .collect();
             if mails.len() >= count {
                 return mails[count - 1].clone();
             }
@@ -258,10 +303,11 @@ pub fn link_token(mail: &Mail) -> String {
         .lines()
         .find(|l| l.starts_with("http://localhost:8000/confirm?token="))
         .expect("a link line");
-    line.trim_start_matches("http://localhost:8000/confirm?token=").to_owned()
+    line.trim_start_matches("http://localhost:8000/confirm?token=")
+        .to_owned()
 }
 
-async fn create_postgres_database(admin_url: &str) -> String {
+async fn create_postgres_database(admin_url: &str) -> (String, String) {
     use sqlx::Connection as _;
     let name = format!("authx_test_{}", random_hex(8));
     let mut conn = sqlx::PgConnection::connect(admin_url).await.unwrap();
@@ -270,7 +316,7 @@ async fn create_postgres_database(admin_url: &str) -> String {
         .await
         .unwrap();
     let (base, _) = admin_url.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
+    (format!("{base}/{name}"), name)
 }
 
 async fn start_axum(auth: Auth, prefix: &str) -> (SocketAddr, tokio::task::JoinHandle<()>) {
@@ -294,9 +340,12 @@ async fn start_axum(auth: Auth, prefix: &str) -> (SocketAddr, tokio::task::JoinH
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .await
-            .unwrap();
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
     });
     (addr, task)
 }
@@ -351,8 +400,13 @@ pub struct Client<'s> {
 
 impl Client<'_> {
     pub async fn post(&mut self, path: &str, body: Value) -> Reply {
-        self.send("POST", path, &[("content-type", "application/json")], body.to_string().into_bytes())
-            .await
+        self.send(
+            "POST",
+            path,
+            &[("content-type", "application/json")],
+            body.to_string().into_bytes(),
+        )
+        .await
     }
 
     pub async fn post_empty(&mut self, path: &str) -> Reply {
@@ -400,7 +454,11 @@ impl Client<'_> {
         let headers = res.headers().clone();
         let text = res.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        let reply = Reply { status, headers, body };
+        let reply = Reply {
+            status,
+            headers,
+            body,
+        };
         for cookie in reply.set_cookies() {
             let (pair, attrs) = cookie.split_once(';').unwrap_or((&cookie, ""));
             let (name, value) = pair.split_once('=').unwrap();

@@ -361,7 +361,8 @@ impl AuthBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.allowed_origins.extend(origins.into_iter().map(Into::into));
+        self.allowed_origins
+            .extend(origins.into_iter().map(Into::into));
         self
     }
 

@@ -93,7 +93,11 @@ impl CookieJar {
                 "SameSite=None cookies need Secure: turn debug off".into(),
             ));
         }
-        for name in [&settings.access_name, &settings.refresh_name, &settings.csrf_name] {
+        for name in [
+            &settings.access_name,
+            &settings.refresh_name,
+            &settings.csrf_name,
+        ] {
             let valid = !name.is_empty()
                 && name
                     .bytes()

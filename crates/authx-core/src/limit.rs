@@ -223,7 +223,9 @@ impl LimitStore for MemoryLimitStore {
     }
 
     async fn is_revoked(&self, sid: &str, now: Timestamp) -> StoreResult<bool> {
-        Ok(self.with_state(now, |s| s.revoked.get(sid).is_some_and(|until| *until > now)))
+        Ok(self.with_state(now, |s| {
+            s.revoked.get(sid).is_some_and(|until| *until > now)
+        }))
     }
 }
 

@@ -4,9 +4,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use jsonwebtoken::jwk::{Jwk, JwkSet};
-use sha2::Digest as _;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
 
 use crate::clock::Timestamp;
 use crate::config::ConfigError;
@@ -317,7 +317,12 @@ impl JwtBackend {
     /// Refused (as [`AuthError::InvalidToken`]): an unknown `kid`, an algorithm other than that
     /// key's, a bad signature, a missing or malformed claim, the wrong `type`, `exp` at or
     /// before `now`, `sub` not matching `id`.
-    pub fn decode(&self, token: &str, kind: TokenKind, now: Timestamp) -> Result<Claims, AuthError> {
+    pub fn decode(
+        &self,
+        token: &str,
+        kind: TokenKind,
+        now: Timestamp,
+    ) -> Result<Claims, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::InvalidToken)?;
         let key = match header.kid.as_deref() {
             Some(kid) => std::iter::once(&self.current)
@@ -528,7 +533,10 @@ mod rotation_tests {
         let rotated = ed.clone().with_previous(old.clone());
         let new_token = rotated.encode(&claims()).unwrap();
         assert_eq!(
-            jsonwebtoken::decode_header(&new_token).unwrap().kid.as_deref(),
+            jsonwebtoken::decode_header(&new_token)
+                .unwrap()
+                .kid
+                .as_deref(),
             Some(rotated.kid())
         );
         assert!(rotated.decode(&old_token, TokenKind::Access, NOW).is_ok());

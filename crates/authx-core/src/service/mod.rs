@@ -176,7 +176,11 @@ impl Auth {
         }
         if let Some(origin) = req.header_value("origin") {
             let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
-            if !config.allowed_origins.iter().any(|allowed| *allowed == origin) {
+            if !config
+                .allowed_origins
+                .iter()
+                .any(|allowed| *allowed == origin)
+            {
                 return Err(AuthError::CrossSiteRequest);
             }
         }
@@ -410,7 +414,11 @@ mod tests {
     use super::*;
 
     fn req(peer: [u8; 4], headers: &[(&str, &str)]) -> AuthRequest {
-        headers.iter().fold(AuthRequest::new(peer.into()), |r, (n, v)| r.header(n, v.as_bytes()))
+        headers
+            .iter()
+            .fold(AuthRequest::new(peer.into()), |r, (n, v)| {
+                r.header(n, v.as_bytes())
+            })
     }
 
     #[test]
@@ -418,20 +426,41 @@ mod tests {
         let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
         let xff = [("x-forwarded-for", "1.2.3.4, 10.0.0.7")];
         // An untrusted peer's header is ignored.
-        assert_eq!(resolve_client_ip(&trusted, &req([8, 8, 8, 8], &xff)), IpAddr::from([8, 8, 8, 8]));
-        assert_eq!(resolve_client_ip(&[], &req([10, 0, 0, 1], &xff)), IpAddr::from([10, 0, 0, 1]));
+        assert_eq!(
+            resolve_client_ip(&trusted, &req([8, 8, 8, 8], &xff)),
+            IpAddr::from([8, 8, 8, 8])
+        );
+        assert_eq!(
+            resolve_client_ip(&[], &req([10, 0, 0, 1], &xff)),
+            IpAddr::from([10, 0, 0, 1])
+        );
         // Through trusted proxies: the right-most untrusted hop, not the spoofable left-most.
         let spoofed = [("x-forwarded-for", "6.6.6.6, 1.2.3.4, 10.0.0.7")];
-        assert_eq!(resolve_client_ip(&trusted, &req([10, 0, 0, 1], &spoofed)), IpAddr::from([1, 2, 3, 4]));
+        assert_eq!(
+            resolve_client_ip(&trusted, &req([10, 0, 0, 1], &spoofed)),
+            IpAddr::from([1, 2, 3, 4])
+        );
         // RFC 7239 Forwarded, with ports and IPv6.
-        let fwd = [("forwarded", "for=\"[2001:db8::1]:4711\";proto=https, for=10.1.1.1")];
-        assert_eq!(resolve_client_ip(&trusted, &req([10, 0, 0, 1], &fwd)), "2001:db8::1".parse::<IpAddr>().unwrap());
+        let fwd = [(
+            "forwarded",
+            "for=\"[2001:db8::1]:4711\";proto=https, for=10.1.1.1",
+        )];
+        assert_eq!(
+            resolve_client_ip(&trusted, &req([10, 0, 0, 1], &fwd)),
+            "2001:db8::1".parse::<IpAddr>().unwrap()
+        );
         // Only trusted hops: the left-most.
         let all = [("x-forwarded-for", "10.9.9.9, 10.0.0.7")];
-        assert_eq!(resolve_client_ip(&trusted, &req([10, 0, 0, 1], &all)), IpAddr::from([10, 9, 9, 9]));
+        assert_eq!(
+            resolve_client_ip(&trusted, &req([10, 0, 0, 1], &all)),
+            IpAddr::from([10, 9, 9, 9])
+        );
         // Garbage is skipped.
         let junk = [("x-forwarded-for", "junk, 1.2.3.4:80")];
-        assert_eq!(resolve_client_ip(&trusted, &req([10, 0, 0, 1], &junk)), IpAddr::from([1, 2, 3, 4]));
+        assert_eq!(
+            resolve_client_ip(&trusted, &req([10, 0, 0, 1], &junk)),
+            IpAddr::from([1, 2, 3, 4])
+        );
     }
 
     #[test]
