@@ -189,12 +189,7 @@ async fn kept_secret() -> Result<String, EnvError> {
     tokio::fs::create_dir_all(".authx")
         .await
         .map_err(io("creating the directory of"))?;
-    let mut bytes = [0_u8; 48];
-    getrandom::fill(&mut bytes).map_err(|e| EnvError::Invalid {
-        name: "AUTHX_JWT_SECRET",
-        message: format!("no random source to generate one: {e}"),
-    })?;
-    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let secret = authx_core::random::token(48);
     tokio::fs::write(&path, &secret)
         .await
         .map_err(io("writing"))?;

@@ -1,4 +1,9 @@
-#![allow(unreachable_pub, missing_docs, clippy::unwrap_used, clippy::missing_panics_doc)]
+#![allow(
+    unreachable_pub,
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::missing_panics_doc
+)]
 //! The conformance suite: one set of HTTP scenarios over real TCP, instantiated for every
 //! adapter and storage backend (the `route_tests!` pattern), plus the races of the contract.
 //!

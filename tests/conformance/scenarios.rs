@@ -668,7 +668,7 @@ pub async fn token_returns_claims_bearer_or_cookie(s: &TestServer) {
 }
 
 pub async fn forged_tokens_are_refused(s: &TestServer) {
-    let mut c = s.register("kate").await;
+    let c = s.register("kate").await;
     let access = c.cookie("access_token").unwrap();
     let refresh = c.cookie("refresh_token").unwrap();
     let claims = verify_independently(&access);

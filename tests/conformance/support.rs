@@ -66,7 +66,6 @@ pub struct TestServer {
     pub prefix: &'static str,
     pub clock: ManualClock,
     pub mailer: LogMailer,
-    pub auth: Auth,
     pub db: Db,
     pub http: reqwest::Client,
     task: tokio::task::JoinHandle<()>,
@@ -97,12 +96,6 @@ impl Drop for TestServer {
             .join();
         }
     }
-}
-
-fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0_u8; bytes];
-    getrandom::fill(&mut buf).unwrap();
-    buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl TestServer {
@@ -172,7 +165,6 @@ impl TestServer {
             prefix,
             clock,
             mailer,
-            auth,
             db,
             postgres,
             http: reqwest::Client::builder()
@@ -309,7 +301,10 @@ pub fn link_token(mail: &Mail) -> String {
 
 async fn create_postgres_database(admin_url: &str) -> (String, String) {
     use sqlx::Connection as _;
-    let name = format!("authx_test_{}", random_hex(8));
+    let name = format!(
+        "authx_test_{}",
+        authx::random::sha256_hex(&authx::random::token(16))[..16].to_owned()
+    );
     let mut conn = sqlx::PgConnection::connect(admin_url).await.unwrap();
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)

@@ -50,10 +50,10 @@ pub struct Lifetimes {
 impl Default for Lifetimes {
     fn default() -> Self {
         Self {
-            access: Duration::from_secs(900),
-            refresh: Duration::from_secs(14 * 24 * 60 * 60),
+            access: Duration::from_mins(15),
+            refresh: Duration::from_hours(336),
             refresh_grace: Duration::from_secs(10),
-            confirmation: Duration::from_secs(24 * 60 * 60),
+            confirmation: Duration::from_hours(24),
         }
     }
 }

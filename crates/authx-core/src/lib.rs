@@ -9,7 +9,7 @@ pub mod limit;
 pub mod mail;
 pub mod password;
 pub mod policy;
-mod random;
+pub mod random;
 mod request;
 pub mod routes;
 mod secret;

@@ -62,17 +62,17 @@ impl Default for Limits {
         Self {
             login_per_ip: RateLimit {
                 max: 30,
-                window: Duration::from_secs(60),
+                window: Duration::from_mins(1),
             },
             lockout: Lockout {
                 threshold: 5,
-                base: Duration::from_secs(60),
-                max: Duration::from_secs(15 * 60),
-                memory: Duration::from_secs(24 * 60 * 60),
+                base: Duration::from_mins(1),
+                max: Duration::from_mins(15),
+                memory: Duration::from_hours(24),
             },
             confirmation_per_user: RateLimit {
                 max: 2,
-                window: Duration::from_secs(30 * 60),
+                window: Duration::from_mins(30),
             },
         }
     }
@@ -146,7 +146,7 @@ impl MemoryLimitStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         state.ops += 1;
         // Sweep expired entries now and then so memory stays bounded by live keys.
-        if state.ops % 1024 == 0 {
+        if state.ops.is_multiple_of(1024) {
             state.windows.retain(|_, (end, _)| *end > now);
             state.failures.retain(|_, (_, forget_at)| *forget_at > now);
             state.revoked.retain(|_, until| *until > now);

@@ -223,7 +223,7 @@ impl JwtBackend {
         let encoding = EncodingKey::from_secret(secret).map_err(invalid)?;
         let decoding = DecodingKey::from_secret(secret).map_err(invalid)?;
         let digest = sha2::Sha256::digest([b"authx-kid:".as_slice(), secret].concat());
-        let kid: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let kid = crate::random::hex(&digest[..8]);
         Ok(Self {
             encoding,
             current: VerifyKey::new(kid, SigningAlgorithm::HS256, decoding, None),

@@ -176,11 +176,7 @@ impl Auth {
         }
         if let Some(origin) = req.header_value("origin") {
             let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
-            if !config
-                .allowed_origins
-                .iter()
-                .any(|allowed| *allowed == origin)
-            {
+            if !config.allowed_origins.contains(&origin) {
                 return Err(AuthError::CrossSiteRequest);
             }
         }
