@@ -1,0 +1,57 @@
+//! The crate's error, and how database errors become
+//! [`StoreError`](authx_core::store::StoreError)s.
+
+/// A failure to open or migrate a database.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The URL's scheme names no backend compiled into this build.
+    ///
+    /// Only the scheme is kept: the rest of a URL may hold a password.
+    #[error(
+        "unsupported database URL scheme `{0}` (authx-sqlx knows `sqlite:` with feature `sqlite`, \
+         `postgres:` and `postgresql:` with feature `postgres`)"
+    )]
+    UnsupportedScheme(String),
+    /// The database refused the connection or the options.
+    #[error("database connection failed")]
+    Database(#[from] sqlx::Error),
+    /// The embedded migrations could not be applied.
+    #[error("database migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// The unique indexes on `users`, named alike in both schemas.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+const UNIQUE_INDEXES: [(&str, authx_core::store::UniqueField); 2] = [
+    (
+        "users_email_lower_key",
+        authx_core::store::UniqueField::Email,
+    ),
+    (
+        "users_username_lower_key",
+        authx_core::store::UniqueField::Username,
+    ),
+];
+
+/// Maps a database error to a `StoreError`: a violation of a unique index on `users` is a
+/// `StoreError::Conflict` on its field, anything else makes the store unavailable.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn store_error(error: sqlx::Error) -> authx_core::store::StoreError {
+    use authx_core::store::StoreError;
+
+    if let sqlx::Error::Database(db) = &error
+        && db.is_unique_violation()
+    {
+        // PostgreSQL reports the index as the constraint; SQLite reports no constraint but
+        // names the index in its message ("UNIQUE constraint failed: index '<name>'").
+        let culprit = db.constraint().unwrap_or_else(|| db.message());
+        if let Some((_, field)) = UNIQUE_INDEXES
+            .iter()
+            .find(|(index, _)| culprit.contains(index))
+        {
+            return StoreError::Conflict(*field);
+        }
+    }
+    StoreError::unavailable(error)
+}
