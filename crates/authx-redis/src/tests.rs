@@ -7,11 +7,14 @@
 use std::collections::BTreeSet;
 use std::hash::{BuildHasher as _, RandomState};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use authx_core::limit::{FailureState, LimitStore, Limits, Lockout, MemoryLimitStore, WindowCount};
 use authx_core::store::StoreError;
 use redis::aio::ConnectionManager;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
@@ -632,9 +635,11 @@ async fn hung_redis_times_out() {
     silent.abort();
 }
 
-/// A TCP proxy in front of the test Redis, to cut it off and bring it back.
+/// A TCP proxy in front of the test Redis, to freeze it (connections stay open, nothing is
+/// forwarded: a hung Redis), cut it off (a Redis that is down) and bring it back.
 struct Proxy {
     port: u16,
+    frozen: Arc<AtomicBool>,
     task: JoinHandle<()>,
 }
 
@@ -642,19 +647,26 @@ impl Proxy {
     async fn start(port: u16, target: String) -> Self {
         let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
+        let frozen = Arc::new(AtomicBool::new(false));
+        let flag = frozen.clone();
         let task = tokio::spawn(async move {
             // Dropping the set (when the task is aborted) closes every proxied connection.
-            let mut connections = tokio::task::JoinSet::new();
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let target = target.clone();
-                connections.spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
+            let mut pipes = tokio::task::JoinSet::new();
+            while let Ok((inbound, _)) = listener.accept().await {
+                let Ok(outbound) = TcpStream::connect(&target).await else {
+                    continue;
+                };
+                let (from_client, to_client) = inbound.into_split();
+                let (from_redis, to_redis) = outbound.into_split();
+                pipes.spawn(pipe(from_client, to_redis, flag.clone()));
+                pipes.spawn(pipe(from_redis, to_client, flag.clone()));
             }
         });
-        Self { port, task }
+        Self { port, frozen, task }
+    }
+
+    fn freeze(&self, frozen: bool) {
+        self.frozen.store(frozen, Ordering::SeqCst);
     }
 
     async fn stop(self) {
@@ -663,8 +675,38 @@ impl Proxy {
     }
 }
 
+/// Copies bytes one way, holding them while the proxy is frozen.
+async fn pipe(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, frozen: Arc<AtomicBool>) {
+    let mut buf = vec![0_u8; 16 * 1024];
+    while let Ok(n) = from.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        while frozen.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// Retries `failures` until Redis answers again (at most 10 s).
+async fn once_back(s: &RedisLimitStore, key: &str, now: i64) -> FailureState {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match s.failures(key, now).await {
+            Ok(state) => return state,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("still unavailable after Redis came back: {e:?}"),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recovers_when_redis_comes_back() {
+async fn hung_or_down_redis_is_unavailable_then_recovers() {
     let Some(redis) = TestRedis::new() else {
         return;
     };
@@ -689,32 +731,36 @@ async fn recovers_when_redis_comes_back() {
         .expect("connect through the proxy");
     let s = RedisLimitStore::from_manager(manager, redis.prefix.clone()).with_timeout(timeout);
     let l = Limits::default().lockout;
-
     s.record_failure("acct", &l, 1000).await.expect("record");
+
+    // Redis hangs on an open connection: every call gives up after the timeout.
+    proxy.freeze(true);
+    assert_every_call_unavailable(&s, timeout).await;
+    // It answers again: calls succeed, and no late answer is taken for another call's. (The
+    // calls that gave up may still be applied, each whole, when Redis gets them: they touched
+    // other keys.)
+    proxy.freeze(false);
+    assert_eq!(once_back(&s, "acct", 1000).await.failures, 1);
+    for expected in 2..=4 {
+        let state = s.record_failure("acct", &l, 1000).await.expect("record");
+        assert_eq!(state.failures, expected);
+    }
+    s.revoke("sid-2", 2000).await.expect("revoke");
+    assert!(s.is_revoked("sid-2", 1999).await.expect("is_revoked"));
+    assert!(!s.is_revoked("sid-3", 0).await.expect("is_revoked"));
 
     // Redis gone: every call fails with Unavailable, quickly.
     proxy.stop().await;
     assert_every_call_unavailable(&s, timeout).await;
-
-    // Redis back: calls succeed again, with the state kept.
+    // Redis back: the manager reconnects, with the state kept.
     let proxy = Proxy::start(port, target).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let state = loop {
-        match s.failures("acct", 1000).await {
-            Ok(state) => break state,
-            Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => panic!("still unavailable after Redis came back: {e:?}"),
-        }
-    };
-    assert_eq!(state.failures, 1);
+    assert_eq!(once_back(&s, "acct", 1000).await.failures, 4);
     assert_eq!(
         s.record_failure("acct", &l, 1000)
             .await
             .expect("record")
             .failures,
-        2
+        5
     );
     proxy.stop().await;
 }
