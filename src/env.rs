@@ -11,6 +11,7 @@
 //! | `AUTHX_BASE_URL` | front-end base for mail links | `http://localhost:8000` |
 //! | `AUTHX_LOGIN_LIMIT_PER_IP` | login attempts per client IP per 60 s; `0` turns it off | `30` |
 //! | `AUTHX_ALLOWED_ORIGINS` | extra origins allowed by the CSRF check, comma-separated | the origin of `AUTHX_BASE_URL` |
+//! | `REDIS_URL` | `redis://[user:password@]host[:port][/db]`: login limits, lockout and the revocation cache in Redis (keys under `authx:`), shared by every instance using it | in-process |
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -46,6 +47,9 @@ pub enum EnvError {
     /// The database could not be reached or migrated.
     #[error("database: {0}")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Redis (`REDIS_URL`) could not be reached.
+    #[error("REDIS_URL: {0}")]
+    Redis(#[source] authx_redis::Error),
 }
 
 /// The settings read from the environment.
@@ -63,6 +67,8 @@ pub struct Environment {
     pub login_limit_per_ip: u32,
     /// `AUTHX_ALLOWED_ORIGINS`.
     pub allowed_origins: Vec<String>,
+    /// `REDIS_URL` (wrapped: it may carry a password).
+    pub redis_url: Option<authx_core::Secret>,
     jwt: JwtSource,
 }
 
@@ -126,6 +132,7 @@ impl Environment {
                         .collect()
                 })
                 .unwrap_or_default(),
+            redis_url: var("REDIS_URL").map(authx_core::Secret::new),
             jwt,
         })
     }
@@ -147,7 +154,8 @@ impl Environment {
     }
 
     /// A builder with everything the environment configures: storage (connected and
-    /// migrated), tokens, debug, base URL and limits. Add your own settings, then `build()`.
+    /// migrated), tokens, debug, base URL, limits and, with `REDIS_URL`, their store in Redis.
+    /// Add your own settings, then `build()`.
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub async fn builder(&self) -> Result<AuthBuilder, EnvError> {
         let repo = authx_sqlx::connect(&self.database_url)
@@ -163,13 +171,23 @@ impl Environment {
     ) -> Result<AuthBuilder, EnvError> {
         let mut limits = authx_core::limit::Limits::default();
         limits.login_per_ip.max = self.login_limit_per_ip;
-        Ok(authx_core::Auth::builder()
+        let builder = authx_core::Auth::builder()
             .repo(repo)
             .auth_backend(self.auth_backend().await?)
             .debug(self.debug)
             .base_url(self.base_url.clone())
             .allowed_origins(self.allowed_origins.clone())
-            .limits(limits))
+            .limits(limits);
+        match &self.redis_url {
+            None => Ok(builder),
+            Some(url) => {
+                let store = authx_redis::RedisLimitStore::connect(url.expose(), "authx")
+                    .await
+                    .map_err(EnvError::Redis)?;
+                tracing::info!("authx: limits and revocations are kept in Redis");
+                Ok(builder.limit_store(Arc::new(store)))
+            }
+        }
     }
 }
 

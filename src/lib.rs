@@ -11,7 +11,8 @@
 //! |---|---|
 //! | `sqlite`, `postgres` | [`sqlx`] storage |
 //! | `axum` | [`axum`]: the router and extractors |
-//! | `env` | [`env`]: configuration from the environment, as the examples use it |
+//! | `redis` | [`redis`]: limits and the revocation cache in Redis, shared by several instances |
+//! | `env` | [`env`]: configuration from the environment, as the examples use it (enables `redis`) |
 //!
 //! See the repository's `README.md` and `docs/` for the walk-through and the guides.
 
@@ -24,6 +25,11 @@ pub use authx_sqlx as sqlx;
 /// The axum adapter.
 #[cfg(feature = "axum")]
 pub use authx_axum as axum;
+
+/// The Redis limit store: login throttling, account lockout and the session revocation cache
+/// shared by several instances.
+#[cfg(feature = "redis")]
+pub use authx_redis as redis;
 
 #[cfg(feature = "env")]
 pub mod env;
