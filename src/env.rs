@@ -10,6 +10,8 @@
 //! | `AUTHX_DEBUG` | `true`/`false`: cookies without `Secure` when true | `true` |
 //! | `AUTHX_BASE_URL` | front-end base for mail links | `http://localhost:8000` |
 //! | `AUTHX_LOGIN_LIMIT_PER_IP` | login attempts per client IP per 60 s; `0` turns it off | `30` |
+//! | `AUTHX_ALLOWED_ORIGINS` | extra origins allowed by the CSRF check, comma-separated | the origin of `AUTHX_BASE_URL` |
+//! | `REDIS_URL` | `redis://[user:password@]host[:port][/db]`: login limits, lockout and the revocation cache in Redis (keys under `authx:`), shared by every instance using it | in-process |
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -45,6 +47,9 @@ pub enum EnvError {
     /// The database could not be reached or migrated.
     #[error("database: {0}")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Redis (`REDIS_URL`) could not be reached.
+    #[error("REDIS_URL: {0}")]
+    Redis(#[source] authx_redis::Error),
 }
 
 /// The settings read from the environment.
@@ -60,6 +65,10 @@ pub struct Environment {
     pub base_url: String,
     /// `AUTHX_LOGIN_LIMIT_PER_IP`.
     pub login_limit_per_ip: u32,
+    /// `AUTHX_ALLOWED_ORIGINS`.
+    pub allowed_origins: Vec<String>,
+    /// `REDIS_URL` (wrapped: it may carry a password).
+    pub redis_url: Option<authx_core::Secret>,
     jwt: JwtSource,
 }
 
@@ -114,6 +123,16 @@ impl Environment {
             debug: parse("AUTHX_DEBUG", true)?,
             base_url: var("AUTHX_BASE_URL").unwrap_or_else(|| "http://localhost:8000".into()),
             login_limit_per_ip: parse("AUTHX_LOGIN_LIMIT_PER_IP", 30)?,
+            allowed_origins: var("AUTHX_ALLOWED_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|o| !o.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            redis_url: var("REDIS_URL").map(authx_core::Secret::new),
             jwt,
         })
     }
@@ -135,7 +154,8 @@ impl Environment {
     }
 
     /// A builder with everything the environment configures: storage (connected and
-    /// migrated), tokens, debug, base URL and limits. Add your own settings, then `build()`.
+    /// migrated), tokens, debug, base URL, limits and, with `REDIS_URL`, their store in Redis.
+    /// Add your own settings, then `build()`.
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub async fn builder(&self) -> Result<AuthBuilder, EnvError> {
         let repo = authx_sqlx::connect(&self.database_url)
@@ -151,12 +171,23 @@ impl Environment {
     ) -> Result<AuthBuilder, EnvError> {
         let mut limits = authx_core::limit::Limits::default();
         limits.login_per_ip.max = self.login_limit_per_ip;
-        Ok(authx_core::Auth::builder()
+        let builder = authx_core::Auth::builder()
             .repo(repo)
             .auth_backend(self.auth_backend().await?)
             .debug(self.debug)
             .base_url(self.base_url.clone())
-            .limits(limits))
+            .allowed_origins(self.allowed_origins.clone())
+            .limits(limits);
+        match &self.redis_url {
+            None => Ok(builder),
+            Some(url) => {
+                let store = authx_redis::RedisLimitStore::connect(url.expose(), "authx")
+                    .await
+                    .map_err(EnvError::Redis)?;
+                tracing::info!("authx: limits and revocations are kept in Redis");
+                Ok(builder.limit_store(Arc::new(store)))
+            }
+        }
     }
 }
 
@@ -176,18 +207,18 @@ async fn kept_secret() -> Result<String, EnvError> {
     tokio::fs::create_dir_all(".authx")
         .await
         .map_err(io("creating the directory of"))?;
-    let mut bytes = [0_u8; 48];
-    getrandom::fill(&mut bytes).map_err(|e| EnvError::Invalid {
-        name: "AUTHX_JWT_SECRET",
-        message: format!("no random source to generate one: {e}"),
-    })?;
-    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    tokio::fs::write(&path, &secret).await.map_err(io("writing"))?;
+    let secret = authx_core::random::token(48);
+    tokio::fs::write(&path, &secret)
+        .await
+        .map_err(io("writing"))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
         let _ = tokio::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).await;
     }
-    tracing::info!("authx: generated a JWT secret and kept it in {}", path.display());
+    tracing::info!(
+        "authx: generated a JWT secret and kept it in {}",
+        path.display()
+    );
     Ok(secret)
 }

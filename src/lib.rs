@@ -13,7 +13,8 @@
 //! | `axum` | [`axum`]: the router and extractors |
 //! | `actix` | [`actix`]: the actix-web routes and extractors |
 //! | `rocket` | [`rocket`]: the rocket routes, fairing, catchers and request guards |
-//! | `env` | [`env`]: configuration from the environment, as the examples use it |
+//! | `redis` | [`redis`]: limits and the revocation cache in Redis, shared by several instances |
+//! | `env` | [`env`]: configuration from the environment, as the examples use it (enables `redis`) |
 //!
 //! See the repository's `README.md` and `docs/` for the walk-through and the guides.
 
@@ -34,6 +35,11 @@ pub use authx_actix as actix;
 /// The rocket adapter.
 #[cfg(feature = "rocket")]
 pub use authx_rocket as rocket;
+
+/// The Redis limit store: login throttling, account lockout and the session revocation cache
+/// shared by several instances.
+#[cfg(feature = "redis")]
+pub use authx_redis as redis;
 
 #[cfg(feature = "env")]
 pub mod env;

@@ -5,13 +5,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use authx::Auth;
 use authx::clock::ManualClock;
 use authx::config::Hashing;
 use authx::limit::Limits;
 use authx::mail::{LogMailer, Mail};
 use authx::password::PasswordParams;
 use authx::token::JwtBackend;
-use authx::Auth;
 use serde_json::Value;
 
 pub const SECRET: &[u8] = b"conformance-suite-secret-of-32-bytes!!";
@@ -38,6 +38,10 @@ pub enum Backend {
 pub struct Options {
     pub hide_user_existence: bool,
     pub login_per_ip: u32,
+    pub csrf_double_submit: bool,
+    pub tokens_in_body: bool,
+    /// Sign with the test Ed25519 key (and keep the HS256 secret as a previous key).
+    pub eddsa: bool,
 }
 
 impl Default for Options {
@@ -45,9 +49,14 @@ impl Default for Options {
         Self {
             hide_user_existence: false,
             login_per_ip: 30,
+            csrf_double_submit: false,
+            tokens_in_body: false,
+            eddsa: false,
         }
     }
 }
+
+pub const ED25519_PEM: &[u8] = include_bytes!("../../crates/authx-core/testdata/ed25519.pem");
 
 pub enum Db {
     Sqlite(sqlx::SqlitePool, #[allow(dead_code)] tempfile::TempDir),
@@ -67,6 +76,8 @@ pub struct TestServer {
     pub db: Db,
     pub http: reqwest::Client,
     running: Running,
+    /// `(admin URL, database)` of a PostgreSQL database made for this server.
+    postgres: Option<(String, String)>,
 }
 
 /// How a test server is stopped.
@@ -84,18 +95,32 @@ impl Drop for TestServer {
             // The stop command is sent at once; the server's thread ends when it has stopped.
             Running::Actix(handle) => drop(handle.stop(false)),
         }
+        if let Some((admin_url, name)) = self.postgres.take() {
+            // Drop the database on a thread of its own: Drop cannot await.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    use sqlx::Connection as _;
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .execute(&mut conn)
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
     }
-}
-
-fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0_u8; bytes];
-    getrandom::fill(&mut buf).unwrap();
-    buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl TestServer {
     /// Starts a server, or `None` (after saying so) when the backend is not configured.
     pub async fn start(adapter: Adapter, backend: Backend, options: Options) -> Option<Self> {
+        let mut postgres = None;
         let (repo, db): (Arc<dyn authx::store::Repo>, Db) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
@@ -109,7 +134,9 @@ impl TestServer {
                     println!("skipped: AUTHX_TEST_POSTGRES_URL not set");
                     return None;
                 };
-                let url = create_postgres_database(&url).await;
+                let (db_url, name) = create_postgres_database(&url).await;
+                postgres = Some((url, name));
+                let url = db_url;
                 let store = authx::sqlx::PostgresStore::connect(&url).await.unwrap();
                 let pool = store.pool().clone();
                 (Arc::new(store), Db::Postgres(pool))
@@ -119,9 +146,19 @@ impl TestServer {
         let mailer = LogMailer::new();
         let mut limits = Limits::default();
         limits.login_per_ip.max = options.login_per_ip;
+        let hs256 = JwtBackend::hs256(SECRET).unwrap();
+        let jwt = if options.eddsa {
+            JwtBackend::from_private_pem(authx::token::SigningAlgorithm::EdDSA, ED25519_PEM)
+                .unwrap()
+                .with_previous(hs256)
+        } else {
+            hs256
+        };
         let auth = Auth::builder()
             .repo(repo)
-            .auth_backend(JwtBackend::hs256(SECRET).unwrap())
+            .auth_backend(jwt)
+            .csrf_double_submit(options.csrf_double_submit)
+            .tokens_in_body(options.tokens_in_body)
             .debug(true)
             .base_url("http://localhost:8000")
             .site("Conformance")
@@ -151,6 +188,7 @@ impl TestServer {
             mailer,
             auth,
             db,
+            postgres,
             http: reqwest::Client::builder()
                 .pool_max_idle_per_host(64)
                 .build()
@@ -182,12 +220,15 @@ impl TestServer {
     pub async fn register(&self, name: &str) -> Client<'_> {
         let mut client = self.client();
         let r = client
-            .post("/register", serde_json::json!({
-                "email": format!("{name}@example.com"),
-                "username": name,
-                "password1": PASSWORD,
-                "password2": PASSWORD,
-            }))
+            .post(
+                "/register",
+                serde_json::json!({
+                    "email": format!("{name}@example.com"),
+                    "username": name,
+                    "password1": PASSWORD,
+                    "password2": PASSWORD,
+                }),
+            )
             .await;
         assert_eq!(r.status, 200, "register {name}: {}", r.body);
         client
@@ -214,14 +255,18 @@ impl TestServer {
     }
 
     pub async fn ban(&self, id: i64) {
-        self.exec("UPDATE users SET active = FALSE WHERE id = $1", id).await;
+        self.exec("UPDATE users SET active = FALSE WHERE id = $1", id)
+            .await;
     }
 
     pub async fn make_admin(&self, id: i64) {
         match self.backend {
             Backend::Sqlite => {
-                self.exec(r#"UPDATE users SET permissions = '["admin"]' WHERE id = $1"#, id)
-                    .await;
+                self.exec(
+                    r#"UPDATE users SET permissions = '["admin"]' WHERE id = $1"#,
+                    id,
+                )
+                .await;
             }
             Backend::Postgres => {
                 self.exec("UPDATE users SET permissions = '{admin}' WHERE id = $1", id)
@@ -234,15 +279,28 @@ impl TestServer {
     pub async fn password_hash(&self, id: i64) -> String {
         let sql = "SELECT password_hash FROM users WHERE id = $1";
         match &self.db {
-            Db::Sqlite(pool, _) => sqlx::query_scalar(sql).bind(id).fetch_one(pool).await.unwrap(),
-            Db::Postgres(pool) => sqlx::query_scalar(sql).bind(id).fetch_one(pool).await.unwrap(),
+            Db::Sqlite(pool, _) => sqlx::query_scalar(sql)
+                .bind(id)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+            Db::Postgres(pool) => sqlx::query_scalar(sql)
+                .bind(id)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
         }
     }
 
     /// Waits (bounded) until `count` mails were delivered to `to`; returns the last.
     pub async fn mail_to(&self, to: &str, count: usize) -> Mail {
         for _ in 0..200 {
-            let mails: Vec<Mail> = self.mailer.sent().into_iter().filter(|m| m.to == to).collect();
+            let mails: Vec<Mail> = self
+                .mailer
+                .sent()
+                .into_iter()
+                .filter(|m| m.to == to)
+                .collect();
             if mails.len() >= count {
                 return mails[count - 1].clone();
             }
@@ -259,19 +317,23 @@ pub fn link_token(mail: &Mail) -> String {
         .lines()
         .find(|l| l.starts_with("http://localhost:8000/confirm?token="))
         .expect("a link line");
-    line.trim_start_matches("http://localhost:8000/confirm?token=").to_owned()
+    line.trim_start_matches("http://localhost:8000/confirm?token=")
+        .to_owned()
 }
 
-async fn create_postgres_database(admin_url: &str) -> String {
+async fn create_postgres_database(admin_url: &str) -> (String, String) {
     use sqlx::Connection as _;
-    let name = format!("authx_test_{}", random_hex(8));
+    let name = format!(
+        "authx_test_{}",
+        authx::random::sha256_hex(&authx::random::token(16))[..16].to_owned()
+    );
     let mut conn = sqlx::PgConnection::connect(admin_url).await.unwrap();
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)
         .await
         .unwrap();
     let (base, _) = admin_url.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
+    (format!("{base}/{name}"), name)
 }
 
 async fn start_axum(auth: Auth, prefix: &str) -> (SocketAddr, Running) {
@@ -295,9 +357,12 @@ async fn start_axum(auth: Auth, prefix: &str) -> (SocketAddr, Running) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .await
-            .unwrap();
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
     });
     (addr, Running::Task(task))
 }
@@ -471,8 +536,13 @@ pub struct Client<'s> {
 
 impl Client<'_> {
     pub async fn post(&mut self, path: &str, body: Value) -> Reply {
-        self.send("POST", path, &[("content-type", "application/json")], body.to_string().into_bytes())
-            .await
+        self.send(
+            "POST",
+            path,
+            &[("content-type", "application/json")],
+            body.to_string().into_bytes(),
+        )
+        .await
     }
 
     pub async fn post_empty(&mut self, path: &str) -> Reply {
@@ -520,7 +590,11 @@ impl Client<'_> {
         let headers = res.headers().clone();
         let text = res.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        let reply = Reply { status, headers, body };
+        let reply = Reply {
+            status,
+            headers,
+            body,
+        };
         for cookie in reply.set_cookies() {
             let (pair, attrs) = cookie.split_once(';').unwrap_or((&cookie, ""));
             let (name, value) = pair.split_once('=').unwrap();

@@ -29,13 +29,13 @@ use std::net::SocketAddr;
 use authx_core::config::BODY_LIMIT;
 use authx_core::routes::{self, Method, PathParam};
 use authx_core::{Auth, AuthError, AuthRequest, AuthResponse, Claims};
+use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRef, FromRequestParts, OptionalFromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
-use axum::Router;
 
 pub use authx_core;
 
@@ -58,9 +58,14 @@ where
                 Method::Post => MethodFilter::POST,
             };
             let route = *route;
-            methods = methods.merge(on(filter, move |axum::extract::State(auth): axum::extract::State<Auth>, request: Request| async move {
-                serve(&auth, &route, request).await
-            }));
+            methods =
+                methods.merge(on(
+                    filter,
+                    move |axum::extract::State(auth): axum::extract::State<Auth>,
+                          request: Request| async move {
+                        serve(&auth, &route, request).await
+                    },
+                ));
         }
         let methods = methods.fallback(|| async { error(&AuthError::MethodNotAllowed) });
         router = router.route(path, methods);
@@ -145,7 +150,10 @@ fn into_response(answer: AuthResponse) -> Response {
         StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
     for (name, value) in answer.headers {
-        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
             headers.append(name, value);
         }
     }
@@ -228,11 +236,14 @@ where
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let AuthUser(claims) = <AuthUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        let AuthUser(claims) =
+            <AuthUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         if claims.is_admin() {
             Ok(AdminUser(claims))
         } else {
-            Err(AuthRejection(AuthResponse::from_error(&AuthError::Forbidden)))
+            Err(AuthRejection(AuthResponse::from_error(
+                &AuthError::Forbidden,
+            )))
         }
     }
 }

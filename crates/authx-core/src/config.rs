@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+use crate::captcha::CaptchaVerifier;
 use crate::clock::{Clock, SystemClock};
 use crate::cookie::CookieSettings;
 use crate::limit::{LimitStore, Limits, MemoryLimitStore};
@@ -49,10 +50,10 @@ pub struct Lifetimes {
 impl Default for Lifetimes {
     fn default() -> Self {
         Self {
-            access: Duration::from_secs(900),
-            refresh: Duration::from_secs(14 * 24 * 60 * 60),
+            access: Duration::from_mins(15),
+            refresh: Duration::from_hours(336),
             refresh_grace: Duration::from_secs(10),
-            confirmation: Duration::from_secs(24 * 60 * 60),
+            confirmation: Duration::from_hours(24),
         }
     }
 }
@@ -140,6 +141,13 @@ pub struct AuthConfig {
     pub allowed_origins: Vec<String>,
     /// Whether the cross-site check runs (default true).
     pub csrf_check: bool,
+    /// Double-submit CSRF tokens: a readable `csrf_token` cookie that cookie-authenticated
+    /// requests echo in `X-CSRF-Token` (default off).
+    pub csrf_double_submit: bool,
+    /// Register, login and refresh also answer `{"access", "refresh"}` (default off).
+    pub tokens_in_body: bool,
+    /// Check each access token's session against the revocation cache (default on).
+    pub revocation_check: bool,
 }
 
 /// Builds an [`Auth`].
@@ -178,6 +186,14 @@ pub struct AuthBuilder {
     pub(crate) templates: MailTemplates,
     pub(crate) allowed_origins: Vec<String>,
     pub(crate) csrf_check: bool,
+    pub(crate) csrf_double_submit: bool,
+    pub(crate) tokens_in_body: bool,
+    pub(crate) revocation_check: bool,
+    pub(crate) captcha: Option<Arc<dyn CaptchaVerifier>>,
+    #[cfg(feature = "captcha")]
+    pub(crate) recaptcha: Option<(crate::Secret, Option<String>)>,
+    #[cfg(feature = "smtp")]
+    pub(crate) smtp: Option<crate::mail::SmtpSettings>,
 }
 
 /// A validated builder, taken apart for [`Auth`].
@@ -190,6 +206,7 @@ pub(crate) struct Parts {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) start_mail_worker: bool,
     pub(crate) templates: MailTemplates,
+    pub(crate) captcha: Option<Arc<dyn CaptchaVerifier>>,
 }
 
 impl Default for AuthBuilder {
@@ -216,6 +233,14 @@ impl Default for AuthBuilder {
             templates: MailTemplates::default(),
             allowed_origins: Vec::new(),
             csrf_check: true,
+            csrf_double_submit: false,
+            tokens_in_body: false,
+            revocation_check: true,
+            captcha: None,
+            #[cfg(feature = "captcha")]
+            recaptcha: None,
+            #[cfg(feature = "smtp")]
+            smtp: None,
         }
     }
 }
@@ -336,7 +361,8 @@ impl AuthBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.allowed_origins.extend(origins.into_iter().map(Into::into));
+        self.allowed_origins
+            .extend(origins.into_iter().map(Into::into));
         self
     }
 
@@ -345,6 +371,112 @@ impl AuthBuilder {
     /// `Origin` is not allowed. Requests without either header (curl, servers) pass.
     pub fn csrf_check(mut self, on: bool) -> Self {
         self.csrf_check = on;
+        self
+    }
+
+    /// Double-submit CSRF tokens (default off): login, register and refresh also set a
+    /// readable `csrf_token` cookie bound to the session, and every cookie-authenticated POST
+    /// must echo it in an `X-CSRF-Token` header. Bearer-authenticated requests are exempt.
+    pub fn csrf_double_submit(mut self, on: bool) -> Self {
+        self.csrf_double_submit = on;
+        self
+    }
+
+    /// For clients that keep tokens themselves (mobile, CLI): register, login and refresh
+    /// answer `{"access": ..., "refresh": ...}` besides setting the cookies (default off).
+    pub fn tokens_in_body(mut self, on: bool) -> Self {
+        self.tokens_in_body = on;
+        self
+    }
+
+    /// Refuse access tokens of revoked sessions at once (logout, refresh-token reuse, ban),
+    /// checked against the limit store's revocation cache (default on; microseconds in
+    /// process, one round trip with Redis). Off, they work until they expire.
+    pub fn revocation_check(mut self, on: bool) -> Self {
+        self.revocation_check = on;
+        self
+    }
+
+    /// A CAPTCHA verifier: register then requires a `captcha` field it accepts
+    /// (`400 Wrong captcha` otherwise; `503` when the verifier is unreachable).
+    pub fn captcha(mut self, verifier: Arc<dyn CaptchaVerifier>) -> Self {
+        self.captcha = Some(verifier);
+        self
+    }
+
+    /// The original's `recaptcha_secret`: verify `captcha` on register with the siteverify
+    /// protocol (reCAPTCHA unless [`captcha_verify_url`](Self::captcha_verify_url) names
+    /// hCaptcha's, Turnstile's or another).
+    #[cfg(feature = "captcha")]
+    pub fn recaptcha_secret(mut self, secret: impl Into<crate::Secret>) -> Self {
+        let url = self.recaptcha.take().and_then(|(_, url)| url);
+        self.recaptcha = Some((secret.into(), url));
+        self
+    }
+
+    /// The siteverify endpoint for [`recaptcha_secret`](Self::recaptcha_secret), e.g.
+    /// `SiteVerifySettings::HCAPTCHA_URL` or
+    /// `SiteVerifySettings::TURNSTILE_URL`.
+    #[cfg(feature = "captcha")]
+    pub fn captcha_verify_url(mut self, url: impl Into<String>) -> Self {
+        let secret = self.recaptcha.take().map(|(s, _)| s).unwrap_or_default();
+        self.recaptcha = Some((secret, Some(url.into())));
+        self
+    }
+
+    #[cfg(feature = "smtp")]
+    fn smtp_settings(&mut self) -> &mut crate::mail::SmtpSettings {
+        self.smtp
+            .get_or_insert_with(|| crate::mail::SmtpSettings::new(String::new()))
+    }
+
+    /// The original's `smtp_host`: deliver mail through this SMTP server instead of the log.
+    #[cfg(feature = "smtp")]
+    pub fn smtp_host(mut self, host: impl Into<String>) -> Self {
+        self.smtp_settings().host = host.into();
+        self
+    }
+
+    /// The SMTP port (default: 25 plain, 587 STARTTLS, 465 implicit TLS).
+    #[cfg(feature = "smtp")]
+    pub fn smtp_port(mut self, port: u16) -> Self {
+        self.smtp_settings().port = Some(port);
+        self
+    }
+
+    /// The original's `smtp_tls`, meaning "use TLS" (the original used it as the port by
+    /// mistake): [`SmtpTls::StartTls`](crate::mail::SmtpTls) (default), `Tls` or `None`.
+    #[cfg(feature = "smtp")]
+    pub fn smtp_tls(mut self, tls: crate::mail::SmtpTls) -> Self {
+        self.smtp_settings().tls = tls;
+        self
+    }
+
+    /// The original's `smtp_username`.
+    #[cfg(feature = "smtp")]
+    pub fn smtp_username(mut self, username: impl Into<String>) -> Self {
+        self.smtp_settings().username = Some(username.into());
+        self
+    }
+
+    /// The original's `smtp_password`.
+    #[cfg(feature = "smtp")]
+    pub fn smtp_password(mut self, password: impl Into<crate::Secret>) -> Self {
+        self.smtp_settings().password = Some(password.into());
+        self
+    }
+
+    /// A PEM file of an extra CA to trust for SMTP TLS (self-hosted relays).
+    #[cfg(feature = "smtp")]
+    pub fn smtp_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.smtp_settings().ca_file = Some(path.into());
+        self
+    }
+
+    /// All SMTP settings at once.
+    #[cfg(feature = "smtp")]
+    pub fn smtp(mut self, settings: crate::mail::SmtpSettings) -> Self {
+        self.smtp = Some(settings);
         self
     }
 
@@ -431,8 +563,46 @@ impl AuthBuilder {
             from,
             allowed_origins,
             csrf_check: self.csrf_check,
+            csrf_double_submit: self.csrf_double_submit,
+            tokens_in_body: self.tokens_in_body,
+            revocation_check: self.revocation_check,
         };
-        let mailer = self.mailer.unwrap_or_else(|| Arc::new(LogMailer::new()));
+        #[cfg(feature = "smtp")]
+        let smtp_mailer: Option<Arc<dyn Mailer>> = match self.smtp {
+            Some(settings) => Some(Arc::new(
+                crate::mail::SmtpMailer::new(settings)
+                    .map_err(|e| ConfigError::Invalid(format!("SMTP: {e}")))?,
+            )),
+            None => None,
+        };
+        #[cfg(not(feature = "smtp"))]
+        let smtp_mailer: Option<Arc<dyn Mailer>> = None;
+        let mailer = self
+            .mailer
+            .or(smtp_mailer)
+            .unwrap_or_else(|| Arc::new(LogMailer::new()));
+        #[cfg(feature = "captcha")]
+        let site_verify: Option<Arc<dyn CaptchaVerifier>> = match self.recaptcha {
+            Some((secret, url)) => {
+                if secret.expose().is_empty() {
+                    return Err(ConfigError::Invalid(
+                        "captcha_verify_url needs recaptcha_secret".into(),
+                    ));
+                }
+                let settings = match url {
+                    Some(url) => crate::captcha::SiteVerifySettings::custom(url, secret),
+                    None => crate::captcha::SiteVerifySettings::recaptcha(secret),
+                };
+                Some(Arc::new(
+                    crate::captcha::SiteVerify::new(settings)
+                        .map_err(|e| ConfigError::Invalid(format!("CAPTCHA: {e}")))?,
+                ))
+            }
+            None => None,
+        };
+        #[cfg(not(feature = "captcha"))]
+        let site_verify: Option<Arc<dyn CaptchaVerifier>> = None;
+        let captcha = self.captcha.or(site_verify);
         let limits = self
             .limit_store
             .unwrap_or_else(|| Arc::new(MemoryLimitStore::new()));
@@ -445,6 +615,7 @@ impl AuthBuilder {
             clock: self.clock,
             start_mail_worker: self.start_mail_worker,
             templates: self.templates,
+            captcha,
         })
     }
 }

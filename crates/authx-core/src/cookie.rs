@@ -33,8 +33,10 @@ pub struct CookieSettings {
     pub refresh_path: Option<String>,
     /// `SameSite` attribute (default `Lax`).
     pub same_site: SameSite,
-    /// Prefix both names with `__Host-` (requires `Secure`, `Path=/`, no `Domain`).
+    /// Prefix the names with `__Host-` (requires `Secure`, `Path=/`, no `Domain`).
     pub host_prefix: bool,
+    /// Name of the readable double-submit CSRF cookie (default `csrf_token`).
+    pub csrf_name: String,
 }
 
 impl Default for CookieSettings {
@@ -47,6 +49,7 @@ impl Default for CookieSettings {
             refresh_path: None,
             same_site: SameSite::Lax,
             host_prefix: false,
+            csrf_name: "csrf_token".into(),
         }
     }
 }
@@ -58,6 +61,8 @@ pub enum TokenCookie {
     Access,
     /// The refresh-token cookie.
     Refresh,
+    /// The double-submit CSRF cookie (readable by scripts).
+    Csrf,
 }
 
 /// Renders and reads the token cookies for one configuration.
@@ -67,6 +72,7 @@ pub(crate) struct CookieJar {
     secure: bool,
     access_name: String,
     refresh_name: String,
+    csrf_name: String,
 }
 
 impl CookieJar {
@@ -87,7 +93,11 @@ impl CookieJar {
                 "SameSite=None cookies need Secure: turn debug off".into(),
             ));
         }
-        for name in [&settings.access_name, &settings.refresh_name] {
+        for name in [
+            &settings.access_name,
+            &settings.refresh_name,
+            &settings.csrf_name,
+        ] {
             let valid = !name.is_empty()
                 && name
                     .bytes()
@@ -98,7 +108,10 @@ impl CookieJar {
                 )));
             }
         }
-        if settings.access_name == settings.refresh_name {
+        if settings.access_name == settings.refresh_name
+            || settings.csrf_name == settings.access_name
+            || settings.csrf_name == settings.refresh_name
+        {
             return Err(ConfigError::Invalid(
                 "the access and refresh cookies need different names".into(),
             ));
@@ -106,6 +119,7 @@ impl CookieJar {
         Ok(Self {
             access_name: format!("{prefix}{}", settings.access_name),
             refresh_name: format!("{prefix}{}", settings.refresh_name),
+            csrf_name: format!("{prefix}{}", settings.csrf_name),
             settings,
             secure,
         })
@@ -115,12 +129,13 @@ impl CookieJar {
         match which {
             TokenCookie::Access => &self.access_name,
             TokenCookie::Refresh => &self.refresh_name,
+            TokenCookie::Csrf => &self.csrf_name,
         }
     }
 
     fn base<'a>(&'a self, which: TokenCookie, value: &'a str) -> Cookie<'a> {
         let path = match which {
-            TokenCookie::Access => self.settings.path.as_str(),
+            TokenCookie::Access | TokenCookie::Csrf => self.settings.path.as_str(),
             TokenCookie::Refresh => self
                 .settings
                 .refresh_path
@@ -128,7 +143,7 @@ impl CookieJar {
                 .unwrap_or(&self.settings.path),
         };
         let mut cookie = Cookie::build((self.name(which), value))
-            .http_only(true)
+            .http_only(which != TokenCookie::Csrf)
             .same_site(match self.settings.same_site {
                 SameSite::Strict => cookie::SameSite::Strict,
                 SameSite::Lax => cookie::SameSite::Lax,

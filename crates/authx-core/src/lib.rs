@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod captcha;
 pub mod clock;
 pub mod config;
 pub mod cookie;
@@ -8,7 +9,7 @@ pub mod limit;
 pub mod mail;
 pub mod password;
 pub mod policy;
-mod random;
+pub mod random;
 mod request;
 pub mod routes;
 mod secret;

@@ -62,17 +62,17 @@ impl Default for Limits {
         Self {
             login_per_ip: RateLimit {
                 max: 30,
-                window: Duration::from_secs(60),
+                window: Duration::from_mins(1),
             },
             lockout: Lockout {
                 threshold: 5,
-                base: Duration::from_secs(60),
-                max: Duration::from_secs(15 * 60),
-                memory: Duration::from_secs(24 * 60 * 60),
+                base: Duration::from_mins(1),
+                max: Duration::from_mins(15),
+                memory: Duration::from_hours(24),
             },
             confirmation_per_user: RateLimit {
                 max: 2,
-                window: Duration::from_secs(30 * 60),
+                window: Duration::from_mins(30),
             },
         }
     }
@@ -96,7 +96,8 @@ pub struct FailureState {
     pub locked_until: Option<Timestamp>,
 }
 
-/// Where limit state lives. Every method is atomic: concurrent calls never lose a count.
+/// Where limit state and the revocation cache live (in-process by default, Redis when several
+/// instances serve one user base). Every method is atomic: concurrent calls never lose a count.
 #[async_trait]
 pub trait LimitStore: Send + Sync + 'static {
     /// Counts one event for `key` in the fixed window of `window` seconds containing `now`.
@@ -112,12 +113,17 @@ pub trait LimitStore: Send + Sync + 'static {
     ) -> StoreResult<FailureState>;
     /// Forgets the failures of `key` (after a successful login).
     async fn reset_failures(&self, key: &str) -> StoreResult<()>;
+    /// Marks session `sid` revoked until `until` (when its last access token has expired).
+    async fn revoke(&self, sid: &str, until: Timestamp) -> StoreResult<()>;
+    /// Whether session `sid` is marked revoked at `now`.
+    async fn is_revoked(&self, sid: &str, now: Timestamp) -> StoreResult<bool>;
 }
 
 #[derive(Debug, Default)]
 struct MemoryState {
     windows: HashMap<String, (Timestamp, u64)>,
     failures: HashMap<String, (FailureState, Timestamp)>,
+    revoked: HashMap<String, Timestamp>,
     ops: u64,
 }
 
@@ -140,9 +146,10 @@ impl MemoryLimitStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         state.ops += 1;
         // Sweep expired entries now and then so memory stays bounded by live keys.
-        if state.ops % 1024 == 0 {
+        if state.ops.is_multiple_of(1024) {
             state.windows.retain(|_, (end, _)| *end > now);
             state.failures.retain(|_, (_, forget_at)| *forget_at > now);
+            state.revoked.retain(|_, until| *until > now);
         }
         f(&mut state)
     }
@@ -206,6 +213,20 @@ impl LimitStore for MemoryLimitStore {
         self.with_state(0, |s| s.failures.remove(key));
         Ok(())
     }
+
+    async fn revoke(&self, sid: &str, until: Timestamp) -> StoreResult<()> {
+        self.with_state(0, |s| {
+            let entry = s.revoked.entry(sid.to_owned()).or_insert(until);
+            *entry = (*entry).max(until);
+        });
+        Ok(())
+    }
+
+    async fn is_revoked(&self, sid: &str, now: Timestamp) -> StoreResult<bool> {
+        Ok(self.with_state(now, |s| {
+            s.revoked.get(sid).is_some_and(|until| *until > now)
+        }))
+    }
 }
 
 #[cfg(test)]
@@ -260,6 +281,15 @@ mod tests {
             s.failures("a", 1001).await.unwrap(),
             FailureState::default()
         );
+    }
+
+    #[tokio::test]
+    async fn revocations_expire() {
+        let s = MemoryLimitStore::new();
+        assert!(!s.is_revoked("sid", 10).await.unwrap());
+        s.revoke("sid", 100).await.unwrap();
+        assert!(s.is_revoked("sid", 99).await.unwrap());
+        assert!(!s.is_revoked("sid", 100).await.unwrap());
     }
 
     #[tokio::test]

@@ -14,6 +14,11 @@ mod template;
 
 pub use template::{MailTemplate, MailTemplates, TemplateValues};
 
+#[cfg(feature = "smtp")]
+mod smtp;
+#[cfg(feature = "smtp")]
+pub use smtp::{ParseSmtpTlsError, SmtpMailer, SmtpSettings, SmtpSettingsError, SmtpTls};
+
 /// A mail ready to send. The sender comes from the configuration at delivery time.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Mail {
@@ -52,7 +57,7 @@ pub enum MailError {
     Transient(#[source] BoxError),
 }
 
-/// Delivers mail. Implemented by [`LogMailer`] and, in `authx-smtp`, by an SMTP mailer.
+/// Delivers mail. Implemented by [`LogMailer`] and, with the `smtp` feature, by `SmtpMailer`.
 #[async_trait]
 pub trait Mailer: Send + Sync + 'static {
     /// Delivers one mail from `from` (a mailbox such as `"authx" <noreply@example.com>`).

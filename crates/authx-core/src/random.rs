@@ -1,29 +1,34 @@
-//! Random identifiers and tokens from the operating system's CSPRNG.
+//! Random identifiers and tokens from the operating system's CSPRNG, and hex encoding.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-/// `n` random bytes, URL-safe base64 without padding.
+/// `bytes` random bytes, URL-safe base64 without padding (43 characters for 32 bytes).
 ///
 /// # Panics
 /// If the operating system has no random source, which no supported platform lacks.
-pub(crate) fn token(bytes: usize) -> String {
+pub fn token(bytes: usize) -> String {
     let mut buf = vec![0_u8; bytes];
     #[allow(clippy::expect_used)]
     getrandom::fill(&mut buf).expect("the operating system's random source failed");
     URL_SAFE_NO_PAD.encode(buf)
 }
 
-/// The lower-case hex SHA-256 of `value`: how emailed tokens are stored.
-pub(crate) fn sha256_hex(value: &str) -> String {
-    let digest = Sha256::digest(value.as_bytes());
-    let mut out = String::with_capacity(64);
-    for byte in digest {
-        use std::fmt::Write as _;
-        let _ = write!(out, "{byte:02x}");
+/// `bytes` as lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
     }
     out
+}
+
+/// The lower-case hex SHA-256 of `value`: how emailed tokens are stored.
+pub fn sha256_hex(value: &str) -> String {
+    hex(&Sha256::digest(value.as_bytes()))
 }
 
 #[cfg(test)]

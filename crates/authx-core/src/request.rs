@@ -63,10 +63,10 @@ impl AuthRequest {
 
     /// Adds a header in place; see [`header`](Self::header).
     pub fn push_header(&mut self, name: &str, value: &[u8]) {
-        if let Some(known) = READ_HEADERS.iter().find(|h| h.eq_ignore_ascii_case(name)) {
-            if let Ok(value) = std::str::from_utf8(value) {
-                self.headers.push((known, value.to_owned()));
-            }
+        if let Some(known) = READ_HEADERS.iter().find(|h| h.eq_ignore_ascii_case(name))
+            && let Ok(value) = std::str::from_utf8(value)
+        {
+            self.headers.push((known, value.to_owned()));
         }
     }
 

@@ -51,6 +51,8 @@ pub enum RouteName {
     ConfirmEmail,
     /// `POST /{id}/change_username`
     ChangeUsername,
+    /// `GET /.well-known/jwks.json` (asymmetric keys only)
+    Jwks,
 }
 
 /// The kind of path parameter a route takes.
@@ -262,6 +264,13 @@ pub const ROUTES: &[Route] = &[
         path: "/{id}/change_username",
         param: PathParam::Id,
     },
+    Route {
+        route: RouteName::Jwks,
+        name: "auth:jwks",
+        method: Method::Get,
+        path: "/.well-known/jwks.json",
+        param: PathParam::None,
+    },
 ];
 
 /// Looks a route up by its name (`auth:login`).
@@ -290,7 +299,7 @@ mod tests {
         let mut names: Vec<_> = ROUTES.iter().map(|r| r.name).collect();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), 9);
+        assert_eq!(names.len(), 10);
         assert!(names.iter().all(|n| n.starts_with("auth:")));
     }
 
@@ -298,7 +307,7 @@ mod tests {
     fn path_with_rewrites_parameters() {
         let r = by_name("auth:change_username").map(|r| r.path_with(|p| format!("<{p}>")));
         assert_eq!(r.as_deref(), Some("/<id>/change_username"));
-        assert_eq!(paths().len(), 8);
+        assert_eq!(paths().len(), 9);
     }
 
     #[test]

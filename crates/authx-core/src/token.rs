@@ -3,9 +3,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
 
 use crate::clock::Timestamp;
 use crate::config::ConfigError;
@@ -132,36 +133,82 @@ impl FromStr for SigningAlgorithm {
     }
 }
 
-/// Signs and verifies tokens: the original's `auth_backend`.
-///
-/// The algorithm is pinned: a token whose header names any other algorithm (or `none`) is
-/// refused, whatever its signature.
-///
-/// ```
-/// use authx_core::token::JwtBackend;
-/// let backend = JwtBackend::hs256(b"0123456789abcdef0123456789abcdef").unwrap();
-/// assert!(JwtBackend::hs256(b"too short").is_err());
-/// # let _ = backend;
-/// ```
+/// One verification key with its pinned algorithm.
 #[derive(Clone)]
-pub struct JwtBackend {
+struct VerifyKey {
+    kid: String,
     algorithm: SigningAlgorithm,
-    encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
     public_jwk: Option<Jwk>,
 }
 
+impl VerifyKey {
+    fn new(
+        kid: String,
+        algorithm: SigningAlgorithm,
+        decoding: DecodingKey,
+        public_jwk: Option<Jwk>,
+    ) -> Self {
+        let mut validation = Validation::new(algorithm.jwt());
+        // Expiry is checked against the service's clock (injectable), below.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        let public_jwk = public_jwk.map(|mut jwk| {
+            jwk.common.key_id = Some(kid.clone());
+            jwk.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Signature);
+            jwk
+        });
+        Self {
+            kid,
+            algorithm,
+            decoding,
+            validation,
+            public_jwk,
+        }
+    }
+}
+
+/// Signs and verifies tokens: the original's `auth_backend`.
+///
+/// Each key has an id (`kid`, written in every token's header) and one pinned algorithm: a
+/// token whose header names another algorithm (or `none`) is refused, whatever its signature.
+/// Keys rotate without logging anyone out: sign with a new key and keep the old one for
+/// verification with [`with_previous`](Self::with_previous) until its tokens have expired.
+///
+/// ```
+/// use authx_core::token::JwtBackend;
+/// let old = JwtBackend::hs256(b"0123456789abcdef0123456789abcdef").unwrap();
+/// let new = JwtBackend::hs256(b"another secret of at least 32 bytes!").unwrap().with_previous(old);
+/// assert!(JwtBackend::hs256(b"too short").is_err());
+/// # let _ = new;
+/// ```
+#[derive(Clone)]
+pub struct JwtBackend {
+    encoding: EncodingKey,
+    current: VerifyKey,
+    previous: Vec<VerifyKey>,
+}
+
 impl fmt::Debug for JwtBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwtBackend")
-            .field("algorithm", &self.algorithm)
+            .field("algorithm", &self.current.algorithm)
+            .field("kid", &self.current.kid)
+            .field(
+                "previous",
+                &self.previous.iter().map(|k| &k.kid).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
 
 impl JwtBackend {
-    /// HS256 with `secret`, which must be at least 32 bytes.
+    /// HS256 with `secret`, which must be at least 32 bytes. Its default `kid` is derived from
+    /// a hash of the secret.
     pub fn hs256(secret: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
         let secret = secret.as_ref();
         if secret.len() < 32 {
@@ -175,15 +222,17 @@ impl JwtBackend {
         };
         let encoding = EncodingKey::from_secret(secret).map_err(invalid)?;
         let decoding = DecodingKey::from_secret(secret).map_err(invalid)?;
-        Ok(Self::with_keys(
-            SigningAlgorithm::HS256,
+        let digest = sha2::Sha256::digest([b"authx-kid:".as_slice(), secret].concat());
+        let kid = crate::random::hex(&digest[..8]);
+        Ok(Self {
             encoding,
-            decoding,
-            None,
-        ))
+            current: VerifyKey::new(kid, SigningAlgorithm::HS256, decoding, None),
+            previous: Vec::new(),
+        })
     }
 
     /// An asymmetric algorithm with its PEM (PKCS#8) private key; the public key is derived.
+    /// Its default `kid` is the key's RFC 7638 thumbprint.
     pub fn from_private_pem(algorithm: SigningAlgorithm, pem: &[u8]) -> Result<Self, ConfigError> {
         let invalid = |e: jsonwebtoken::errors::Error| {
             ConfigError::Invalid(format!("cannot read the {algorithm} private key: {e}"))
@@ -200,58 +249,89 @@ impl JwtBackend {
         };
         let jwk = Jwk::from_encoding_key(&encoding, algorithm.jwt()).map_err(invalid)?;
         let decoding = DecodingKey::from_jwk(&jwk).map_err(invalid)?;
-        Ok(Self::with_keys(algorithm, encoding, decoding, Some(jwk)))
-    }
-
-    fn with_keys(
-        algorithm: SigningAlgorithm,
-        encoding: EncodingKey,
-        decoding: DecodingKey,
-        public_jwk: Option<Jwk>,
-    ) -> Self {
-        let mut validation = Validation::new(algorithm.jwt());
-        // Expiry is checked against the service's clock (injectable), below.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.leeway = 0;
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        Self {
-            algorithm,
+        let kid = jwk
+            .thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+            .map_err(invalid)?;
+        Ok(Self {
             encoding,
-            decoding,
-            validation,
-            public_jwk,
+            current: VerifyKey::new(kid, algorithm, decoding, Some(jwk)),
+            previous: Vec::new(),
+        })
+    }
+
+    /// Sets the id of the signing key (written as `kid` in every token's header).
+    #[must_use]
+    pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
+        let kid = kid.into();
+        if let Some(jwk) = &mut self.current.public_jwk {
+            jwk.common.key_id = Some(kid.clone());
         }
+        self.current.kid = kid;
+        self
     }
 
-    /// The pinned algorithm.
+    /// Keeps `old`'s keys for verification only: tokens it signed stay valid until they expire.
+    /// Remove it once they have (after the refresh lifetime) and its tokens stop working.
+    #[must_use]
+    pub fn with_previous(mut self, old: JwtBackend) -> Self {
+        self.previous.push(old.current);
+        self.previous.extend(old.previous);
+        self.previous.retain(|k| k.kid != self.current.kid);
+        self
+    }
+
+    /// The pinned algorithm of the signing key.
     pub fn algorithm(&self) -> SigningAlgorithm {
-        self.algorithm
+        self.current.algorithm
     }
 
-    /// The public key as a JWK, for asymmetric algorithms.
+    /// The id of the signing key.
+    pub fn kid(&self) -> &str {
+        &self.current.kid
+    }
+
+    /// The public key of the signing key as a JWK, for asymmetric algorithms.
     pub fn public_jwk(&self) -> Option<&Jwk> {
-        self.public_jwk.as_ref()
+        self.current.public_jwk.as_ref()
     }
 
-    /// Signs `claims`.
+    /// The public keys (current first, then previous ones) as a JWK set, for other services
+    /// to verify tokens; `None` when no key is asymmetric.
+    pub fn jwks(&self) -> Option<JwkSet> {
+        let keys: Vec<Jwk> = std::iter::once(&self.current)
+            .chain(&self.previous)
+            .filter_map(|k| k.public_jwk.clone())
+            .collect();
+        (!keys.is_empty()).then_some(JwkSet { keys })
+    }
+
+    /// Signs `claims` with the current key.
     pub fn encode(&self, claims: &Claims) -> Result<String, AuthError> {
-        jsonwebtoken::encode(&Header::new(self.algorithm.jwt()), claims, &self.encoding)
-            .map_err(AuthError::unavailable)
+        let mut header = Header::new(self.current.algorithm.jwt());
+        header.kid = Some(self.current.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(AuthError::unavailable)
     }
 
     /// Verifies `token` as a token of `kind` valid at `now`.
     ///
-    /// Refused (as [`AuthError::InvalidToken`]): another algorithm, a bad signature, a missing
-    /// or malformed claim, the wrong `type`, `exp` at or before `now`, `sub` not matching `id`.
+    /// Refused (as [`AuthError::InvalidToken`]): an unknown `kid`, an algorithm other than that
+    /// key's, a bad signature, a missing or malformed claim, the wrong `type`, `exp` at or
+    /// before `now`, `sub` not matching `id`.
     pub fn decode(
         &self,
         token: &str,
         kind: TokenKind,
         now: Timestamp,
     ) -> Result<Claims, AuthError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::InvalidToken)?;
+        let key = match header.kid.as_deref() {
+            Some(kid) => std::iter::once(&self.current)
+                .chain(&self.previous)
+                .find(|k| k.kid == kid)
+                .ok_or(AuthError::InvalidToken)?,
+            None => &self.current,
+        };
+        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &key.validation)
             .map_err(|_| AuthError::InvalidToken)?;
         let claims = data.claims;
         if claims.kind != kind
@@ -416,6 +496,79 @@ mod tests {
             assert!(b.decode(&h, TokenKind::Access, NOW).is_err());
         }
         assert!(JwtBackend::from_private_pem(SigningAlgorithm::EdDSA, b"junk").is_err());
+        assert!(hs.jwks().is_none());
         assert!("HS512".parse::<SigningAlgorithm>().is_err());
+    }
+}
+
+#[cfg(test)]
+mod rotation_tests {
+    use super::*;
+
+    const NOW: Timestamp = 1_800_000_000;
+
+    fn claims() -> Claims {
+        Claims {
+            sub: "1".into(),
+            id: 1,
+            username: "a".into(),
+            permissions: vec![],
+            kind: TokenKind::Access,
+            iat: NOW,
+            exp: NOW + 60,
+            jti: "j".into(),
+            sid: "s".into(),
+        }
+    }
+
+    #[test]
+    fn previous_keys_verify_removed_keys_do_not() {
+        let old = JwtBackend::hs256(b"the old secret, at least 32 bytes long").unwrap();
+        let old_token = old.encode(&claims()).unwrap();
+        let ed = JwtBackend::from_private_pem(
+            SigningAlgorithm::EdDSA,
+            include_bytes!("../testdata/ed25519.pem"),
+        )
+        .unwrap();
+        let rotated = ed.clone().with_previous(old.clone());
+        let new_token = rotated.encode(&claims()).unwrap();
+        assert_eq!(
+            jsonwebtoken::decode_header(&new_token)
+                .unwrap()
+                .kid
+                .as_deref(),
+            Some(rotated.kid())
+        );
+        assert!(rotated.decode(&old_token, TokenKind::Access, NOW).is_ok());
+        assert!(rotated.decode(&new_token, TokenKind::Access, NOW).is_ok());
+        // Without the old key, its tokens stop working.
+        assert!(ed.decode(&old_token, TokenKind::Access, NOW).is_err());
+        // The old key does not verify tokens of the new one.
+        assert!(old.decode(&new_token, TokenKind::Access, NOW).is_err());
+        // The JWKS lists the public key with its kid; the HS256 secret never appears.
+        let jwks = rotated.jwks().unwrap();
+        assert_eq!(jwks.keys.len(), 1);
+        assert_eq!(jwks.keys[0].common.key_id.as_deref(), Some(rotated.kid()));
+        let key = DecodingKey::from_jwk(&jwks.keys[0]).unwrap();
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.validate_exp = false;
+        assert!(jsonwebtoken::decode::<Claims>(&new_token, &key, &validation).is_ok());
+    }
+
+    #[test]
+    fn a_kid_naming_another_key_with_another_algorithm_is_refused() {
+        let old = JwtBackend::hs256(b"the old secret, at least 32 bytes long").unwrap();
+        let rotated = JwtBackend::hs256(b"the new secret, at least 32 bytes long")
+            .unwrap()
+            .with_previous(old.clone());
+        // A token claiming the old kid but signed with the new key.
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(old.kid().to_owned());
+        let forged = jsonwebtoken::encode(&header, &claims(), &rotated.encoding).unwrap();
+        assert!(rotated.decode(&forged, TokenKind::Access, NOW).is_err());
+        let mut unknown = Header::new(Algorithm::HS256);
+        unknown.kid = Some("nope".into());
+        let forged = jsonwebtoken::encode(&unknown, &claims(), &rotated.encoding).unwrap();
+        assert!(rotated.decode(&forged, TokenKind::Access, NOW).is_err());
     }
 }

@@ -26,8 +26,7 @@ async fn me(AuthUser(claims): AuthUser) -> Json<serde_json::Value> {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     let env = authx::env::Environment::load()?;
@@ -40,7 +39,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_state(auth);
 
     let listener = tokio::net::TcpListener::bind(env.addr).await?;
-    println!("authx axum example listening on http://{}", listener.local_addr()?);
+    println!(
+        "authx axum example listening on http://{}",
+        listener.local_addr()?
+    );
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

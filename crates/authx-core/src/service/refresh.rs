@@ -3,6 +3,7 @@
 use crate::cookie::TokenCookie;
 use crate::error::AuthError;
 use crate::request::{AuthRequest, AuthResponse, Fields};
+
 use crate::store::{RefreshRotation, RotationOutcome};
 use crate::token::TokenKind;
 
@@ -27,7 +28,7 @@ impl Auth {
         let user = inner.repo.user_by_id(claims.id).await?;
         let Some(user) = user.filter(|u| u.active) else {
             // A deleted or banned user's sessions end here.
-            inner.repo.revoke_session(&claims.sid, now).await?;
+            self.revoke(&claims.sid, now).await?;
             return Err(AuthError::InvalidToken);
         };
 
@@ -46,6 +47,7 @@ impl Auth {
         match outcome {
             RotationOutcome::Rotated => {}
             RotationOutcome::Replayed => {
+                self.mark_revoked(&claims.sid, now).await?;
                 tracing::warn!(
                     user_id = user.id,
                     "authx: a rotated refresh token was replayed; its session is revoked"
@@ -61,7 +63,6 @@ impl Auth {
             .tokens
             .encode(&self.access_claims(&user, &claims.sid, now))?;
         let refresh = inner.tokens.encode(&next_refresh)?;
-        let body = serde_json::json!({ "access": access }).to_string();
-        Ok(self.with_tokens(AuthResponse::ok(body), &access, &refresh))
+        Ok(self.token_response(&access, &refresh, &claims.sid, true))
     }
 }

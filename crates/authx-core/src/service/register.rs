@@ -49,8 +49,19 @@ impl Auth {
         self.open_session(&user).await
     }
 
-    #[allow(clippy::unused_async)]
-    async fn check_captcha(&self, _req: &AuthRequest, _fields: &Fields) -> Result<(), AuthError> {
-        Ok(())
+    /// With a CAPTCHA configured, `captcha` must be present and accepted by the verifier.
+    async fn check_captcha(&self, req: &AuthRequest, fields: &Fields) -> Result<(), AuthError> {
+        let Some(verifier) = &self.inner.captcha else {
+            return Ok(());
+        };
+        let response = fields
+            .optional_string("captcha")?
+            .filter(|r| !r.trim().is_empty())
+            .ok_or(AuthError::WrongCaptcha)?;
+        match verifier.verify(response, Some(self.client_ip(req))).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(AuthError::WrongCaptcha),
+            Err(e) => Err(AuthError::unavailable(e)),
+        }
     }
 }

@@ -27,7 +27,7 @@ impl Auth {
             .await?;
         let access = self.inner.tokens.encode(&access)?;
         let refresh = self.inner.tokens.encode(&refresh)?;
-        Ok(self.with_tokens(AuthResponse::null(), &access, &refresh))
+        Ok(self.token_response(&access, &refresh, &sid, false))
     }
 
     /// `POST /logout`: always `200 null` with both cookies deleted; the session of a valid
@@ -55,12 +55,16 @@ impl Auth {
             None => self.authenticate(req).await.ok().map(|c| c.sid),
         };
         if let Some(sid) = sid {
-            self.inner.repo.revoke_session(&sid, now).await?;
+            self.revoke(&sid, now).await?;
         }
         let cookies = &self.inner.cookies;
-        Ok(AuthResponse::null()
+        let mut response = AuthResponse::null()
             .with("Set-Cookie", cookies.removal(TokenCookie::Access))
-            .with("Set-Cookie", cookies.removal(TokenCookie::Refresh)))
+            .with("Set-Cookie", cookies.removal(TokenCookie::Refresh));
+        if self.inner.config.csrf_double_submit {
+            response = response.with("Set-Cookie", cookies.removal(TokenCookie::Csrf));
+        }
+        Ok(response)
     }
 
     /// `POST /token`: the access token's claims.

@@ -40,10 +40,10 @@ impl Auth {
         if user.username == username {
             return Err(AuthError::SameUsername);
         }
-        if let Some(other) = inner.repo.user_by_username(&username).await? {
-            if other.id != id {
-                return Err(AuthError::UsernameExists);
-            }
+        if let Some(other) = inner.repo.user_by_username(&username).await?
+            && other.id != id
+        {
+            return Err(AuthError::UsernameExists);
         }
         // The unique index settles races between concurrent renames.
         if !inner.repo.change_username(id, &username).await? {

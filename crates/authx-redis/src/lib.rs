@@ -1,0 +1,309 @@
+//! # authx-redis
+//!
+//! A Redis [`LimitStore`] for authx: the per-IP login throttle, the account lockout, the
+//! confirmation-mail limit and the session revocation cache live in Redis, so several instances
+//! of an app share one lockout and one revocation list.
+//!
+//! ```no_run
+//! # async fn run(builder: authx_core::AuthBuilder) -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use authx_redis::RedisLimitStore;
+//!
+//! let limits = RedisLimitStore::connect("redis://127.0.0.1:6379", "authx").await?;
+//! let builder = builder.limit_store(Arc::new(limits));
+//! # Ok(()) }
+//! ```
+//!
+//! ## Behaviour
+//!
+//! - It answers exactly as the in-process `MemoryLimitStore` does (the crate's tests run one
+//!   scenario against both). Every method is one atomic round trip: a Lua script, or a single
+//!   command for the reads and the reset, so concurrent calls from any number of instances
+//!   never lose a count.
+//! - All decisions use the `now` the service passes (its injectable clock). Redis expiry only
+//!   collects garbage: each key lives as long as the logic needs it plus a margin of five
+//!   minutes. The expiry is relative (`EXPIRE`), so a clock that differs from the Redis
+//!   server's, such as a test clock, never makes a key vanish early.
+//! - Keys are `{prefix}:window:{key}` (hash `end`, `count`), `{prefix}:failures:{key}` (hash
+//!   `failures`, `locked_until`, `forget_at`) and `{prefix}:revoked:{sid}` (the instant, in Unix
+//!   seconds, until which the session is revoked).
+//! - When Redis is unreachable, slow or answers an error, the call fails with
+//!   [`StoreError::Unavailable`] (the service answers 503) after at most the store's timeout
+//!   ([`DEFAULT_TIMEOUT`] unless changed with [`RedisLimitStore::with_timeout`]). The
+//!   connection manager reconnects in the background, and calls succeed again once Redis is
+//!   back.
+
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use authx_core::clock::Timestamp;
+use authx_core::limit::{FailureState, LimitStore, Lockout, WindowCount};
+use authx_core::store::{StoreError, StoreResult};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisError, RedisResult};
+
+mod scripts;
+#[cfg(test)]
+mod tests;
+
+/// How long a call (and [`RedisLimitStore::connect`]) may take before it fails: 2 seconds.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Seconds a key outlives the instant the logic last needs it, so that clocks that drift apart
+/// a little never drop state early.
+const EXPIRY_MARGIN: i64 = 5 * 60;
+
+/// Bound on durations sent to the scripts (about 34,800 years). Lua numbers are doubles; with
+/// timestamps below [`LUA_MAX_TIMESTAMP`] the scripts' arithmetic stays exact.
+const LUA_MAX_DURATION: i64 = 1 << 40;
+
+/// Bound on the `now` sent to the scripts (about 142 million years from 1970).
+const LUA_MAX_TIMESTAMP: i64 = 1 << 52;
+
+/// Why the store could not connect or answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The URL is not a Redis URL.
+    #[error("invalid Redis URL")]
+    InvalidUrl(#[source] RedisError),
+    /// Redis could not be reached when connecting.
+    #[error("cannot connect to Redis")]
+    Connect(#[source] RedisError),
+    /// Redis failed a command, or the connection to it failed.
+    #[error("Redis command failed")]
+    Command(#[source] RedisError),
+    /// Redis did not answer in time.
+    #[error("Redis did not answer within {0:?}")]
+    Timeout(Duration),
+    /// A timestamp is too far from 1970 for the scripts' arithmetic.
+    #[error("timestamp {0} is out of range")]
+    TimestampOutOfRange(Timestamp),
+}
+
+/// A [`LimitStore`] in Redis, shared by every instance that uses the same Redis and key prefix.
+///
+/// Cloning is cheap: clones share the connection.
+#[derive(Clone)]
+pub struct RedisLimitStore {
+    manager: ConnectionManager,
+    prefix: String,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisLimitStore {
+    // The manager is left out: its client's Debug may show the URL's password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisLimitStore")
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisLimitStore {
+    /// Connects to Redis at `url` (`redis://[user:password@]host[:port][/db]`) and namespaces
+    /// every key under `key_prefix` (the examples use `authx`).
+    ///
+    /// Fails when Redis cannot be reached within [`DEFAULT_TIMEOUT`], so a wrong URL shows at
+    /// start-up; later outages only fail the calls made while they last.
+    pub async fn connect(url: &str, key_prefix: impl Into<String>) -> Result<Self, Error> {
+        Self::connect_with_timeout(url, key_prefix, DEFAULT_TIMEOUT).await
+    }
+
+    /// Like [`connect`](Self::connect), with `timeout` bounding the connection and each call.
+    pub async fn connect_with_timeout(
+        url: &str,
+        key_prefix: impl Into<String>,
+        timeout: Duration,
+    ) -> Result<Self, Error> {
+        let client = redis::Client::open(url).map_err(Error::InvalidUrl)?;
+        let connecting = ConnectionManager::new_with_config(client, manager_config(timeout));
+        let manager = tokio::time::timeout(timeout, connecting)
+            .await
+            .map_err(|_| Error::Timeout(timeout))?
+            .map_err(Error::Connect)?;
+        Ok(Self::from_manager(manager, key_prefix).with_timeout(timeout))
+    }
+
+    /// A store over a connection manager of your own (TLS, Sentinel-resolved address, custom
+    /// reconnection), with keys under `key_prefix` and calls bounded by [`DEFAULT_TIMEOUT`].
+    ///
+    /// Give the manager a response timeout (`ConnectionManagerConfig::set_response_timeout`)
+    /// no longer than the store's, so calls abandoned on timeout do not pile up on it.
+    pub fn from_manager(manager: ConnectionManager, key_prefix: impl Into<String>) -> Self {
+        Self {
+            manager,
+            prefix: key_prefix.into(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Bounds each call by `timeout` instead of [`DEFAULT_TIMEOUT`].
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    fn key(&self, kind: &str, key: &str) -> String {
+        format!("{}:{kind}:{key}", self.prefix)
+    }
+
+    /// Runs one Redis call on a handle to the shared connection, within the timeout.
+    async fn call<T, F, Fut>(&self, f: F) -> StoreResult<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        match tokio::time::timeout(self.timeout, f(self.manager.clone())).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(StoreError::unavailable(Error::Command(e))),
+            Err(_) => Err(StoreError::unavailable(Error::Timeout(self.timeout))),
+        }
+    }
+}
+
+/// The connection manager's settings for a store bounded by `timeout`: connection attempts and
+/// responses time out with the store, and a failed reconnection is retried once before the next
+/// call starts another, so calls during an outage fail fast.
+fn manager_config(timeout: Duration) -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
+        .set_number_of_retries(1)
+        .set_min_delay(Duration::from_millis(100))
+        .set_max_delay(Duration::from_secs(1))
+}
+
+/// Seconds as the scripts take them.
+fn lua_seconds(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).map_or(LUA_MAX_DURATION, |s| s.min(LUA_MAX_DURATION))
+}
+
+/// Seconds to keep a key whose logic needs it for `needed` more seconds.
+fn expiry(needed: i64) -> i64 {
+    needed.clamp(0, LUA_MAX_DURATION) + EXPIRY_MARGIN
+}
+
+/// The end of the fixed window of `window` seconds containing `now` (as the in-process store
+/// computes it: windows are aligned to multiples of their length).
+fn window_end(window: u64, now: Timestamp) -> Timestamp {
+    let window = i64::try_from(window.max(1)).unwrap_or(i64::MAX);
+    (now.div_euclid(window) + 1).saturating_mul(window)
+}
+
+fn system_now() -> Timestamp {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+#[async_trait]
+impl LimitStore for RedisLimitStore {
+    async fn hit(&self, key: &str, window: u64, now: Timestamp) -> StoreResult<WindowCount> {
+        let key = self.key("window", key);
+        let end = window_end(window, now);
+        let left = end.saturating_sub(now);
+        let count: u64 = self
+            .call(|mut con| async move {
+                scripts::HIT
+                    .key(key)
+                    .arg(end)
+                    .arg(expiry(left))
+                    .invoke_async(&mut con)
+                    .await
+            })
+            .await?;
+        Ok(WindowCount {
+            count,
+            resets_in: u64::try_from(left).unwrap_or(0),
+        })
+    }
+
+    async fn failures(&self, key: &str, now: Timestamp) -> StoreResult<FailureState> {
+        let key = self.key("failures", key);
+        let (failures, locked_until, forget_at): (
+            Option<u32>,
+            Option<Timestamp>,
+            Option<Timestamp>,
+        ) = self
+            .call(|mut con| async move {
+                redis::cmd("HMGET")
+                    .arg(key)
+                    .arg(&["failures", "locked_until", "forget_at"])
+                    .query_async(&mut con)
+                    .await
+            })
+            .await?;
+        Ok(match forget_at {
+            Some(forget_at) if forget_at > now => FailureState {
+                failures: failures.unwrap_or(0),
+                locked_until,
+            },
+            _ => FailureState::default(),
+        })
+    }
+
+    async fn record_failure(
+        &self,
+        key: &str,
+        lockout: &Lockout,
+        now: Timestamp,
+    ) -> StoreResult<FailureState> {
+        if now.unsigned_abs() > LUA_MAX_TIMESTAMP.unsigned_abs() {
+            return Err(StoreError::unavailable(Error::TimestampOutOfRange(now)));
+        }
+        let key = self.key("failures", key);
+        let lockout = *lockout;
+        let (failures, locked_until): (u32, Option<Timestamp>) = self
+            .call(|mut con| async move {
+                scripts::RECORD_FAILURE
+                    .key(key)
+                    .arg(now)
+                    .arg(lockout.threshold)
+                    .arg(lua_seconds(lockout.base))
+                    .arg(lua_seconds(lockout.max))
+                    .arg(lua_seconds(lockout.memory))
+                    .arg(EXPIRY_MARGIN)
+                    .invoke_async(&mut con)
+                    .await
+            })
+            .await?;
+        Ok(FailureState {
+            failures,
+            locked_until,
+        })
+    }
+
+    async fn reset_failures(&self, key: &str) -> StoreResult<()> {
+        let key = self.key("failures", key);
+        self.call(|mut con| async move { redis::cmd("DEL").arg(key).exec_async(&mut con).await })
+            .await
+    }
+
+    async fn revoke(&self, sid: &str, until: Timestamp) -> StoreResult<()> {
+        let key = self.key("revoked", sid);
+        // No `now` comes with a revocation: the key is kept from the system clock, which only
+        // decides when the garbage goes (`is_revoked` compares with the service's clock).
+        let keep = expiry(until.saturating_sub(system_now()));
+        self.call(|mut con| async move {
+            scripts::REVOKE
+                .key(key)
+                .arg(until)
+                .arg(keep)
+                .invoke_async::<()>(&mut con)
+                .await
+        })
+        .await
+    }
+
+    async fn is_revoked(&self, sid: &str, now: Timestamp) -> StoreResult<bool> {
+        let key = self.key("revoked", sid);
+        let until: Option<Timestamp> = self
+            .call(|mut con| async move { redis::cmd("GET").arg(key).query_async(&mut con).await })
+            .await?;
+        Ok(until.is_some_and(|until| until > now))
+    }
+}

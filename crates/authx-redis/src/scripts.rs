@@ -1,0 +1,95 @@
+//! The Lua scripts behind the store. Each runs atomically in Redis, in one round trip, and
+//! mirrors the matching method of `authx_core::limit::MemoryLimitStore` line for line.
+//!
+//! Every decision uses the `now` the caller passes (the service's clock); the key's expiry only
+//! collects garbage, and is always later than the logic needs the key.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+/// Counts one event in a fixed window.
+///
+/// `KEYS[1]`: the window hash (`end`, `count`). `ARGV[1]`: the end of the window containing
+/// `now`, as computed by the caller; `ARGV[2]`: seconds to keep the key.
+/// Returns the count, this event included.
+///
+/// A different stored `end` is another window (earlier or later): it starts again at 1, as the
+/// in-process store does.
+pub(crate) static HIT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('HGET', KEYS[1], 'end') == ARGV[1] then
+  return redis.call('HINCRBY', KEYS[1], 'count', 1)
+end
+redis.call('HSET', KEYS[1], 'end', ARGV[1], 'count', 1)
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+",
+    )
+});
+
+/// Records one failed login and the lock it earns.
+///
+/// `KEYS[1]`: the failure hash (`failures`, `locked_until`, `forget_at`). `ARGV`: `now`, then the
+/// lockout's `threshold`, `base`, `max` and `memory` in seconds, then the expiry margin.
+/// Returns `{failures, locked_until or nil}`.
+///
+/// Lua numbers are doubles: the caller keeps every input below 2^52, so the arithmetic is exact
+/// (`base * 2^doublings` may round only when it is far above `max`, which then wins).
+pub(crate) static RECORD_FAILURE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local function int(x) return string.format('%d', x) end
+local now = tonumber(ARGV[1])
+local threshold = tonumber(ARGV[2])
+local base = tonumber(ARGV[3])
+local max = tonumber(ARGV[4])
+local memory = tonumber(ARGV[5])
+local margin = tonumber(ARGV[6])
+
+local state = redis.call('HMGET', KEYS[1], 'failures', 'locked_until', 'forget_at')
+local failures = tonumber(state[1]) or 0
+local locked_until = tonumber(state[2])
+if (tonumber(state[3]) or 0) <= now then
+  -- Forgotten (or never seen): start again.
+  failures = 0
+  locked_until = nil
+end
+
+failures = math.min(failures + 1, 4294967295)
+-- Lockout::lock_seconds
+local lock = 0
+if threshold > 0 and failures >= threshold then
+  lock = math.min(base * 2 ^ math.min(failures - threshold, 30), max)
+end
+if lock > 0 then
+  locked_until = now + lock
+end
+local keep = math.max(memory, lock)
+
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'failures', int(failures), 'forget_at', int(now + keep))
+if locked_until then
+  redis.call('HSET', KEYS[1], 'locked_until', int(locked_until))
+end
+redis.call('EXPIRE', KEYS[1], int(keep + margin))
+return {failures, locked_until or false}
+",
+    )
+});
+
+/// Marks a session revoked, keeping the later of the stored and the new `until`.
+///
+/// `KEYS[1]`: the revocation key. `ARGV[1]`: `until`; `ARGV[2]`: seconds to keep the key.
+pub(crate) static REVOKE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local stored = tonumber(redis.call('GET', KEYS[1]))
+if stored == nil or stored < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+end
+return 0
+",
+    )
+});
