@@ -5,8 +5,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use authx::clock::Clock as _;
-
 use crate::support::{Adapter, Backend, Options, PASSWORD, SECRET, TestServer, link_token};
 
 fn registration(name: &str) -> Value {
