@@ -120,8 +120,13 @@ mod names {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn actix_url_for() {
-        let s = TestServer::start(Adapter::Actix, Backend::Sqlite, Options::default()).await.unwrap();
-        let r = s.client().send("GET", &format!("{}/urls", s.root), &[], vec![]).await;
+        let s = TestServer::start(Adapter::Actix, Backend::Sqlite, Options::default())
+            .await
+            .unwrap();
+        let r = s
+            .client()
+            .send("GET", &format!("{}/urls", s.root), &[], vec![])
+            .await;
         let expected: Vec<String> = authx::ROUTES
             .iter()
             .map(|route| format!("/api/users{}", route.path_with(|_| "7".into())))
@@ -132,9 +137,14 @@ mod names {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn rocket_route_names() {
-        let s = TestServer::start(Adapter::Rocket, Backend::Sqlite, Options::default()).await.unwrap();
+        let s = TestServer::start(Adapter::Rocket, Backend::Sqlite, Options::default())
+            .await
+            .unwrap();
         let rocket = rocket::custom(crate::support::quiet_rocket_config())
-            .attach(authx::rocket::AuthFairing::new("/api/users", s.auth.clone()))
+            .attach(authx::rocket::AuthFairing::new(
+                "/api/users",
+                s.auth.clone(),
+            ))
             .ignite()
             .await
             .unwrap();

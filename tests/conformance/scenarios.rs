@@ -1,5 +1,7 @@
 //! The scenarios, each written once and run against every adapter and backend.
 
+use std::fmt::Write as _;
+
 use authx::clock::Clock as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -1058,9 +1060,23 @@ pub async fn change_username_rules(s: &TestServer) {
         r.assert_error(404, "Not found", "not_found");
     }
     // The parameter is percent-decoded like any path segment: `%31` is `1`.
-    let encoded: String = sam_id.to_string().bytes().map(|b| format!("%{b:02X}")).collect();
-    tess.post(&format!("/{encoded}/change_username"), json!({"username": "decoded"})).await.assert_null();
-    s.client().post("/login", json!({"login": "decoded", "password": PASSWORD})).await.assert_null();
+    let encoded = sam_id
+        .to_string()
+        .bytes()
+        .fold(String::new(), |mut out, b| {
+            let _ = write!(out, "%{b:02X}");
+            out
+        });
+    tess.post(
+        &format!("/{encoded}/change_username"),
+        json!({"username": "decoded"}),
+    )
+    .await
+    .assert_null();
+    s.client()
+        .post("/login", json!({"login": "decoded", "password": PASSWORD}))
+        .await
+        .assert_null();
 }
 
 pub async fn change_username_race_has_one_winner(s: &TestServer) {
@@ -1389,7 +1405,11 @@ fn mask(value: &Value) -> Value {
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| {
-                    let v = if ["iat", "exp", "jti", "sid"].contains(&k.as_str()) { json!("<masked>") } else { mask(v) };
+                    let v = if ["iat", "exp", "jti", "sid"].contains(&k.as_str()) {
+                        json!("<masked>")
+                    } else {
+                        mask(v)
+                    };
                     (k.clone(), v)
                 })
                 .collect(),
@@ -1411,42 +1431,86 @@ fn cookie_attributes(cookie: &str) -> Vec<String> {
         .collect()
 }
 
+/// A request of the identity script: method, path, headers, body.
+type ScriptedRequest<'a> = (&'a str, String, &'a [(&'a str, &'a str)], Vec<u8>);
+
 /// A fixed script of requests, good and bad, with its answers masked.
 async fn identity_script(s: &TestServer) -> Vec<Step> {
     let json_ct: &[(&str, &str)] = &[("content-type", "application/json")];
     let register = registration("alice").to_string().into_bytes();
-    let big = json!({"email": "x".repeat(17 * 1024)}).to_string().into_bytes();
-    let login = |password: &str| json!({"login": "alice", "password": password}).to_string().into_bytes();
+    let big = json!({"email": "x".repeat(17 * 1024)})
+        .to_string()
+        .into_bytes();
+    let login = |password: &str| {
+        json!({"login": "alice", "password": password})
+            .to_string()
+            .into_bytes()
+    };
     let me = format!("{}/me", s.root);
     let admin = format!("{}/admin", s.root);
-    let script: Vec<(&str, String, &[(&str, &str)], Vec<u8>)> = vec![
+    let script: Vec<ScriptedRequest<'_>> = vec![
         ("GET", me.clone(), &[], vec![]),
         ("POST", "/register".into(), json_ct, register.clone()),
         ("POST", "/register".into(), json_ct, register),
         ("POST", "/register".into(), json_ct, b"{not json".to_vec()),
         ("POST", "/register".into(), json_ct, b"[1]".to_vec()),
-        ("POST", "/register".into(), json_ct, br#"{"email": 5}"#.to_vec()),
-        ("POST", "/register".into(), &[("content-type", "text/plain")], b"{}".to_vec()),
+        (
+            "POST",
+            "/register".into(),
+            json_ct,
+            br#"{"email": 5}"#.to_vec(),
+        ),
+        (
+            "POST",
+            "/register".into(),
+            &[("content-type", "text/plain")],
+            b"{}".to_vec(),
+        ),
         ("POST", "/register".into(), json_ct, big),
         ("POST", "/login".into(), json_ct, login("wrong password")),
-        ("POST", "/login".into(), json_ct, br#"{"login": "nobody", "password": "whatever1"}"#.to_vec()),
+        (
+            "POST",
+            "/login".into(),
+            json_ct,
+            br#"{"login": "nobody", "password": "whatever1"}"#.to_vec(),
+        ),
         ("POST", "/login".into(), &[], login(PASSWORD)),
         ("POST", "/token".into(), &[], vec![]),
         ("GET", "/confirm".into(), &[], vec![]),
         ("HEAD", "/confirm".into(), &[], vec![]),
         ("POST", "/token/refresh".into(), &[], vec![]),
-        ("POST", "/token/refresh".into(), json_ct, br#"{"refresh": "junk"}"#.to_vec()),
+        (
+            "POST",
+            "/token/refresh".into(),
+            json_ct,
+            br#"{"refresh": "junk"}"#.to_vec(),
+        ),
         ("POST", "/confirm/not-a-token".into(), &[], vec![]),
         ("POST", "/confirm/change_username".into(), &[], vec![]),
-        ("POST", "/abc/change_username".into(), json_ct, br#"{"username": "bob"}"#.to_vec()),
-        ("POST", "/1/change_username".into(), json_ct, br#"{"username": "alice"}"#.to_vec()),
-        ("POST", "/1/change_username".into(), json_ct, br#"{"username": 7}"#.to_vec()),
+        (
+            "POST",
+            "/abc/change_username".into(),
+            json_ct,
+            br#"{"username": "bob"}"#.to_vec(),
+        ),
+        (
+            "POST",
+            "/1/change_username".into(),
+            json_ct,
+            br#"{"username": "alice"}"#.to_vec(),
+        ),
+        (
+            "POST",
+            "/1/change_username".into(),
+            json_ct,
+            br#"{"username": 7}"#.to_vec(),
+        ),
         ("GET", me.clone(), &[], vec![]),
         ("GET", admin.clone(), &[], vec![]),
         ("GET", "/nowhere".into(), &[], vec![]),
         ("POST", "/register/".into(), &[], vec![]),
         ("POST", "/%72egister".into(), &[], vec![]),
-        ("POST", "".into(), &[], vec![]),
+        ("POST", String::new(), &[], vec![]),
         // Not `/api/users/`: axum's `nest` leaves it to the host application's fallback.
         ("POST", "/confirm/".into(), &[], vec![]),
         ("POST", "//change_username".into(), &[], vec![]),
@@ -1464,16 +1528,25 @@ async fn identity_script(s: &TestServer) -> Vec<Step> {
     let mut steps = Vec::new();
     for (method, path, headers, body) in script {
         let r = c.send(method, &path, headers, body).await;
-        let headers = ["content-type", "cache-control", "www-authenticate", "retry-after"]
-            .into_iter()
-            .map(|name| (name, r.header(name).map(str::to_owned)))
-            .collect();
+        let headers = [
+            "content-type",
+            "cache-control",
+            "www-authenticate",
+            "retry-after",
+        ]
+        .into_iter()
+        .map(|name| (name, r.header(name).map(str::to_owned)))
+        .collect();
         steps.push(Step {
             request: format!("{method} {}", path.trim_start_matches(&s.root)),
             status: r.status,
             headers,
             body: mask(&r.body),
-            set_cookies: r.set_cookies().iter().map(|c| cookie_attributes(c)).collect(),
+            set_cookies: r
+                .set_cookies()
+                .iter()
+                .map(|c| cookie_attributes(c))
+                .collect(),
         });
     }
     steps
@@ -1492,9 +1565,16 @@ pub async fn same_answers_in_every_adapter(backend: Backend) {
     let (reference, expected) = &transcripts[0];
     // The script means something: a few answers checked outright.
     let statuses = |request: &str| -> Vec<u16> {
-        expected.iter().filter(|s| s.request == request).map(|s| s.status).collect()
+        expected
+            .iter()
+            .filter(|s| s.request == request)
+            .map(|s| s.status)
+            .collect()
     };
-    assert_eq!(statuses("POST /register"), [200, 400, 400, 400, 400, 400, 413]);
+    assert_eq!(
+        statuses("POST /register"),
+        [200, 400, 400, 400, 400, 400, 413]
+    );
     assert_eq!(statuses("POST /login"), [401, 404, 200]);
     assert_eq!(statuses("POST /token"), [200, 401]);
     assert_eq!(statuses("HEAD /confirm"), [200]);

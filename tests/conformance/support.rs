@@ -340,7 +340,10 @@ async fn start_axum(auth: Auth, prefix: &str) -> (SocketAddr, Running) {
     use authx::axum::{AdminUser, AuthUser};
     use axum::routing::get;
     async fn me(AuthUser(claims): AuthUser) -> impl axum::response::IntoResponse {
-        ([(axum::http::header::CONTENT_TYPE, "application/json")], me_json(&claims))
+        (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            me_json(&claims),
+        )
     }
     async fn maybe(user: Option<AuthUser>) -> String {
         user.map_or_else(|| "anonymous".into(), |AuthUser(c)| c.username)
@@ -433,7 +436,8 @@ mod rocket_host {
 
     #[rocket::get("/me")]
     pub fn me(user: AuthUser) -> (ContentType, String) {
-        (ContentType::JSON, super::me_json(&user.0))
+        let AuthUser(claims) = user;
+        (ContentType::JSON, super::me_json(&claims))
     }
 
     #[rocket::get("/maybe")]
@@ -476,13 +480,16 @@ async fn start_rocket(auth: Auth, prefix: &'static str) -> (SocketAddr, Running)
         .attach(rocket::fairing::AdHoc::on_liftoff("port", move |rocket| {
             Box::pin(async move {
                 let config = rocket.config();
-                tx.send(SocketAddr::new(config.address, config.port)).unwrap();
+                tx.send(SocketAddr::new(config.address, config.port))
+                    .unwrap();
             })
         }));
     let task = tokio::spawn(async move {
         rocket.launch().await.unwrap();
     });
-    let addr = tokio::task::spawn_blocking(move || rx.recv().unwrap()).await.unwrap();
+    let addr = tokio::task::spawn_blocking(move || rx.recv().unwrap())
+        .await
+        .unwrap();
     (addr, Running::Task(task))
 }
 

@@ -102,7 +102,9 @@ async fn dispatch(req: HttpRequest, body: web::Payload, path: &'static str) -> H
         Err(e) => return error(&e),
     };
     let Some(peer) = req.peer_addr() else {
-        return error(&AuthError::unavailable("authx-actix: the request has no peer address"));
+        return error(&AuthError::unavailable(
+            "authx-actix: the request has no peer address",
+        ));
     };
     let mut core = core_request(peer.ip(), &req);
     core.param = found.param;
@@ -209,7 +211,8 @@ fn authenticate(req: &HttpRequest) -> Extraction<Claims> {
     let auth = auth_of(req);
     // The peer is irrelevant to token checks; it is not required here.
     let core = core_request(
-        req.peer_addr().map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |a| a.ip()),
+        req.peer_addr()
+            .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |a| a.ip()),
         req,
     );
     Box::pin(async move { Ok(auth?.authenticate(&core).await?) })
@@ -248,7 +251,10 @@ mod tests {
 
     #[test]
     fn tails() {
-        assert_eq!(tail("/api/users/1/change_username", 2), "/1/change_username");
+        assert_eq!(
+            tail("/api/users/1/change_username", 2),
+            "/1/change_username"
+        );
         assert_eq!(tail("/api/users/login", 1), "/login");
         assert_eq!(tail("/login", 3), "/login");
     }

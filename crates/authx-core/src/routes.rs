@@ -192,9 +192,7 @@ pub fn lookup(method: &str, path: &str) -> Result<Match, AuthError> {
         .ok_or(AuthError::MethodNotAllowed)?;
     let param = match route.param {
         PathParam::None => None,
-        PathParam::Token | PathParam::Id => {
-            Some(route.param_in(path).ok_or(AuthError::NotFound)?)
-        }
+        PathParam::Token | PathParam::Id => Some(route.param_in(path).ok_or(AuthError::NotFound)?),
     };
     Ok(Match { route, param })
 }
@@ -318,8 +316,14 @@ mod tests {
                 .map_err(|e| e.status())
         };
         assert_eq!(name("POST", "/login"), Ok(("auth:login", None)));
-        assert_eq!(name("HEAD", "/confirm"), Ok(("auth:get_email_confirmation_status", None)));
-        assert_eq!(name("POST", "/confirm"), Ok(("auth:request_email_confirmation", None)));
+        assert_eq!(
+            name("HEAD", "/confirm"),
+            Ok(("auth:get_email_confirmation_status", None))
+        );
+        assert_eq!(
+            name("POST", "/confirm"),
+            Ok(("auth:request_email_confirmation", None))
+        );
         assert_eq!(
             name("POST", "/confirm/change_username"),
             Ok(("auth:confirm_email", Some("change_username".into())))
@@ -342,14 +346,23 @@ mod tests {
             ("POST", "/", 404),
             ("POST", "register", 404),
         ] {
-            assert_eq!(lookup(method, path).map_err(|e| e.status()).err(), Some(status), "{method} {path}");
+            assert_eq!(
+                lookup(method, path).map_err(|e| e.status()).err(),
+                Some(status),
+                "{method} {path}"
+            );
         }
     }
 
     #[test]
     fn param_in_reads_from_the_end() {
         let route = by_name("auth:change_username").unwrap();
-        assert_eq!(route.param_in("/api/users/a%20b/change_username").as_deref(), Some("a b"));
+        assert_eq!(
+            route
+                .param_in("/api/users/a%20b/change_username")
+                .as_deref(),
+            Some("a b")
+        );
         assert_eq!(route.param_in("/api/users/%zz/change_username"), None);
         assert_eq!(by_name("auth:login").unwrap().param_in("/login"), None);
     }
