@@ -364,6 +364,9 @@ mod tests {
             Some("a b")
         );
         assert_eq!(route.param_in("/api/users/%zz/change_username"), None);
+        assert_eq!(route.param_in("/api/users/%+1/change_username"), None);
+        assert_eq!(route.param_in("/api/users/%ff/change_username"), None);
+        assert_eq!(route.param_in("/api/users/%/change_username"), None);
         assert_eq!(by_name("auth:login").unwrap().param_in("/login"), None);
     }
 }
