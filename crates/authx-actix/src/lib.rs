@@ -168,10 +168,10 @@ fn into_response(answer: AuthResponse) -> HttpResponse {
 /// The authenticated user of a request (access token from `Authorization: Bearer`, else the
 /// access cookie). Rejects with the contract's `401` JSON.
 ///
-/// `Option<AuthUser>` is `None` when no valid token came. Unlike the axum and rocket
-/// adapters it is also `None` on a `503` (actix's own `Option<T>` extractor swallows every
-/// error); the core's token check does not reach storage, so only a missing `Auth` (logged)
-/// is concerned.
+/// `Option<AuthUser>` is `None` when no valid token came. Unlike the axum adapter it is also
+/// `None` on a `503`: actix's own `Option<T>` extractor swallows every error. Where a storage
+/// fault (the revocation check) must not pass for "anonymous", take
+/// `Result<AuthUser, AuthRejection>` and return the rejection when its status is `503`.
 #[derive(Debug, Clone)]
 pub struct AuthUser(pub Claims);
 
@@ -179,9 +179,10 @@ pub struct AuthUser(pub Claims);
 #[derive(Debug, Clone)]
 pub struct AdminUser(pub Claims);
 
-/// The rejection of the authx extractors: the contract's JSON error.
+/// The rejection of the authx extractors: the contract's JSON error, sent as it is when
+/// returned as an actix error.
 #[derive(Debug)]
-pub struct AuthRejection(AuthResponse);
+pub struct AuthRejection(pub AuthResponse);
 
 impl std::fmt::Display for AuthRejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -257,5 +258,43 @@ mod tests {
         );
         assert_eq!(tail("/api/users/login", 1), "/login");
         assert_eq!(tail("/login", 3), "/login");
+    }
+
+    #[test]
+    fn extractors_without_auth_answer_503_json() {
+        use actix_web::{App, test};
+        async fn me(AuthUser(claims): AuthUser) -> String {
+            claims.username
+        }
+        async fn maybe(user: Option<AuthUser>) -> &'static str {
+            if user.is_some() { "user" } else { "anonymous" }
+        }
+        actix_web::rt::System::new().block_on(async {
+            let app = test::init_service(
+                App::new()
+                    .route("/me", web::get().to(me))
+                    .route("/maybe", web::get().to(maybe)),
+            )
+            .await;
+            let response =
+                test::call_service(&app, test::TestRequest::get().uri("/me").to_request()).await;
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(
+                response
+                    .headers()
+                    .get("content-type")
+                    .map(HeaderValue::as_bytes),
+                Some(&b"application/json"[..])
+            );
+            let body = test::read_body(response).await;
+            assert_eq!(
+                &body[..],
+                br#"{"detail":"Service unavailable","code":"service_unavailable"}"#
+            );
+            // actix's `Option<T>` swallows the rejection (documented).
+            let request = test::TestRequest::get().uri("/maybe").to_request();
+            let body = test::call_and_read_body(&app, request).await;
+            assert_eq!(&body[..], b"anonymous");
+        });
     }
 }

@@ -257,9 +257,10 @@ impl catcher::Handler for JsonCatcher {
 /// access cookie). Fails with `401` and the contract's JSON body, sent by [`catchers`] (under
 /// the auth base) or [`guard_catchers`] (where the application registers them).
 ///
-/// `Option<AuthUser>` is `None` when no valid token came. As rocket's own `Option<T>` guard
-/// turns every failure into `None`, it is also `None` on a `503`; the core's token check does
-/// not reach storage, so only a missing `Auth` is concerned.
+/// `Option<AuthUser>` is `None` when no valid token came. Unlike the axum adapter it is also
+/// `None` on a `503`: rocket's own `Option<T>` guard turns every failure into `None`. Where a
+/// storage fault (the revocation check) must not pass for "anonymous", take
+/// `Result<AuthUser, AuthRejection>`.
 #[derive(Debug, Clone)]
 pub struct AuthUser(pub Claims);
 
@@ -309,5 +310,94 @@ impl<'r> FromRequest<'r> for AdminUser {
             Ok(_) => reject(req, &AuthError::Forbidden),
             Err(e) => reject(req, &e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rocket::http::{Accept, ContentType};
+    use rocket::local::asynchronous::Client;
+
+    #[rocket::get("/fails/<code>")]
+    fn fails(code: u16) -> Status {
+        Status::new(code)
+    }
+
+    #[rocket::get("/me")]
+    fn me(user: AuthUser) -> String {
+        let AuthUser(claims) = user;
+        claims.username
+    }
+
+    async fn client() -> Client {
+        let config = rocket::Config {
+            log_level: rocket::config::LogLevel::Off,
+            ..rocket::Config::debug_default()
+        };
+        let rocket = rocket::custom(config)
+            .mount("/api/users", rocket::routes![fails, me])
+            .register("/api/users", catchers())
+            .mount("/", rocket::routes![fails, me])
+            .register("/", guard_catchers());
+        Client::untracked(rocket).await.expect("a valid rocket")
+    }
+
+    async fn get(client: &Client, path: &str) -> (u16, Option<ContentType>, String) {
+        let response = client.get(path).header(Accept::HTML).dispatch().await;
+        let status = response.status().code;
+        let content_type = response.content_type();
+        (
+            status,
+            content_type,
+            response.into_string().await.unwrap_or_default(),
+        )
+    }
+
+    #[rocket::async_test]
+    async fn every_status_under_the_base_is_json() {
+        let client = client().await;
+        for (code, status, body) in [
+            (
+                401,
+                401,
+                r#"{"detail":"Not authenticated","code":"not_authenticated"}"#,
+            ),
+            (404, 404, r#"{"detail":"Not found","code":"not_found"}"#),
+            (
+                413,
+                413,
+                r#"{"detail":"Payload too large","code":"payload_too_large"}"#,
+            ),
+            (
+                422,
+                400,
+                r#"{"detail":"Unprocessable Entity","code":"invalid_body"}"#,
+            ),
+            (
+                500,
+                503,
+                r#"{"detail":"Service unavailable","code":"service_unavailable"}"#,
+            ),
+        ] {
+            let got = get(&client, &format!("/api/users/fails/{code}")).await;
+            assert_eq!(
+                got,
+                (status, Some(ContentType::JSON), body.to_owned()),
+                "{code}"
+            );
+        }
+    }
+
+    #[rocket::async_test]
+    async fn guard_catchers_answer_for_the_guards_only() {
+        let client = client().await;
+        // No `Auth` is managed: the guard fails with 503, sent as JSON by the guard catcher.
+        let (status, content_type, body) = get(&client, "/me").await;
+        assert_eq!((status, content_type), (503, Some(ContentType::JSON)));
+        assert!(body.contains("service_unavailable"), "{body}");
+        // Any other 401 is left to rocket's default catcher.
+        let (status, content_type, _) = get(&client, "/fails/401").await;
+        assert_eq!((status, content_type), (401, Some(ContentType::HTML)));
     }
 }
