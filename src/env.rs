@@ -11,6 +11,9 @@
 //! | `AUTHX_BASE_URL` | front-end base for mail links | `http://localhost:8000` |
 //! | `AUTHX_LOGIN_LIMIT_PER_IP` | login attempts per client IP per 60 s; `0` turns it off | `30` |
 //! | `AUTHX_ALLOWED_ORIGINS` | extra origins allowed by the CSRF check, comma-separated | the origin of `AUTHX_BASE_URL` |
+//! | `SMTP_HOST`, `SMTP_PORT`, `SMTP_USERNAME`, `SMTP_PASSWORD`, `SMTP_TLS` (`none`/`starttls`/`tls`), `AUTHX_SENDER` | send mail through SMTP | mail printed to stdout |
+//! | `SMTP_CA_FILE` | a PEM file of an extra CA to trust for SMTP TLS | system roots only |
+//! | `AUTHX_RECAPTCHA_SECRET`, `AUTHX_CAPTCHA_VERIFY_URL` | CAPTCHA on register (siteverify; reCAPTCHA unless another verify URL is given) | off |
 //! | `REDIS_URL` | `redis://[user:password@]host[:port][/db]`: login limits, lockout and the revocation cache in Redis (keys under `authx:`), shared by every instance using it | in-process |
 
 use std::net::SocketAddr;
@@ -69,6 +72,12 @@ pub struct Environment {
     pub allowed_origins: Vec<String>,
     /// `REDIS_URL` (wrapped: it may carry a password).
     pub redis_url: Option<authx_core::Secret>,
+    /// `SMTP_HOST` and the other `SMTP_*` variables; `None` prints mail to stdout.
+    pub smtp: Option<authx_core::mail::SmtpSettings>,
+    /// `AUTHX_SENDER`.
+    pub sender: Option<String>,
+    /// `AUTHX_RECAPTCHA_SECRET` and `AUTHX_CAPTCHA_VERIFY_URL`.
+    pub captcha: Option<(authx_core::Secret, Option<String>)>,
     jwt: JwtSource,
 }
 
@@ -117,7 +126,37 @@ impl Environment {
                 });
             }
         };
+        let smtp = match var("SMTP_HOST") {
+            None => None,
+            Some(host) => {
+                let mut settings = authx_core::mail::SmtpSettings::new(host.trim());
+                settings.tls = parse("SMTP_TLS", authx_core::mail::SmtpTls::StartTls)?;
+                settings.port = var("SMTP_PORT")
+                    .map(|_| parse::<u16>("SMTP_PORT", 0))
+                    .transpose()?;
+                settings.username = var("SMTP_USERNAME");
+                settings.password = var("SMTP_PASSWORD").map(authx_core::Secret::new);
+                settings.ca_file = var("SMTP_CA_FILE").map(Into::into);
+                Some(settings)
+            }
+        };
+        let captcha = match (
+            var("AUTHX_RECAPTCHA_SECRET"),
+            var("AUTHX_CAPTCHA_VERIFY_URL"),
+        ) {
+            (Some(secret), url) => Some((authx_core::Secret::new(secret), url)),
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(EnvError::Invalid {
+                    name: "AUTHX_CAPTCHA_VERIFY_URL",
+                    message: "needs AUTHX_RECAPTCHA_SECRET".into(),
+                });
+            }
+        };
         Ok(Self {
+            smtp,
+            sender: var("AUTHX_SENDER"),
+            captcha,
             addr: parse("AUTHX_ADDR", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
             database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://authx.db".into()),
             debug: parse("AUTHX_DEBUG", true)?,
@@ -178,6 +217,27 @@ impl Environment {
             .base_url(self.base_url.clone())
             .allowed_origins(self.allowed_origins.clone())
             .limits(limits);
+        let builder = match &self.sender {
+            Some(sender) => builder.sender(sender.clone()),
+            None => builder,
+        };
+        let builder = match &self.smtp {
+            Some(smtp) => {
+                tracing::info!(host = %smtp.host, port = smtp.port(), "authx: mail goes through SMTP");
+                builder.smtp(smtp.clone())
+            }
+            None => builder,
+        };
+        let builder = match &self.captcha {
+            Some((secret, url)) => {
+                let builder = builder.recaptcha_secret(secret.clone());
+                match url {
+                    Some(url) => builder.captcha_verify_url(url.clone()),
+                    None => builder,
+                }
+            }
+            None => builder,
+        };
         match &self.redis_url {
             None => Ok(builder),
             Some(url) => {

@@ -10,6 +10,7 @@
 //! PostgreSQL runs read `AUTHX_TEST_POSTGRES_URL` (e.g. `postgres://postgres@127.0.0.1:5432/postgres`)
 //! and create a database of their own; without the variable they print that they skipped.
 
+mod instances;
 mod scenarios;
 mod support;
 

@@ -76,8 +76,8 @@ pub struct TestServer {
     pub db: Db,
     pub http: reqwest::Client,
     running: Running,
-    /// `(admin URL, database)` of a PostgreSQL database made for this server.
-    postgres: Option<(String, String)>,
+    /// The PostgreSQL database made for this server, held to be dropped after it.
+    _postgres: Option<PostgresDatabase>,
 }
 
 /// How a test server is stopped.
@@ -95,25 +95,57 @@ impl Drop for TestServer {
             // The stop command is sent at once; the server's thread ends when it has stopped.
             Running::Actix(handle) => drop(handle.stop(false)),
         }
-        if let Some((admin_url, name)) = self.postgres.take() {
-            // Drop the database on a thread of its own: Drop cannot await.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async {
-                    use sqlx::Connection as _;
-                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
-                        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
-                            .execute(&mut conn)
-                            .await;
-                    }
-                });
-            })
-            .join();
+    }
+}
+
+/// A PostgreSQL database made for one test, dropped (connections and all) when this is.
+pub struct PostgresDatabase {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl PostgresDatabase {
+    pub async fn create(admin_url: &str) -> Self {
+        use sqlx::Connection as _;
+        let name = format!(
+            "authx_test_{}",
+            &authx::random::sha256_hex(&authx::random::token(16))[..16]
+        );
+        let mut conn = sqlx::PgConnection::connect(admin_url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let (base, _) = admin_url.rsplit_once('/').unwrap();
+        Self {
+            url: format!("{base}/{name}"),
+            admin_url: admin_url.to_owned(),
+            name,
         }
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop cannot await: use a thread with a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                use sqlx::Connection as _;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
     }
 }
 
@@ -134,9 +166,9 @@ impl TestServer {
                     println!("skipped: AUTHX_TEST_POSTGRES_URL not set");
                     return None;
                 };
-                let (db_url, name) = create_postgres_database(&url).await;
-                postgres = Some((url, name));
-                let url = db_url;
+                let database = PostgresDatabase::create(&url).await;
+                let url = database.url.clone();
+                postgres = Some(database);
                 let store = authx::sqlx::PostgresStore::connect(&url).await.unwrap();
                 let pool = store.pool().clone();
                 (Arc::new(store), Db::Postgres(pool))
@@ -188,7 +220,7 @@ impl TestServer {
             mailer,
             auth,
             db,
-            postgres,
+            _postgres: postgres,
             http: reqwest::Client::builder()
                 .pool_max_idle_per_host(64)
                 .build()
@@ -319,21 +351,6 @@ pub fn link_token(mail: &Mail) -> String {
         .expect("a link line");
     line.trim_start_matches("http://localhost:8000/confirm?token=")
         .to_owned()
-}
-
-async fn create_postgres_database(admin_url: &str) -> (String, String) {
-    use sqlx::Connection as _;
-    let name = format!(
-        "authx_test_{}",
-        authx::random::sha256_hex(&authx::random::token(16))[..16].to_owned()
-    );
-    let mut conn = sqlx::PgConnection::connect(admin_url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let (base, _) = admin_url.rsplit_once('/').unwrap();
-    (format!("{base}/{name}"), name)
 }
 
 async fn start_axum(auth: Auth, prefix: &str) -> (SocketAddr, Running) {

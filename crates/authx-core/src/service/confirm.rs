@@ -55,9 +55,18 @@ impl Auth {
         &self,
         req: &AuthRequest,
     ) -> Result<AuthResponse, AuthError> {
+        #[derive(serde::Serialize)]
+        struct Status<'a> {
+            email: &'a str,
+            confirmed: bool,
+        }
         let (_, user) = self.current_user(req).await?;
-        let body = serde_json::json!({ "email": user.email, "confirmed": user.confirmed });
-        Ok(AuthResponse::ok(body.to_string()))
+        let body = serde_json::to_string(&Status {
+            email: &user.email,
+            confirmed: user.confirmed,
+        })
+        .map_err(AuthError::unavailable)?;
+        Ok(AuthResponse::ok(body))
     }
 
     pub(crate) async fn request_confirmation(
