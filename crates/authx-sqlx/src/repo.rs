@@ -370,22 +370,19 @@ macro_rules! impl_repo {
                     &self,
                     id: i64,
                     claim: &str,
+                    at: Timestamp,
                     next_attempt_at: Option<Timestamp>,
                     error: &str,
                 ) -> StoreResult<()> {
-                    // The trait passes no time for giving up: the system clock dates it.
-                    let (statement, at) = match next_attempt_at {
+                    let (statement, time) = match next_attempt_at {
                         Some(next) => (sql::RESCHEDULE_MAIL, next),
-                        None => (
-                            sql::GIVE_UP_MAIL,
-                            ::authx_core::clock::Clock::now(&::authx_core::clock::SystemClock),
-                        ),
+                        None => (sql::GIVE_UP_MAIL, at),
                     };
                     query(statement)
                         .bind(id)
                         .bind(claim)
                         .bind(sql::stored_error(error))
-                        .bind(at)
+                        .bind(time)
                         .execute(&self.pool)
                         .await
                         .map_err(store_error)?;
