@@ -70,6 +70,7 @@ pub struct TestServer {
     pub http: reqwest::Client,
     task: tokio::task::JoinHandle<()>,
     /// The PostgreSQL database made for this server (dropped after it).
+    #[allow(dead_code)] // Never read: held only for its `Drop`.
     postgres: Option<PostgresDatabase>,
 }
 
