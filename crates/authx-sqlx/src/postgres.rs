@@ -6,7 +6,7 @@ use sqlx::{Postgres, Transaction};
 
 use crate::error::{Error, store_error};
 use crate::repo::{Backend, impl_repo};
-use crate::sql::mail_columns;
+use crate::sql::claim_due_mail;
 
 /// The embedded migrations, `migrations/postgres`.
 const MIGRATIONS: &[crate::EmbeddedMigration] = &[(
@@ -70,16 +70,7 @@ impl Backend for PostgresStore {
     type Attempts = i32;
     /// Rows another worker is claiming are skipped rather than waited for, and a row whose claim
     /// changed meanwhile is re-checked under its lock, so two workers never claim the same mail.
-    const CLAIM_DUE_MAIL: &'static str = concat!(
-        "UPDATE mail_outbox SET claim = $3, claimed_until = $2 WHERE id IN (\
-             SELECT id FROM mail_outbox \
-             WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
-               AND (claim IS NULL OR claimed_until < $1) \
-             ORDER BY next_attempt_at, id LIMIT $4 \
-             FOR UPDATE SKIP LOCKED) \
-         RETURNING ",
-        mail_columns!()
-    );
+    const CLAIM_DUE_MAIL: &'static str = claim_due_mail!(" FOR UPDATE SKIP LOCKED");
 
     /// A plain `BEGIN`: PostgreSQL locks rows as they are written, so concurrent transactions
     /// wait for each other only where they meet.

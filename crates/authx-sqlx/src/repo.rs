@@ -14,9 +14,8 @@ pub(crate) trait Backend {
     type Permissions;
     /// How the `attempts` column of the outbox is read.
     type Attempts: TryInto<u32>;
-    /// Claims due mail so that two workers never claim the same row, returning
-    /// [`mail_columns!`](crate::sql::mail_columns). `$1` now, `$2` lease end, `$3` claim,
-    /// `$4` limit.
+    /// The statement that claims due mail: [`claim_due_mail!`](crate::sql::claim_due_mail) with
+    /// the backend's way of keeping two workers from claiming the same row.
     const CLAIM_DUE_MAIL: &'static str;
 
     /// Begins a transaction that writes (every transaction of the store does).

@@ -11,7 +11,7 @@ use sqlx::{Sqlite, Transaction};
 
 use crate::error::{Error, store_error};
 use crate::repo::{Backend, impl_repo};
-use crate::sql::mail_columns;
+use crate::sql::claim_due_mail;
 
 /// The embedded migrations, `migrations/sqlite`.
 const MIGRATIONS: &[crate::EmbeddedMigration] = &[(
@@ -92,16 +92,9 @@ impl Backend for SqliteStore {
     /// A JSON array.
     type Permissions = String;
     type Attempts = i64;
-    /// One statement: SQLite runs one writer at a time, so two workers never claim the same row.
-    const CLAIM_DUE_MAIL: &'static str = concat!(
-        "UPDATE mail_outbox SET claim = $3, claimed_until = $2 WHERE id IN (\
-             SELECT id FROM mail_outbox \
-             WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
-               AND (claim IS NULL OR claimed_until < $1) \
-             ORDER BY next_attempt_at, id LIMIT $4) \
-         RETURNING ",
-        mail_columns!()
-    );
+    /// One statement, no lock clause: SQLite runs one writer at a time, so two workers never
+    /// claim the same row.
+    const CLAIM_DUE_MAIL: &'static str = claim_due_mail!("");
 
     /// `BEGIN IMMEDIATE` takes the write lock at once: a deferred transaction that reads first
     /// and writes later would fail with SQLITE_BUSY instead of waiting.
