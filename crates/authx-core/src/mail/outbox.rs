@@ -92,7 +92,7 @@ async fn deliver_due(inner: &Inner) -> Result<bool, crate::store::StoreError> {
                 let reason = format!("{error}: {:?}", std::error::Error::source(&error));
                 inner
                     .repo
-                    .reschedule_mail(item.id, &item.claim, next, &reason)
+                    .reschedule_mail(item.id, &item.claim, now, next, &reason)
                     .await?;
             }
         }
