@@ -333,7 +333,9 @@ async fn auth_login_with_the_right_password_delivers() {
 }
 
 #[tokio::test]
-async fn auth_with_a_wrong_password_is_permanent() {
+async fn auth_with_a_wrong_password_is_transient() {
+    // A wrong password is the configuration's fault, not the mail's: it must stay queued
+    // until the password is fixed, not be given up.
     let cert = TestCert::generate();
     let (addr, inbox) =
         start_smtp_server(Some(&cert), &[AuthMechanism::Plain, AuthMechanism::Login]);
@@ -343,7 +345,9 @@ async fn auth_with_a_wrong_password_is_permanent() {
     let error = deliver(settings, "ada@example.org")
         .await
         .expect_err("wrong password");
-    assert!(matches!(error, MailError::Permanent(_)), "{error:?}");
+    assert!(matches!(error, MailError::Transient(_)), "{error:?}");
+    let cause = std::error::Error::source(&error).expect("the server's reply");
+    assert!(cause.to_string().contains("535"), "{cause}");
     assert!(inbox.is_empty());
 }
 
