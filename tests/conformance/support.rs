@@ -7,15 +7,17 @@ use std::time::Duration;
 
 use authx::Auth;
 use authx::clock::ManualClock;
-use authx::config::Hashing;
+use authx::config::{Hashing, MailSettings};
 use authx::limit::Limits;
-use authx::mail::{LogMailer, Mail};
+use authx::mail::{LogMailer, Mail, SmtpSettings};
 use authx::password::PasswordParams;
 use authx::token::JwtBackend;
 use serde_json::Value;
 
 pub const SECRET: &[u8] = b"conformance-suite-secret-of-32-bytes!!";
 pub const PASSWORD: &str = "correct horse 1";
+/// The CAPTCHA secret of servers started with `Options::captcha_verify_url`.
+pub const CAPTCHA_SECRET: &str = "conformance-captcha-secret";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Adapter {
@@ -36,6 +38,12 @@ pub struct Options {
     pub tokens_in_body: bool,
     /// Sign with the test Ed25519 key (and keep the HS256 secret as a previous key).
     pub eddsa: bool,
+    /// Deliver mail through this SMTP server instead of the in-memory `LogMailer`.
+    pub smtp: Option<SmtpSettings>,
+    /// Outgoing mail settings (delivery timeout, attempts).
+    pub mail: MailSettings,
+    /// Verify `captcha` on register against this siteverify URL, with [`CAPTCHA_SECRET`].
+    pub captcha_verify_url: Option<String>,
 }
 
 impl Default for Options {
@@ -46,6 +54,9 @@ impl Default for Options {
             csrf_double_submit: false,
             tokens_in_body: false,
             eddsa: false,
+            smtp: None,
+            mail: MailSettings::default(),
+            captcha_verify_url: None,
         }
     }
 }
@@ -68,6 +79,8 @@ pub struct TestServer {
     pub mailer: LogMailer,
     pub db: Db,
     pub http: reqwest::Client,
+    /// The service behind the router.
+    pub auth: Auth,
     task: tokio::task::JoinHandle<()>,
     /// `(admin URL, database)` of a PostgreSQL database made for this server.
     postgres: Option<(String, String)>,
@@ -135,7 +148,7 @@ impl TestServer {
         } else {
             hs256
         };
-        let auth = Auth::builder()
+        let builder = Auth::builder()
             .repo(repo)
             .auth_backend(jwt)
             .csrf_double_submit(options.csrf_double_submit)
@@ -150,10 +163,19 @@ impl TestServer {
                 concurrency: 2,
                 queue: 1024,
             })
-            .mailer(Arc::new(mailer.clone()))
-            .clock(Arc::new(clock.clone()))
-            .build()
-            .unwrap();
+            .mail(options.mail.clone())
+            .clock(Arc::new(clock.clone()));
+        let builder = match &options.smtp {
+            Some(smtp) => builder.smtp(smtp.clone()),
+            None => builder.mailer(Arc::new(mailer.clone())),
+        };
+        let builder = match &options.captcha_verify_url {
+            Some(url) => builder
+                .recaptcha_secret(CAPTCHA_SECRET)
+                .captcha_verify_url(url.clone()),
+            None => builder,
+        };
+        let auth = builder.build().unwrap();
         let prefix = "/api/users";
         let (addr, task) = match adapter {
             Adapter::Axum => start_axum(auth.clone(), prefix).await,
@@ -171,6 +193,7 @@ impl TestServer {
                 .pool_max_idle_per_host(64)
                 .build()
                 .unwrap(),
+            auth,
             task,
         })
     }
@@ -314,7 +337,7 @@ async fn create_postgres_database(admin_url: &str) -> (String, String) {
     (format!("{base}/{name}"), name)
 }
 
-async fn start_axum(auth: Auth, prefix: &str) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+pub async fn start_axum(auth: Auth, prefix: &str) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     use authx::axum::{AdminUser, AuthUser};
     use axum::routing::get;
     async fn me(AuthUser(claims): AuthUser) -> axum::Json<Value> {
