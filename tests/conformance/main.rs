@@ -9,8 +9,11 @@
 //!
 //! PostgreSQL runs read `AUTHX_TEST_POSTGRES_URL` (e.g. `postgres://postgres@127.0.0.1:5432/postgres`)
 //! and create a database of their own; without the variable they print that they skipped.
+//!
+//! `mail` runs email and CAPTCHA end to end against real SMTP and siteverify servers.
 
 mod instances;
+mod mail;
 mod scenarios;
 mod support;
 

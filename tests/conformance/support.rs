@@ -7,15 +7,17 @@ use std::time::Duration;
 
 use authx::Auth;
 use authx::clock::ManualClock;
-use authx::config::Hashing;
+use authx::config::{Hashing, MailSettings};
 use authx::limit::Limits;
-use authx::mail::{LogMailer, Mail};
+use authx::mail::{LogMailer, Mail, SmtpSettings};
 use authx::password::PasswordParams;
 use authx::token::JwtBackend;
 use serde_json::Value;
 
 pub const SECRET: &[u8] = b"conformance-suite-secret-of-32-bytes!!";
 pub const PASSWORD: &str = "correct horse 1";
+/// The CAPTCHA secret of servers started with `Options::captcha_verify_url`.
+pub const CAPTCHA_SECRET: &str = "conformance-captcha-secret";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Adapter {
@@ -42,6 +44,12 @@ pub struct Options {
     pub tokens_in_body: bool,
     /// Sign with the test Ed25519 key (and keep the HS256 secret as a previous key).
     pub eddsa: bool,
+    /// Deliver mail through this SMTP server instead of the in-memory `LogMailer`.
+    pub smtp: Option<SmtpSettings>,
+    /// Outgoing mail settings (delivery timeout, attempts).
+    pub mail: MailSettings,
+    /// Verify `captcha` on register against this siteverify URL, with [`CAPTCHA_SECRET`].
+    pub captcha_verify_url: Option<String>,
 }
 
 impl Default for Options {
@@ -52,6 +60,9 @@ impl Default for Options {
             csrf_double_submit: false,
             tokens_in_body: false,
             eddsa: false,
+            smtp: None,
+            mail: MailSettings::default(),
+            captcha_verify_url: None,
         }
     }
 }
@@ -81,7 +92,7 @@ pub struct TestServer {
 }
 
 /// How a test server is stopped.
-enum Running {
+pub enum Running {
     /// A task on the test's runtime (axum, rocket).
     Task(tokio::task::JoinHandle<()>),
     /// An actix system on a thread of its own.
@@ -186,7 +197,7 @@ impl TestServer {
         } else {
             hs256
         };
-        let auth = Auth::builder()
+        let builder = Auth::builder()
             .repo(repo)
             .auth_backend(jwt)
             .csrf_double_submit(options.csrf_double_submit)
@@ -201,10 +212,19 @@ impl TestServer {
                 concurrency: 2,
                 queue: 1024,
             })
-            .mailer(Arc::new(mailer.clone()))
-            .clock(Arc::new(clock.clone()))
-            .build()
-            .unwrap();
+            .mail(options.mail.clone())
+            .clock(Arc::new(clock.clone()));
+        let builder = match &options.smtp {
+            Some(smtp) => builder.smtp(smtp.clone()),
+            None => builder.mailer(Arc::new(mailer.clone())),
+        };
+        let builder = match &options.captcha_verify_url {
+            Some(url) => builder
+                .recaptcha_secret(CAPTCHA_SECRET)
+                .captcha_verify_url(url.clone()),
+            None => builder,
+        };
+        let auth = builder.build().unwrap();
         let prefix = "/api/users";
         let (addr, running) = match adapter {
             Adapter::Axum => start_axum(auth.clone(), prefix).await,
@@ -353,7 +373,7 @@ pub fn link_token(mail: &Mail) -> String {
         .to_owned()
 }
 
-async fn start_axum(auth: Auth, prefix: &str) -> (SocketAddr, Running) {
+pub async fn start_axum(auth: Auth, prefix: &str) -> (SocketAddr, Running) {
     use authx::axum::{AdminUser, AuthUser};
     use axum::routing::get;
     async fn me(AuthUser(claims): AuthUser) -> impl axum::response::IntoResponse {
