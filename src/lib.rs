@@ -11,6 +11,8 @@
 //! |---|---|
 //! | `sqlite`, `postgres` | [`sqlx`] storage |
 //! | `axum` | [`axum`]: the router and extractors |
+//! | `actix` | [`actix`]: the actix-web routes and extractors |
+//! | `rocket` | [`rocket`]: the rocket routes, fairing, catchers and request guards |
 //! | `redis` | [`redis`]: limits and the revocation cache in Redis, shared by several instances |
 //! | `env` | [`env`]: configuration from the environment, as the examples use it (enables `redis`) |
 //!
@@ -25,6 +27,14 @@ pub use authx_sqlx as sqlx;
 /// The axum adapter.
 #[cfg(feature = "axum")]
 pub use authx_axum as axum;
+
+/// The actix-web adapter.
+#[cfg(feature = "actix")]
+pub use authx_actix as actix;
+
+/// The rocket adapter.
+#[cfg(feature = "rocket")]
+pub use authx_rocket as rocket;
 
 /// The Redis limit store: login throttling, account lockout and the session revocation cache
 /// shared by several instances.

@@ -9,7 +9,11 @@
 //!
 //! PostgreSQL runs read `AUTHX_TEST_POSTGRES_URL` (e.g. `postgres://postgres@127.0.0.1:5432/postgres`)
 //! and create a database of their own; without the variable they print that they skipped.
+//!
+//! `mail` runs email and CAPTCHA end to end against real SMTP and siteverify servers.
 
+mod instances;
+mod mail;
 mod scenarios;
 mod support;
 
@@ -78,3 +82,87 @@ all_scenarios!(
     crate::support::Adapter::Axum,
     crate::support::Backend::Postgres
 );
+all_scenarios!(
+    actix_sqlite,
+    crate::support::Adapter::Actix,
+    crate::support::Backend::Sqlite
+);
+all_scenarios!(
+    actix_postgres,
+    crate::support::Adapter::Actix,
+    crate::support::Backend::Postgres
+);
+all_scenarios!(
+    rocket_sqlite,
+    crate::support::Adapter::Rocket,
+    crate::support::Backend::Sqlite
+);
+all_scenarios!(
+    rocket_postgres,
+    crate::support::Adapter::Rocket,
+    crate::support::Backend::Postgres
+);
+
+/// The same requests get the same answers from every adapter.
+mod identity {
+    use crate::support::Backend;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        crate::scenarios::same_answers_in_every_adapter(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        crate::scenarios::same_answers_in_every_adapter(Backend::Postgres).await;
+    }
+}
+
+/// Route names, where the framework has them.
+mod names {
+    use crate::support::{Adapter, Backend, Options, TestServer};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn actix_url_for() {
+        let s = TestServer::start(Adapter::Actix, Backend::Sqlite, Options::default())
+            .await
+            .unwrap();
+        let r = s
+            .client()
+            .send("GET", &format!("{}/urls", s.root), &[], vec![])
+            .await;
+        let expected: Vec<String> = authx::ROUTES
+            .iter()
+            .map(|route| format!("/api/users{}", route.path_with(|_| "7".into())))
+            .collect();
+        assert_eq!(r.body, expected.join(" "));
+        assert!(expected.contains(&"/api/users/7/change_username".to_owned()));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rocket_route_names() {
+        let s = TestServer::start(Adapter::Rocket, Backend::Sqlite, Options::default())
+            .await
+            .unwrap();
+        let rocket = rocket::custom(crate::support::quiet_rocket_config())
+            .attach(authx::rocket::AuthFairing::new(
+                "/api/users",
+                s.auth.clone(),
+            ))
+            .ignite()
+            .await
+            .unwrap();
+        for route in authx::ROUTES {
+            let mounted: Vec<_> = rocket
+                .routes()
+                .filter(|r| r.name.as_deref() == Some(route.name))
+                .collect();
+            assert_eq!(mounted.len(), 1, "{}", route.name);
+            assert_eq!(mounted[0].method.as_str(), route.method.as_str());
+            assert_eq!(
+                mounted[0].uri.to_string(),
+                format!("/api/users{}", route.path_with(|p| format!("<{p}>")))
+            );
+        }
+    }
+}

@@ -7,19 +7,27 @@ use std::time::Duration;
 
 use authx::Auth;
 use authx::clock::ManualClock;
-use authx::config::Hashing;
+use authx::config::{Hashing, MailSettings};
 use authx::limit::Limits;
-use authx::mail::{LogMailer, Mail};
+use authx::mail::{LogMailer, Mail, SmtpSettings};
 use authx::password::PasswordParams;
 use authx::token::JwtBackend;
 use serde_json::Value;
 
 pub const SECRET: &[u8] = b"conformance-suite-secret-of-32-bytes!!";
 pub const PASSWORD: &str = "correct horse 1";
+/// The CAPTCHA secret of servers started with `Options::captcha_verify_url`.
+pub const CAPTCHA_SECRET: &str = "conformance-captcha-secret";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Adapter {
     Axum,
+    Actix,
+    Rocket,
+}
+
+impl Adapter {
+    pub const ALL: [Self; 3] = [Self::Axum, Self::Actix, Self::Rocket];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +44,12 @@ pub struct Options {
     pub tokens_in_body: bool,
     /// Sign with the test Ed25519 key (and keep the HS256 secret as a previous key).
     pub eddsa: bool,
+    /// Deliver mail through this SMTP server instead of the in-memory `LogMailer`.
+    pub smtp: Option<SmtpSettings>,
+    /// Outgoing mail settings (delivery timeout, attempts).
+    pub mail: MailSettings,
+    /// Verify `captcha` on register against this siteverify URL, with [`CAPTCHA_SECRET`].
+    pub captcha_verify_url: Option<String>,
 }
 
 impl Default for Options {
@@ -46,6 +60,9 @@ impl Default for Options {
             csrf_double_submit: false,
             tokens_in_body: false,
             eddsa: false,
+            smtp: None,
+            mail: MailSettings::default(),
+            captcha_verify_url: None,
         }
     }
 }
@@ -66,35 +83,80 @@ pub struct TestServer {
     pub prefix: &'static str,
     pub clock: ManualClock,
     pub mailer: LogMailer,
+    pub auth: Auth,
     pub db: Db,
     pub http: reqwest::Client,
-    task: tokio::task::JoinHandle<()>,
-    /// `(admin URL, database)` of a PostgreSQL database made for this server.
-    postgres: Option<(String, String)>,
+    running: Running,
+    /// The PostgreSQL database made for this server, held to be dropped after it.
+    _postgres: Option<PostgresDatabase>,
+}
+
+/// How a test server is stopped.
+pub enum Running {
+    /// A task on the test's runtime (axum, rocket).
+    Task(tokio::task::JoinHandle<()>),
+    /// An actix system on a thread of its own.
+    Actix(actix_web::dev::ServerHandle),
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        self.task.abort();
-        if let Some((admin_url, name)) = self.postgres.take() {
-            // Drop the database on a thread of its own: Drop cannot await.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async {
-                    use sqlx::Connection as _;
-                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
-                        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
-                            .execute(&mut conn)
-                            .await;
-                    }
-                });
-            })
-            .join();
+        match &self.running {
+            Running::Task(task) => task.abort(),
+            // The stop command is sent at once; the server's thread ends when it has stopped.
+            Running::Actix(handle) => drop(handle.stop(false)),
         }
+    }
+}
+
+/// A PostgreSQL database made for one test, dropped (connections and all) when this is.
+pub struct PostgresDatabase {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl PostgresDatabase {
+    pub async fn create(admin_url: &str) -> Self {
+        use sqlx::Connection as _;
+        let name = format!(
+            "authx_test_{}",
+            &authx::random::sha256_hex(&authx::random::token(16))[..16]
+        );
+        let mut conn = sqlx::PgConnection::connect(admin_url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let (base, _) = admin_url.rsplit_once('/').unwrap();
+        Self {
+            url: format!("{base}/{name}"),
+            admin_url: admin_url.to_owned(),
+            name,
+        }
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop cannot await: use a thread with a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                use sqlx::Connection as _;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
     }
 }
 
@@ -115,9 +177,9 @@ impl TestServer {
                     println!("skipped: AUTHX_TEST_POSTGRES_URL not set");
                     return None;
                 };
-                let (db_url, name) = create_postgres_database(&url).await;
-                postgres = Some((url, name));
-                let url = db_url;
+                let database = PostgresDatabase::create(&url).await;
+                let url = database.url.clone();
+                postgres = Some(database);
                 let store = authx::sqlx::PostgresStore::connect(&url).await.unwrap();
                 let pool = store.pool().clone();
                 (Arc::new(store), Db::Postgres(pool))
@@ -135,7 +197,7 @@ impl TestServer {
         } else {
             hs256
         };
-        let auth = Auth::builder()
+        let builder = Auth::builder()
             .repo(repo)
             .auth_backend(jwt)
             .csrf_double_submit(options.csrf_double_submit)
@@ -150,13 +212,24 @@ impl TestServer {
                 concurrency: 2,
                 queue: 1024,
             })
-            .mailer(Arc::new(mailer.clone()))
-            .clock(Arc::new(clock.clone()))
-            .build()
-            .unwrap();
+            .mail(options.mail.clone())
+            .clock(Arc::new(clock.clone()));
+        let builder = match &options.smtp {
+            Some(smtp) => builder.smtp(smtp.clone()),
+            None => builder.mailer(Arc::new(mailer.clone())),
+        };
+        let builder = match &options.captcha_verify_url {
+            Some(url) => builder
+                .recaptcha_secret(CAPTCHA_SECRET)
+                .captcha_verify_url(url.clone()),
+            None => builder,
+        };
+        let auth = builder.build().unwrap();
         let prefix = "/api/users";
-        let (addr, task) = match adapter {
+        let (addr, running) = match adapter {
             Adapter::Axum => start_axum(auth.clone(), prefix).await,
+            Adapter::Actix => start_actix(auth.clone(), prefix),
+            Adapter::Rocket => start_rocket(auth.clone(), prefix).await,
         };
         Some(Self {
             adapter,
@@ -165,13 +238,14 @@ impl TestServer {
             prefix,
             clock,
             mailer,
+            auth,
             db,
-            postgres,
+            _postgres: postgres,
             http: reqwest::Client::builder()
                 .pool_max_idle_per_host(64)
                 .build()
                 .unwrap(),
-            task,
+            running,
         })
     }
 
@@ -299,26 +373,14 @@ pub fn link_token(mail: &Mail) -> String {
         .to_owned()
 }
 
-async fn create_postgres_database(admin_url: &str) -> (String, String) {
-    use sqlx::Connection as _;
-    let name = format!(
-        "authx_test_{}",
-        authx::random::sha256_hex(&authx::random::token(16))[..16].to_owned()
-    );
-    let mut conn = sqlx::PgConnection::connect(admin_url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let (base, _) = admin_url.rsplit_once('/').unwrap();
-    (format!("{base}/{name}"), name)
-}
-
-async fn start_axum(auth: Auth, prefix: &str) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+pub async fn start_axum(auth: Auth, prefix: &str) -> (SocketAddr, Running) {
     use authx::axum::{AdminUser, AuthUser};
     use axum::routing::get;
-    async fn me(AuthUser(claims): AuthUser) -> axum::Json<Value> {
-        axum::Json(serde_json::json!({ "id": claims.id, "username": claims.username }))
+    async fn me(AuthUser(claims): AuthUser) -> impl axum::response::IntoResponse {
+        (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            me_json(&claims),
+        )
     }
     async fn maybe(user: Option<AuthUser>) -> String {
         user.map_or_else(|| "anonymous".into(), |AuthUser(c)| c.username)
@@ -342,7 +404,130 @@ async fn start_axum(auth: Auth, prefix: &str) -> (SocketAddr, tokio::task::JoinH
         .await
         .unwrap();
     });
-    (addr, task)
+    (addr, Running::Task(task))
+}
+
+/// The host routes' answers, shared by the three host applications.
+fn me_json(claims: &authx::Claims) -> String {
+    serde_json::json!({ "id": claims.id, "username": claims.username }).to_string()
+}
+
+fn start_actix(auth: Auth, prefix: &'static str) -> (SocketAddr, Running) {
+    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+    use authx::actix::{AdminUser, AuthUser};
+    async fn me(AuthUser(claims): AuthUser) -> HttpResponse {
+        HttpResponse::Ok()
+            .content_type("application/json")
+            .body(me_json(&claims))
+    }
+    async fn maybe(user: Option<AuthUser>) -> String {
+        user.map_or_else(|| "anonymous".into(), |AuthUser(c)| c.username)
+    }
+    async fn admin(AdminUser(claims): AdminUser) -> String {
+        claims.username
+    }
+    /// Every route's URL by its name, through actix's `url_for`.
+    async fn urls(req: HttpRequest) -> String {
+        let urls: Vec<String> = authx::ROUTES
+            .iter()
+            .map(|route| {
+                let params: &[&str] = match route.param {
+                    authx::routes::PathParam::None => &[],
+                    _ => &["7"],
+                };
+                req.url_for(route.name, params)
+                    .map_or_else(|e| e.to_string(), |url| url.path().to_owned())
+            })
+            .collect();
+        urls.join(" ")
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(web::Data::new(auth.clone()))
+                    .route("/me", web::get().to(me))
+                    .route("/maybe", web::get().to(maybe))
+                    .route("/admin", web::get().to(admin))
+                    .route("/urls", web::get().to(urls))
+                    .service(authx::actix::scope(prefix, auth.clone()))
+            })
+            .workers(2)
+            .disable_signals()
+            .bind(("127.0.0.1", 0))
+            .unwrap();
+            let addr = server.addrs()[0];
+            let server = server.run();
+            tx.send((addr, server.handle())).unwrap();
+            server.await
+        })
+    });
+    let (addr, handle) = rx.recv().unwrap();
+    (addr, Running::Actix(handle))
+}
+
+mod rocket_host {
+    use authx::rocket::{AdminUser, AuthUser};
+    use rocket::http::ContentType;
+
+    #[rocket::get("/me")]
+    pub fn me(user: AuthUser) -> (ContentType, String) {
+        let AuthUser(claims) = user;
+        (ContentType::JSON, super::me_json(&claims))
+    }
+
+    #[rocket::get("/maybe")]
+    pub fn maybe(user: Option<AuthUser>) -> String {
+        user.map_or_else(|| "anonymous".into(), |AuthUser(c)| c.username)
+    }
+
+    #[rocket::get("/admin")]
+    pub fn admin(user: AdminUser) -> String {
+        user.0.username
+    }
+}
+
+/// A rocket configuration for tests: 127.0.0.1, port 0, silent, no signal handling.
+pub fn quiet_rocket_config() -> rocket::Config {
+    rocket::Config {
+        address: std::net::Ipv4Addr::LOCALHOST.into(),
+        port: 0,
+        log_level: rocket::config::LogLevel::Off,
+        cli_colors: false,
+        shutdown: rocket::config::Shutdown {
+            ctrlc: false,
+            #[cfg(unix)]
+            signals: std::collections::HashSet::new(),
+            ..rocket::config::Shutdown::default()
+        },
+        ..rocket::Config::debug_default()
+    }
+}
+
+async fn start_rocket(auth: Auth, prefix: &'static str) -> (SocketAddr, Running) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let rocket = rocket::custom(quiet_rocket_config())
+        .attach(authx::rocket::AuthFairing::new(prefix, auth))
+        .mount(
+            "/",
+            rocket::routes![rocket_host::me, rocket_host::maybe, rocket_host::admin],
+        )
+        .register("/", authx::rocket::guard_catchers())
+        .attach(rocket::fairing::AdHoc::on_liftoff("port", move |rocket| {
+            Box::pin(async move {
+                let config = rocket.config();
+                tx.send(SocketAddr::new(config.address, config.port))
+                    .unwrap();
+            })
+        }));
+    let task = tokio::spawn(async move {
+        rocket.launch().await.unwrap();
+    });
+    let addr = tokio::task::spawn_blocking(move || rx.recv().unwrap())
+        .await
+        .unwrap();
+    (addr, Running::Task(task))
 }
 
 /// One HTTP answer.

@@ -84,7 +84,7 @@ async fn serve(auth: &Auth, route: &routes::Route, request: Request) -> Response
     };
     let mut req = core_request(peer, &parts.headers);
     if route.param != PathParam::None {
-        match path_param(&parts, route) {
+        match route.param_in(parts.uri.path()) {
             Some(param) => req.param = Some(param),
             None => return error(&AuthError::NotFound),
         }
@@ -102,33 +102,6 @@ fn peer(parts: &Parts) -> Option<std::net::IpAddr> {
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip())
-}
-
-/// The route's path parameter, percent-decoded, from the request path: the segment at the
-/// parameter's position counted from the end (the router may be nested under any prefix).
-fn path_param(parts: &Parts, route: &routes::Route) -> Option<String> {
-    let segments: Vec<&str> = route.segments().collect();
-    let position_from_end = segments.len() - segments.iter().position(|s| s.starts_with('{'))?;
-    let path = parts.uri.path();
-    let raw = path.split('/').rev().nth(position_from_end - 1)?;
-    percent_decode(raw)
-}
-
-fn percent_decode(raw: &str) -> Option<String> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = raw.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 fn core_request(peer: std::net::IpAddr, headers: &HeaderMap) -> AuthRequest {
@@ -245,18 +218,5 @@ where
                 &AuthError::Forbidden,
             )))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode("abc").as_deref(), Some("abc"));
-        assert_eq!(percent_decode("a%20b").as_deref(), Some("a b"));
-        assert_eq!(percent_decode("%zz"), None);
-        assert_eq!(percent_decode("%ff"), None);
     }
 }

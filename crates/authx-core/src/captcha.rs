@@ -281,12 +281,12 @@ mod site_verify {
 mod tests {
     //! Against a small HTTP/1.1 server on 127.0.0.1 that plays the siteverify endpoint.
 
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-    use std::sync::{Arc, Mutex};
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    use std::sync::Arc;
     use std::time::Duration;
 
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    use tokio::net::{TcpListener, TcpStream};
+    use authx_testkit::ReservedPort;
+    use authx_testkit::siteverify::{Behaviour, SiteVerifyServer, VerifyRequest};
 
     use super::*;
     use crate::secret::Secret;
@@ -295,130 +295,6 @@ mod tests {
     const SECRET: &str = "0x4A secret+/=&";
     const RESPONSE: &str = "03AFcWeA token+/=&é";
 
-    /// What the verifier does with a request.
-    #[derive(Clone)]
-    enum Behaviour {
-        /// Answers with this status and body.
-        Answer(u16, &'static str),
-        /// Reads the request and never answers.
-        Silent,
-    }
-
-    /// One request as the verifier received it.
-    #[derive(Debug, Clone)]
-    struct Captured {
-        request_line: String,
-        content_type: String,
-        fields: Vec<(String, String)>,
-    }
-
-    impl Captured {
-        fn field(&self, name: &str) -> Option<&str> {
-            self.fields
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
-        }
-    }
-
-    type Requests = Arc<Mutex<Vec<Captured>>>;
-
-    /// Starts the verifier; returns its URL and the requests it will have received.
-    async fn start_verifier(behaviour: Behaviour) -> (String, Requests) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("address");
-        let requests = Requests::default();
-        let seen = Arc::clone(&requests);
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let seen = Arc::clone(&seen);
-                let behaviour = behaviour.clone();
-                tokio::spawn(async move { serve(stream, behaviour, seen).await });
-            }
-        });
-        (format!("http://{addr}/siteverify"), requests)
-    }
-
-    async fn serve(mut stream: TcpStream, behaviour: Behaviour, seen: Requests) {
-        let mut buf = Vec::new();
-        let mut chunk = [0_u8; 4096];
-        let head_end = loop {
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        };
-        let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-        let header = |name: &str| {
-            head.lines()
-                .find_map(|line| {
-                    let (n, v) = line.split_once(':')?;
-                    n.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
-                })
-                .unwrap_or_default()
-        };
-        let length: usize = header("content-length").parse().unwrap_or(0);
-        while buf.len() < head_end + length {
-            match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-        let body = String::from_utf8_lossy(&buf[head_end..head_end + length]).into_owned();
-        seen.lock().expect("lock").push(Captured {
-            request_line: head.lines().next().unwrap_or_default().to_owned(),
-            content_type: header("content-type"),
-            fields: parse_form(&body),
-        });
-        match behaviour {
-            Behaviour::Answer(status, body) => {
-                let reply = format!(
-                    "HTTP/1.1 {status} Whatever\r\nContent-Type: application/json\r\n\
-                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(reply.as_bytes()).await;
-                let _ = stream.shutdown().await;
-            }
-            Behaviour::Silent => {
-                // Keep the connection open, silent, until the client gives up.
-                let _ = stream.read(&mut chunk).await;
-            }
-        }
-    }
-
-    /// Decodes `application/x-www-form-urlencoded`.
-    fn parse_form(body: &str) -> Vec<(String, String)> {
-        fn decode(s: &str) -> String {
-            let bytes = s.as_bytes();
-            let mut out = Vec::new();
-            let mut i = 0;
-            while i < bytes.len() {
-                match bytes[i] {
-                    b'+' => out.push(b' '),
-                    b'%' if i + 2 < bytes.len() => {
-                        let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).expect("ascii");
-                        out.push(u8::from_str_radix(hex, 16).expect("hex escape"));
-                        i += 2;
-                    }
-                    other => out.push(other),
-                }
-                i += 1;
-            }
-            String::from_utf8(out).expect("UTF-8 field")
-        }
-        body.split('&')
-            .filter(|pair| !pair.is_empty())
-            .map(|pair| {
-                let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-                (decode(name), decode(value))
-            })
-            .collect()
-    }
-
     fn verifier(url: &str, timeout: Duration) -> SiteVerify {
         let mut settings = SiteVerifySettings::custom(url, SECRET);
         settings.timeout = timeout;
@@ -426,14 +302,13 @@ mod tests {
         SiteVerify::new(settings).expect("valid settings")
     }
 
-    async fn verify_once(behaviour: Behaviour) -> (Result<bool, CaptchaError>, Vec<Captured>) {
-        let (url, requests) = start_verifier(behaviour).await;
+    async fn verify_once(behaviour: Behaviour) -> (Result<bool, CaptchaError>, Vec<VerifyRequest>) {
+        let server = SiteVerifyServer::start(behaviour).await;
         let ip = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7));
-        let outcome = verifier(&url, Duration::from_secs(10))
+        let outcome = verifier(server.url(), Duration::from_secs(10))
             .verify(RESPONSE, Some(ip))
             .await;
-        let requests = requests.lock().expect("lock").clone();
-        (outcome, requests)
+        (outcome, server.requests())
     }
 
     #[tokio::test]
@@ -463,8 +338,8 @@ mod tests {
 
     #[tokio::test]
     async fn remote_ip_is_optional_and_sent_canonical() {
-        let (url, requests) = start_verifier(Behaviour::Answer(200, r#"{"success":true}"#)).await;
-        let verifier = verifier(&url, Duration::from_secs(10));
+        let server = SiteVerifyServer::start(Behaviour::ACCEPT).await;
+        let verifier = verifier(server.url(), Duration::from_secs(10));
 
         assert!(verifier.verify(RESPONSE, None).await.expect("an answer"));
         let mapped = IpAddr::V6(Ipv4Addr::new(198, 51, 100, 1).to_ipv6_mapped());
@@ -482,24 +357,24 @@ mod tests {
                 .expect("an answer")
         );
 
-        let requests = requests.lock().expect("lock").clone();
+        let requests = server.requests();
         let ips: Vec<_> = requests.iter().map(|r| r.field("remoteip")).collect();
         assert_eq!(ips, [None, Some("198.51.100.1"), Some("2001:db8::1")]);
     }
 
     #[tokio::test]
     async fn an_empty_response_is_refused_without_asking() {
-        let (url, requests) = start_verifier(Behaviour::Answer(200, r#"{"success":true}"#)).await;
-        let verifier = verifier(&url, Duration::from_secs(10));
+        let server = SiteVerifyServer::start(Behaviour::ACCEPT).await;
+        let verifier = verifier(server.url(), Duration::from_secs(10));
         assert!(!verifier.verify("", None).await.expect("an answer"));
         assert!(!verifier.verify("  ", None).await.expect("an answer"));
-        assert!(requests.lock().expect("lock").is_empty());
+        assert!(server.requests().is_empty());
     }
 
     #[tokio::test]
     async fn a_silent_verifier_times_out() {
-        let (url, requests) = start_verifier(Behaviour::Silent).await;
-        let verifier = verifier(&url, Duration::from_secs(1));
+        let server = SiteVerifyServer::start(Behaviour::Silent).await;
+        let verifier = verifier(server.url(), Duration::from_secs(1));
         // The outer bound only turns a hang into a failure.
         let outcome =
             tokio::time::timeout(Duration::from_secs(30), verifier.verify(RESPONSE, None))
@@ -509,7 +384,7 @@ mod tests {
             matches!(outcome, Err(CaptchaError::Timeout(t)) if t == Duration::from_secs(1)),
             "{outcome:?}"
         );
-        assert_eq!(requests.lock().expect("lock").len(), 1);
+        assert_eq!(server.requests().len(), 1);
     }
 
     #[tokio::test]
@@ -546,14 +421,9 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_verifier_is_an_error() {
-        let port = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-            listener.local_addr().expect("address").port()
-        };
-        let url = format!(
-            "http://{}/siteverify",
-            SocketAddr::from(([127, 0, 0, 1], port))
-        );
+        // Bound, not listening: connections are refused.
+        let down = ReservedPort::new();
+        let url = format!("http://{}/siteverify", down.addr());
         let outcome = verifier(&url, Duration::from_secs(5))
             .verify(RESPONSE, None)
             .await;

@@ -24,3 +24,42 @@ pub use routes::{ROUTES, Route, RouteName};
 pub use secret::Secret;
 pub use service::Auth;
 pub use token::Claims;
+
+#[cfg(test)]
+mod tests {
+    /// No `http::` or `cookie::` type (nor a web framework's) crosses the public API: every
+    /// `pub` line of the crate's sources is checked.
+    #[test]
+    fn public_api_names_no_framework_types() {
+        fn visit(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    visit(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for line in text.lines() {
+                        let line = line.trim_start();
+                        if line.starts_with("pub ") || line.starts_with("pub(crate) use") {
+                            out.push((path.display().to_string(), line.to_owned()));
+                        }
+                    }
+                }
+            }
+        }
+        let mut lines = Vec::new();
+        visit(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut lines,
+        );
+        assert!(lines.len() > 100, "the scan found the sources");
+        for (file, line) in lines {
+            for banned in ["http::", "cookie::", "axum", "actix", "rocket", "hyper::"] {
+                assert!(
+                    !line.contains(banned),
+                    "{file}: public item names {banned}: {line}"
+                );
+            }
+        }
+    }
+}

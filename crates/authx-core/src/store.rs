@@ -255,11 +255,13 @@ pub trait MailOutbox: Send + Sync {
     ) -> StoreResult<Vec<OutboxMail>>;
     /// Marks a claimed mail sent.
     async fn mark_mail_sent(&self, id: i64, claim: &str, at: Timestamp) -> StoreResult<()>;
-    /// Records a failed attempt and when to try again; `next_attempt_at = None` gives up.
+    /// Records a failed attempt, made at `at`, and when to try again; `next_attempt_at = None`
+    /// gives up (dated `at`).
     async fn reschedule_mail(
         &self,
         id: i64,
         claim: &str,
+        at: Timestamp,
         next_attempt_at: Option<Timestamp>,
         error: &str,
     ) -> StoreResult<()>;

@@ -1,17 +1,12 @@
 //! PostgreSQL storage.
 
-use async_trait::async_trait;
-use authx_core::clock::{Clock as _, SystemClock, Timestamp};
-use authx_core::mail::Mail;
-use authx_core::store::{
-    EmailTokenStore, MailOutbox, NewEmailToken, NewSession, NewUser, OutboxMail, RefreshRotation,
-    RotationOutcome, SessionStore, StoreError, StoreResult, TokenPurpose, User, UserId, UserStore,
-};
+use authx_core::store::StoreResult;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{PgConnection, query, query_as, query_scalar};
+use sqlx::{Postgres, Transaction};
 
 use crate::error::{Error, store_error};
-use crate::sql::{self, MailRow, UserRow, mail_columns};
+use crate::repo::{Backend, impl_repo};
+use crate::sql::claim_due_mail;
 
 /// The embedded migrations, `migrations/postgres`.
 const MIGRATIONS: &[crate::EmbeddedMigration] = &[(
@@ -22,20 +17,6 @@ const MIGRATIONS: &[crate::EmbeddedMigration] = &[(
 
 /// Connections in the pool (sqlx's default).
 const POOL_SIZE: u32 = 10;
-
-/// Claims due mail: rows another worker is claiming are skipped rather than waited for, and a
-/// row whose claim changed meanwhile is re-checked under its lock, so two workers never claim
-/// the same mail. `$1` now, `$2` lease end, `$3` claim, `$4` limit.
-const CLAIM_DUE_MAIL: &str = concat!(
-    "UPDATE mail_outbox SET claim = $3, claimed_until = $2 WHERE id IN (\
-         SELECT id FROM mail_outbox \
-         WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
-           AND (claim IS NULL OR claimed_until < $1) \
-         ORDER BY next_attempt_at, id LIMIT $4 \
-         FOR UPDATE SKIP LOCKED) \
-     RETURNING ",
-    mail_columns!()
-);
 
 /// authx storage in a PostgreSQL database.
 ///
@@ -79,326 +60,37 @@ impl PostgresStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
 
-    async fn user_where(&self, sql: &'static str, key: &str) -> StoreResult<Option<User>> {
-        query_as::<_, UserRow<Vec<String>>>(sql)
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?
-            .map(user)
-            .transpose()
+impl Backend for PostgresStore {
+    type Database = Postgres;
+    /// A `text[]`.
+    type Permissions = Vec<String>;
+    /// An `integer`.
+    type Attempts = i32;
+    /// Rows another worker is claiming are skipped rather than waited for, and a row whose claim
+    /// changed meanwhile is re-checked under its lock, so two workers never claim the same mail.
+    const CLAIM_DUE_MAIL: &'static str = claim_due_mail!(" FOR UPDATE SKIP LOCKED");
+
+    /// No turn: PostgreSQL's writers wait for each other's row locks without polling.
+    type WriteGuard = AnyTurn;
+
+    async fn write_turn(&self) -> AnyTurn {
+        AnyTurn
+    }
+
+    /// A plain `BEGIN`: PostgreSQL locks rows as they are written, so concurrent transactions
+    /// wait for each other only where they meet.
+    async fn begin_write(&self) -> StoreResult<Transaction<'static, Postgres>> {
+        self.pool.begin().await.map_err(store_error)
+    }
+
+    fn permissions(permissions: Vec<String>) -> StoreResult<Vec<String>> {
+        Ok(permissions)
     }
 }
 
-/// Builds a user from its row; permissions are a `text[]`.
-fn user(row: UserRow<Vec<String>>) -> StoreResult<User> {
-    sql::user(row, Ok)
-}
+/// PostgreSQL writes whenever it likes.
+pub(crate) struct AnyTurn;
 
-async fn insert_email_token(
-    conn: &mut PgConnection,
-    user_id: UserId,
-    token: &NewEmailToken,
-) -> StoreResult<()> {
-    query(sql::INSERT_EMAIL_TOKEN)
-        .bind(&token.hash)
-        .bind(token.purpose.as_str())
-        .bind(user_id)
-        .bind(&token.email)
-        .bind(token.created_at)
-        .bind(token.expires_at)
-        .execute(conn)
-        .await
-        .map_err(store_error)?;
-    Ok(())
-}
-
-async fn insert_mail(conn: &mut PgConnection, mail: &Mail, now: Timestamp) -> StoreResult<()> {
-    query(sql::INSERT_MAIL)
-        .bind(&mail.to)
-        .bind(&mail.subject)
-        .bind(&mail.text)
-        .bind(&mail.html)
-        .bind(now)
-        .execute(conn)
-        .await
-        .map_err(store_error)?;
-    Ok(())
-}
-
-#[async_trait]
-impl UserStore for PostgresStore {
-    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
-        query_as::<_, UserRow<Vec<String>>>(sql::USER_BY_ID)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?
-            .map(user)
-            .transpose()
-    }
-
-    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        self.user_where(sql::USER_BY_EMAIL, email).await
-    }
-
-    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
-        self.user_where(sql::USER_BY_USERNAME, username).await
-    }
-
-    async fn create_user(
-        &self,
-        new: NewUser,
-        confirmation: NewEmailToken,
-        mail: Mail,
-    ) -> StoreResult<User> {
-        let mut tx = self.pool.begin().await.map_err(store_error)?;
-        let row = query_as::<_, UserRow<Vec<String>>>(sql::INSERT_USER)
-            .bind(&new.email)
-            .bind(&new.username)
-            .bind(&new.password_hash)
-            .bind(new.created_at)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        let created = user(row)?;
-        insert_email_token(&mut tx, created.id, &confirmation).await?;
-        insert_mail(&mut tx, &mail, new.created_at).await?;
-        tx.commit().await.map_err(store_error)?;
-        Ok(created)
-    }
-
-    async fn change_username(&self, id: UserId, username: &str) -> StoreResult<bool> {
-        let done = query(sql::CHANGE_USERNAME)
-            .bind(id)
-            .bind(username)
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn record_login(
-        &self,
-        id: UserId,
-        at: Timestamp,
-        rehashed: Option<String>,
-    ) -> StoreResult<()> {
-        query(sql::RECORD_LOGIN)
-            .bind(id)
-            .bind(at)
-            .bind(rehashed)
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl SessionStore for PostgresStore {
-    async fn create_session(&self, session: NewSession) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(store_error)?;
-        query(sql::INSERT_SESSION)
-            .bind(&session.sid)
-            .bind(session.user_id)
-            .bind(session.created_at)
-            .bind(session.expires_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        query(sql::INSERT_REFRESH_TOKEN)
-            .bind(&session.refresh_jti)
-            .bind(&session.sid)
-            .bind(session.created_at)
-            .bind(session.expires_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        tx.commit().await.map_err(store_error)
-    }
-
-    async fn rotate_refresh_token(
-        &self,
-        rotation: RefreshRotation,
-    ) -> StoreResult<RotationOutcome> {
-        // The transaction starts with the conditional UPDATE: a concurrent rotation of the same
-        // token waits for the row lock, then re-checks `rotated_at IS NULL` and matches nothing.
-        let mut tx = self.pool.begin().await.map_err(store_error)?;
-        let rotated = query(sql::ROTATE_REFRESH_TOKEN)
-            .bind(&rotation.presented_jti)
-            .bind(&rotation.sid)
-            .bind(rotation.now)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?
-            .rows_affected()
-            == 1;
-        let outcome = if rotated {
-            query(sql::INSERT_REFRESH_TOKEN)
-                .bind(&rotation.next_jti)
-                .bind(&rotation.sid)
-                .bind(rotation.now)
-                .bind(rotation.next_expires_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
-            query(sql::EXTEND_SESSION)
-                .bind(&rotation.sid)
-                .bind(rotation.next_expires_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
-            RotationOutcome::Rotated
-        } else {
-            let state = query_as(sql::REFRESH_TOKEN_STATE)
-                .bind(&rotation.presented_jti)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(store_error)?;
-            let outcome = sql::refused_rotation(state, &rotation);
-            if outcome == RotationOutcome::Replayed {
-                query(sql::REVOKE_SESSION)
-                    .bind(&rotation.sid)
-                    .bind(rotation.now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-            }
-            outcome
-        };
-        tx.commit().await.map_err(store_error)?;
-        Ok(outcome)
-    }
-
-    async fn revoke_session(&self, sid: &str, at: Timestamp) -> StoreResult<()> {
-        query(sql::REVOKE_SESSION)
-            .bind(sid)
-            .bind(at)
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
-        Ok(())
-    }
-
-    async fn session_revoked(&self, sid: &str) -> StoreResult<bool> {
-        let revoked_at: Option<Option<i64>> = query_scalar(sql::SESSION_REVOKED_AT)
-            .bind(sid)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?;
-        Ok(revoked_at.is_none_or(|at| at.is_some()))
-    }
-}
-
-#[async_trait]
-impl EmailTokenStore for PostgresStore {
-    async fn queue_email_token(
-        &self,
-        user_id: UserId,
-        token: NewEmailToken,
-        mail: Mail,
-    ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(store_error)?;
-        insert_email_token(&mut tx, user_id, &token).await?;
-        insert_mail(&mut tx, &mail, token.created_at).await?;
-        tx.commit().await.map_err(store_error)
-    }
-
-    async fn confirm_email(&self, token_hash: &str, now: Timestamp) -> StoreResult<Option<UserId>> {
-        let purpose = TokenPurpose::ConfirmEmail.as_str();
-        // Starts with the conditional UPDATE: a concurrent use of the same token waits for the
-        // row lock, then finds it used.
-        let mut tx = self.pool.begin().await.map_err(store_error)?;
-        let user_id: Option<UserId> = query_scalar(sql::USE_CONFIRMATION_TOKEN)
-            .bind(token_hash)
-            .bind(now)
-            .bind(purpose)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        let Some(user_id) = user_id else {
-            return Ok(None);
-        };
-        query(sql::CONFIRM_USER)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        query(sql::USE_USER_TOKENS)
-            .bind(user_id)
-            .bind(now)
-            .bind(purpose)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        tx.commit().await.map_err(store_error)?;
-        Ok(Some(user_id))
-    }
-}
-
-#[async_trait]
-impl MailOutbox for PostgresStore {
-    async fn claim_due_mail(
-        &self,
-        now: Timestamp,
-        lease_until: Timestamp,
-        limit: u32,
-    ) -> StoreResult<Vec<OutboxMail>> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let claim = sql::new_claim().map_err(StoreError::unavailable)?;
-        let rows: Vec<MailRow<i32>> = query_as(CLAIM_DUE_MAIL)
-            .bind(now)
-            .bind(lease_until)
-            .bind(&claim)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?;
-        Ok(sql::claimed_mail(rows, &claim))
-    }
-
-    async fn mark_mail_sent(&self, id: i64, claim: &str, at: Timestamp) -> StoreResult<()> {
-        query(sql::MARK_MAIL_SENT)
-            .bind(id)
-            .bind(claim)
-            .bind(at)
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
-        Ok(())
-    }
-
-    async fn reschedule_mail(
-        &self,
-        id: i64,
-        claim: &str,
-        next_attempt_at: Option<Timestamp>,
-        error: &str,
-    ) -> StoreResult<()> {
-        // The trait passes no time for giving up: the system clock dates it.
-        let (statement, at) = match next_attempt_at {
-            Some(next) => (sql::RESCHEDULE_MAIL, next),
-            None => (sql::GIVE_UP_MAIL, SystemClock.now()),
-        };
-        query(statement)
-            .bind(id)
-            .bind(claim)
-            .bind(sql::stored_error(error))
-            .bind(at)
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
-        Ok(())
-    }
-
-    async fn next_mail_due(&self) -> StoreResult<Option<Timestamp>> {
-        query_scalar(sql::NEXT_MAIL_DUE)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(store_error)
-    }
-}
+impl_repo!(PostgresStore);

@@ -19,6 +19,25 @@ macro_rules! mail_columns {
 }
 pub(crate) use mail_columns;
 
+/// Claims due mail (`$1` now, `$2` lease end, `$3` claim, `$4` limit), returning
+/// [`mail_columns!`]. `$lock` ends the subquery that picks the rows: how the backend keeps two
+/// workers from claiming the same mail.
+macro_rules! claim_due_mail {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE mail_outbox SET claim = $3, claimed_until = $2 WHERE id IN (\
+                 SELECT id FROM mail_outbox \
+                 WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
+                   AND (claim IS NULL OR claimed_until < $1) \
+                 ORDER BY next_attempt_at, id LIMIT $4",
+            $lock,
+            ") RETURNING ",
+            $crate::sql::mail_columns!()
+        )
+    };
+}
+pub(crate) use claim_due_mail;
+
 /// `$1`: id.
 pub(crate) const USER_BY_ID: &str =
     concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");

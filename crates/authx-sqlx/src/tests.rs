@@ -844,10 +844,16 @@ async fn outbox_claims_leases_and_retries(repo: Arc<dyn Repo>) {
     repo.mark_mail_sent(m0, &a[0].claim, NOW + 4)
         .await
         .expect("sent");
-    repo.reschedule_mail(m1, &a[0].claim, Some(NOW + 100), "421 try again later")
-        .await
-        .expect("rescheduled");
-    repo.reschedule_mail(m2, "not-the-claim", None, "550 no such user")
+    repo.reschedule_mail(
+        m1,
+        &a[0].claim,
+        NOW + 4,
+        Some(NOW + 100),
+        "421 try again later",
+    )
+    .await
+    .expect("rescheduled");
+    repo.reschedule_mail(m2, "not-the-claim", NOW + 4, None, "550 no such user")
         .await
         .expect("ignored");
     // The rescheduled mail lost its claim: the old holder can no longer mark it sent.
@@ -861,7 +867,7 @@ async fn outbox_claims_leases_and_retries(repo: Arc<dyn Repo>) {
     assert_eq!(ids(&c), vec![m2]);
     assert_eq!(c[0].attempts, 0);
     let long_error = "x".repeat(10_000);
-    repo.reschedule_mail(m2, &c[0].claim, None, &long_error)
+    repo.reschedule_mail(m2, &c[0].claim, NOW + 61, None, &long_error)
         .await
         .expect("given up");
     assert_eq!(repo.next_mail_due().await.expect("due"), Some(NOW + 100));

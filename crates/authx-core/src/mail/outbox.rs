@@ -89,10 +89,10 @@ async fn deliver_due(inner: &Inner) -> Result<bool, crate::store::StoreError> {
                     cause = ?error,
                     "authx: mail delivery failed"
                 );
-                let reason = format!("{error}: {:?}", std::error::Error::source(&error));
+                let reason = describe(&error);
                 inner
                     .repo
-                    .reschedule_mail(item.id, &item.claim, next, &reason)
+                    .reschedule_mail(item.id, &item.claim, now, next, &reason)
                     .await?;
             }
         }
@@ -100,8 +100,53 @@ async fn deliver_due(inner: &Inner) -> Result<bool, crate::store::StoreError> {
     Ok(full)
 }
 
+/// The error and its causes on one line, for `mail_outbox.last_error`: `a: b: c`, skipping a
+/// cause whose text the line already holds (lettre repeats its source in its message).
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut cause = error.source();
+    while let Some(source) = cause {
+        let text = source.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = source.source();
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use crate::mail::MailError;
+
+    /// An error that repeats its source in its own message, as lettre's do.
+    #[derive(Debug, thiserror::Error)]
+    #[error("connection error: {0}")]
+    struct Repeats(#[source] std::io::Error);
+
+    #[test]
+    fn errors_are_described_with_their_causes_once() {
+        let timeout = MailError::Timeout(Duration::from_secs(2));
+        assert_eq!(
+            super::describe(&timeout),
+            "mail delivery timed out after 2s"
+        );
+
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let transient = MailError::Transient(Box::new(refused));
+        assert_eq!(super::describe(&transient), "mail delivery failed: refused");
+
+        let inner = std::io::Error::other("connection refused (os error 111)");
+        let permanent = MailError::Permanent(Box::new(Repeats(inner)));
+        assert_eq!(
+            super::describe(&permanent),
+            "mail permanently refused: connection error: connection refused (os error 111)"
+        );
+    }
+
     #[test]
     fn backoff_doubles_and_caps() {
         let delays: Vec<_> = (0..12).map(super::backoff).collect();

@@ -197,9 +197,11 @@ pub enum SmtpSettingsError {
 /// own. The whole attempt is bounded by [`SmtpSettings::timeout`], including a server that
 /// accepts the connection and never sends its greeting, which lettre's own timeouts miss.
 ///
-/// Errors: a 5xx reply (bad recipient, refused credentials) is [`MailError::Permanent`], as is
-/// a sender or recipient that is not a valid mailbox; a timeout is [`MailError::Timeout`];
-/// anything else (refused connection, 4xx reply, TLS failure) is [`MailError::Transient`].
+/// Errors: a 5xx reply (a recipient that does not exist, a message refused) is
+/// [`MailError::Permanent`], as is a sender or recipient that is not a valid mailbox; a timeout
+/// is [`MailError::Timeout`]; anything else (refused connection, 4xx reply, TLS failure, and
+/// refused credentials, a configuration error that a fix should heal) is
+/// [`MailError::Transient`].
 ///
 /// ```no_run
 /// # async fn send() -> Result<(), Box<dyn std::error::Error>> {
@@ -334,8 +336,17 @@ fn build_message(from: &str, mail: &Mail) -> Result<Message, MailError> {
         .map_err(|e| MailError::Permanent(Box::new(e)))
 }
 
+/// Replies that refuse the client's credentials or security (RFC 4954: authentication
+/// required, mechanism too weak, credentials invalid, encryption required). They are about the
+/// configuration, not the mail: retried, so that mail queued while a password was wrong goes
+/// out once it is fixed instead of being given up.
+const AUTH_REPLIES: [u16; 4] = [530, 534, 535, 538];
+
 fn classify(error: lettre::transport::smtp::Error, timeout: Duration) -> MailError {
-    if error.is_permanent() {
+    let refused_credentials = error
+        .status()
+        .is_some_and(|code| AUTH_REPLIES.contains(&u16::from(code)));
+    if error.is_permanent() && !refused_credentials {
         MailError::Permanent(Box::new(error))
     } else if error.is_timeout() {
         MailError::Timeout(timeout)

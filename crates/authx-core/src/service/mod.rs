@@ -132,6 +132,19 @@ impl Auth {
         self.inner.clock.now()
     }
 
+    /// Wakes the outbox worker, so that mail due now goes out at once instead of at the
+    /// worker's next round (it sleeps until the next mail is due, at most 30 s).
+    ///
+    /// Mail whose retry is not due yet stays scheduled: this does not skip the backoff. The
+    /// worker measures its sleep in real time, so after moving an injected
+    /// [`ManualClock`](crate::clock::ManualClock) forward, call this to have it look again.
+    /// Mail queued elsewhere (another instance, a script writing the outbox) is picked up the
+    /// same way. Does nothing when this instance runs no worker
+    /// ([`mail_worker(false)`](crate::AuthBuilder::mail_worker)).
+    pub fn wake_mail_worker(&self) {
+        self.inner.outbox_wakeup.notify_one();
+    }
+
     /// Runs route `route` on `req`. Never panics on input; every failure is an error answer.
     pub async fn handle(&self, route: RouteName, req: &AuthRequest) -> AuthResponse {
         if routes::ROUTES

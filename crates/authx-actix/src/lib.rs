@@ -1,0 +1,300 @@
+//! The actix-web adapter of authx: [`configure`] (or [`scope`]) registers the auth routes in a
+//! scope under any prefix, and the extractors [`AuthUser`], `Option<AuthUser>` and [`AdminUser`]
+//! serve the host application's own handlers.
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer, web};
+//! use authx_actix::AuthUser;
+//!
+//! async fn me(AuthUser(claims): AuthUser) -> String {
+//!     format!("hello {}", claims.username)
+//! }
+//!
+//! # async fn run(auth: authx_core::Auth) -> std::io::Result<()> {
+//! HttpServer::new(move || {
+//!     App::new()
+//!         // For the extractors of the application's own routes.
+//!         .app_data(web::Data::new(auth.clone()))
+//!         .route("/me", web::get().to(me))
+//!         .service(web::scope("/api/users").configure(authx_actix::configure(auth.clone())))
+//! })
+//! .bind("127.0.0.1:8000")?
+//! .run()
+//! .await
+//! # }
+//! ```
+//!
+//! Every route is registered with its name, so `req.url_for("auth:login", [""; 0])` works.
+//! The adapter only translates: every route, message, status and cookie comes from
+//! `authx-core`, so the same requests get the same answers as in the axum and rocket adapters.
+//!
+//! # Where the extractors find [`Auth`]
+//! In the app data, as `web::Data<Auth>` (or a plain `Auth`), looked up from the resource
+//! outwards. [`configure`] puts it in the data of the scope it configures, so handlers inside
+//! that scope see it; handlers elsewhere need `App::app_data(web::Data::new(auth))`. Without
+//! it the extractors answer `503` and log why.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, dev, guard, web};
+use authx_core::config::BODY_LIMIT;
+use authx_core::routes::{self, Method};
+use authx_core::{Auth, AuthError, AuthRequest, AuthResponse, Claims};
+
+pub use authx_core;
+
+/// Registers the auth routes in the scope (or app) it configures, with `Auth` as its data.
+///
+/// ```
+/// # fn app(auth: authx_core::Auth) {
+/// use actix_web::{App, web};
+/// let app = App::new().service(web::scope("/api/users").configure(authx_actix::configure(auth)));
+/// # }
+/// ```
+///
+/// Each route of the core's table is a resource named after it (`auth:login`, ...); another
+/// method on a known path answers `405`, an unknown path in the scope `404`, both in the
+/// contract's JSON form. This sets the scope's default service: configure a scope of its own
+/// rather than the whole `App`, or every unknown path of the application answers the JSON `404`.
+pub fn configure(auth: Auth) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(web::Data::new(auth));
+        // One named resource per route, guarded by its method: `/confirm` has two names.
+        for route in routes::ROUTES {
+            let method = match route.method {
+                Method::Get => guard::Any(guard::Get()).or(guard::Head()),
+                Method::Post => guard::Any(guard::Post()),
+            };
+            cfg.service(
+                web::resource(route.path)
+                    .name(route.name)
+                    .guard(method)
+                    .to(move |req, body| dispatch(req, body, route.path)),
+            );
+        }
+        // Then each path once more, for any other method: `405`.
+        for (path, _) in routes::paths() {
+            cfg.service(web::resource(path).to(move |req, body| dispatch(req, body, path)));
+        }
+        cfg.default_service(web::to(|| async { error(&AuthError::NotFound) }));
+    }
+}
+
+/// `web::scope(prefix)` with the auth routes: `App::new().service(authx_actix::scope("/api/users", auth))`.
+pub fn scope(prefix: &str, auth: Auth) -> actix_web::Scope {
+    web::scope(prefix).configure(configure(auth))
+}
+
+/// Serves a request that actix routed to the resource of `path`. The core resolves it again on
+/// the path as received (actix matches a partly decoded one) to answer exactly as axum does.
+async fn dispatch(req: HttpRequest, body: web::Payload, path: &'static str) -> HttpResponse {
+    let auth = match auth_of(&req) {
+        Ok(auth) => auth,
+        Err(e) => return error(&e),
+    };
+    let relative = tail(req.uri().path(), path.matches('/').count());
+    let found = match routes::lookup(req.method().as_str(), relative) {
+        Ok(found) => found,
+        Err(e) => return error(&e),
+    };
+    let Some(peer) = req.peer_addr() else {
+        return error(&AuthError::unavailable(
+            "authx-actix: the request has no peer address",
+        ));
+    };
+    let mut core = core_request(peer.ip(), &req);
+    core.param = found.param;
+    // Read one byte past the limit so an oversized body is told apart from a full one.
+    match body.to_bytes_limited(BODY_LIMIT + 1).await {
+        Ok(Ok(bytes)) if bytes.len() <= BODY_LIMIT => core.body = bytes.to_vec(),
+        _ => return error(&AuthError::PayloadTooLarge),
+    }
+    into_response(auth.handle(found.route.route, &core).await)
+}
+
+/// The last `segments` segments of `path`, with their leading `/`.
+fn tail(path: &str, segments: usize) -> &str {
+    let mut start = path.len();
+    for _ in 0..segments {
+        start = path[..start].rfind('/').unwrap_or(0);
+    }
+    &path[start..]
+}
+
+fn auth_of(req: &HttpRequest) -> Result<Auth, AuthError> {
+    req.app_data::<web::Data<Auth>>()
+        .map(|data| data.get_ref().clone())
+        .or_else(|| req.app_data::<Auth>().cloned())
+        .ok_or_else(|| {
+            tracing::error!("authx-actix: no Auth in the app data");
+            AuthError::unavailable(
+                "authx-actix: no Auth in the app data: add App::app_data(web::Data::new(auth))",
+            )
+        })
+}
+
+fn core_request(peer: IpAddr, req: &HttpRequest) -> AuthRequest {
+    let mut core = AuthRequest::new(peer);
+    for (name, value) in req.headers() {
+        core.push_header(name.as_str(), value.as_bytes());
+    }
+    core
+}
+
+fn error(error: &AuthError) -> HttpResponse {
+    into_response(AuthResponse::from_error(error))
+}
+
+/// Copies the core's answer into an actix response, headers verbatim and in order.
+fn into_response(answer: AuthResponse) -> HttpResponse {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = HttpResponse::with_body(status, answer.body).map_into_boxed_body();
+    let headers = response.headers_mut();
+    for (name, value) in answer.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    response
+}
+
+/// The authenticated user of a request (access token from `Authorization: Bearer`, else the
+/// access cookie). Rejects with the contract's `401` JSON.
+///
+/// `Option<AuthUser>` is `None` when no valid token came. Unlike the axum adapter it is also
+/// `None` on a `503`: actix's own `Option<T>` extractor swallows every error. Where a storage
+/// fault (the revocation check) must not pass for "anonymous", take
+/// `Result<AuthUser, AuthRejection>` and return the rejection when its status is `503`.
+#[derive(Debug, Clone)]
+pub struct AuthUser(pub Claims);
+
+/// An authenticated user holding the `admin` permission; others get `403 Forbidden`.
+#[derive(Debug, Clone)]
+pub struct AdminUser(pub Claims);
+
+/// The rejection of the authx extractors: the contract's JSON error, sent as it is when
+/// returned as an actix error.
+#[derive(Debug)]
+pub struct AuthRejection(pub AuthResponse);
+
+impl std::fmt::Display for AuthRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.0.status, self.0.body)
+    }
+}
+
+impl ResponseError for AuthRejection {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        into_response(self.0.clone())
+    }
+}
+
+impl From<AuthError> for AuthRejection {
+    fn from(error: AuthError) -> Self {
+        Self(AuthResponse::from_error(&error))
+    }
+}
+
+type Extraction<T> = Pin<Box<dyn Future<Output = Result<T, AuthRejection>>>>;
+
+fn authenticate(req: &HttpRequest) -> Extraction<Claims> {
+    let auth = auth_of(req);
+    // The peer is irrelevant to token checks; it is not required here.
+    let core = core_request(
+        req.peer_addr()
+            .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |a| a.ip()),
+        req,
+    );
+    Box::pin(async move { Ok(auth?.authenticate(&core).await?) })
+}
+
+impl FromRequest for AuthUser {
+    type Error = AuthRejection;
+    type Future = Extraction<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut dev::Payload) -> Self::Future {
+        let claims = authenticate(req);
+        Box::pin(async move { claims.await.map(AuthUser) })
+    }
+}
+
+impl FromRequest for AdminUser {
+    type Error = AuthRejection;
+    type Future = Extraction<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut dev::Payload) -> Self::Future {
+        let claims = authenticate(req);
+        Box::pin(async move {
+            let claims = claims.await?;
+            if claims.is_admin() {
+                Ok(AdminUser(claims))
+            } else {
+                Err(AuthError::Forbidden.into())
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tails() {
+        assert_eq!(
+            tail("/api/users/1/change_username", 2),
+            "/1/change_username"
+        );
+        assert_eq!(tail("/api/users/login", 1), "/login");
+        assert_eq!(tail("/login", 3), "/login");
+    }
+
+    #[test]
+    fn extractors_without_auth_answer_503_json() {
+        use actix_web::{App, test};
+        async fn me(AuthUser(claims): AuthUser) -> String {
+            claims.username
+        }
+        async fn maybe(user: Option<AuthUser>) -> &'static str {
+            if user.is_some() { "user" } else { "anonymous" }
+        }
+        actix_web::rt::System::new().block_on(async {
+            let app = test::init_service(
+                App::new()
+                    .route("/me", web::get().to(me))
+                    .route("/maybe", web::get().to(maybe)),
+            )
+            .await;
+            let response =
+                test::call_service(&app, test::TestRequest::get().uri("/me").to_request()).await;
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(
+                response
+                    .headers()
+                    .get("content-type")
+                    .map(HeaderValue::as_bytes),
+                Some(&b"application/json"[..])
+            );
+            let body = test::read_body(response).await;
+            assert_eq!(
+                &body[..],
+                br#"{"detail":"Service unavailable","code":"service_unavailable"}"#
+            );
+            // actix's `Option<T>` swallows the rejection (documented).
+            let request = test::TestRequest::get().uri("/maybe").to_request();
+            let body = test::call_and_read_body(&app, request).await;
+            assert_eq!(&body[..], b"anonymous");
+        });
+    }
+}

@@ -1,0 +1,203 @@
+//! Two application instances serving one user base: one PostgreSQL database and one Redis,
+//! as behind a load balancer. A lockout earned on one instance holds on the other, and a
+//! session revoked on one (logout, refresh-token replay) is refused by the other at once.
+//!
+//! Needs `AUTHX_TEST_POSTGRES_URL` and `AUTHX_TEST_REDIS_URL`; skips (saying so) otherwise.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use authx::Auth;
+use authx::clock::ManualClock;
+use authx::config::Hashing;
+use authx::password::PasswordParams;
+use authx::token::JwtBackend;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::support::{PASSWORD, SECRET};
+
+struct Instance {
+    base: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn instance(
+    database_url: &str,
+    redis_url: &str,
+    prefix: &str,
+    clock: &ManualClock,
+) -> Instance {
+    let repo = authx::sqlx::connect(database_url).await.unwrap();
+    let limits = authx::redis::RedisLimitStore::connect(redis_url, prefix)
+        .await
+        .unwrap();
+    let auth = Auth::builder()
+        .repo(repo)
+        .auth_backend(JwtBackend::hs256(SECRET).unwrap())
+        .debug(true)
+        .base_url("http://localhost:8000")
+        .limit_store(Arc::new(limits))
+        .hashing(Hashing {
+            params: PasswordParams::INSECURE_FAST_FOR_TESTS,
+            concurrency: 2,
+            queue: 64,
+        })
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+    let app = axum::Router::new().nest("/api/users", authx::axum::router(auth));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    Instance {
+        base: format!("http://{addr}/api/users"),
+        task,
+    }
+}
+
+/// The value of cookie `name` among a response's `Set-Cookie` headers.
+fn cookie(res: &reqwest::Response, name: &str) -> String {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix(&format!("{name}=")))
+        .and_then(|rest| rest.split(';').next())
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_lockouts_and_revocations() {
+    let (Ok(pg), Ok(redis)) = (
+        std::env::var("AUTHX_TEST_POSTGRES_URL"),
+        std::env::var("AUTHX_TEST_REDIS_URL"),
+    ) else {
+        println!("skipped: AUTHX_TEST_POSTGRES_URL and AUTHX_TEST_REDIS_URL are both needed");
+        return;
+    };
+    let db = crate::support::PostgresDatabase::create(&pg).await;
+    let prefix = format!(
+        "authx-test-{}",
+        &authx::random::sha256_hex(&authx::random::token(16))[..12]
+    );
+    let clock = ManualClock::at_system_time();
+    let a = instance(&db.url, &redis, &prefix, &clock).await;
+    let b = instance(&db.url, &redis, &prefix, &clock).await;
+    let http = reqwest::Client::new();
+
+    // Register on A, log in on B: one user base.
+    let res = http
+        .post(format!("{}/register", a.base))
+        .json(&json!({"email": "ann@example.com", "username": "ann", "password1": PASSWORD, "password2": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let login = |base: &str, password: &str| {
+        http.post(format!("{base}/login"))
+            .json(&json!({"login": "ann", "password": password}))
+            .send()
+    };
+    let res = login(&b.base, PASSWORD).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let access_b = cookie(&res, "access_token");
+    let refresh_b = cookie(&res, "refresh_token");
+
+    // A session opened on B, logged out on A: its access token dies on B at once.
+    let token = |base: &str, access: &str| {
+        http.post(format!("{base}/token"))
+            .bearer_auth(access.to_owned())
+            .send()
+    };
+    assert_eq!(
+        token(&b.base, &access_b).await.unwrap().status(),
+        StatusCode::OK
+    );
+    let res = http
+        .post(format!("{}/logout", a.base))
+        .header("cookie", format!("refresh_token={refresh_b}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        token(&b.base, &access_b).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let res = http
+        .post(format!("{}/token/refresh", b.base))
+        .header("cookie", format!("refresh_token={refresh_b}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    // A refresh token replayed on B after its rotation on A revokes the session everywhere.
+    let res = login(&a.base, PASSWORD).await.unwrap();
+    let first = cookie(&res, "refresh_token");
+    let res = http
+        .post(format!("{}/token/refresh", a.base))
+        .header("cookie", format!("refresh_token={first}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let rotated_access = cookie(&res, "access_token");
+    clock.advance(11);
+    let res = http
+        .post(format!("{}/token/refresh", b.base))
+        .header("cookie", format!("refresh_token={first}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        token(&a.base, &rotated_access).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Five failures on A lock the account on B, and the lock is enforced before the password.
+    for _ in 0..5 {
+        assert_eq!(
+            login(&a.base, "wrong password").await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let res = login(&b.base, PASSWORD).await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.headers()["retry-after"], "60");
+
+    drop((a, b));
+    let mut conn = redis::Client::open(redis.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+}
