@@ -36,10 +36,7 @@ impl Adapter {
 
     /// Whether this build of the benchmark can serve it.
     pub(crate) fn available(self) -> bool {
-        match self {
-            Self::Axum => true,
-            Self::Actix | Self::Rocket => false,
-        }
+        true
     }
 }
 
@@ -47,11 +44,72 @@ impl Adapter {
 pub(crate) async fn start(adapter: Adapter, auth: Auth) -> Result<SocketAddr, String> {
     match adapter {
         Adapter::Axum => start_axum(auth).await,
-        Adapter::Actix | Adapter::Rocket => Err(format!(
-            "this build has no {} adapter",
-            adapter.name()
-        )),
+        Adapter::Actix => start_actix(auth),
+        Adapter::Rocket => start_rocket(auth).await,
     }
+}
+
+/// actix-web runs its own single-threaded runtimes (one per worker, as many workers as
+/// cores, its default) on threads of their own.
+fn start_actix(auth: Auth) -> Result<SocketAddr, String> {
+    use actix_web::{App, HttpServer};
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let served = actix_web::rt::System::new().block_on(async move {
+            let server = HttpServer::new(move || {
+                App::new().service(authx::actix::scope(PREFIX, auth.clone()))
+            })
+            .disable_signals()
+            .bind(("127.0.0.1", 0));
+            let server = match server {
+                Ok(server) => server,
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                    return Ok(());
+                }
+            };
+            let _ = tx.send(Ok(server.addrs()[0]));
+            server.run().await
+        });
+        if let Err(e) = served {
+            eprintln!("authx-bench: actix stopped: {e}");
+        }
+    });
+    rx.recv().map_err(|e| e.to_string())?
+}
+
+/// rocket with its release defaults (as many workers as cores), logging off.
+async fn start_rocket(auth: Auth) -> Result<SocketAddr, String> {
+    let config = rocket::Config {
+        address: std::net::Ipv4Addr::LOCALHOST.into(),
+        port: 0,
+        log_level: rocket::config::LogLevel::Off,
+        cli_colors: false,
+        shutdown: rocket::config::Shutdown {
+            ctrlc: false,
+            signals: std::collections::HashSet::new(),
+            ..rocket::config::Shutdown::default()
+        },
+        ..rocket::Config::release_default()
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let tx = std::sync::Mutex::new(Some(tx));
+    let rocket = rocket::custom(config)
+        .attach(authx::rocket::AuthFairing::new(PREFIX, auth))
+        .attach(rocket::fairing::AdHoc::on_liftoff("port", move |rocket| {
+            let config = rocket.config();
+            let addr = SocketAddr::new(config.address, config.port);
+            if let Some(tx) = tx.lock().ok().and_then(|mut tx| tx.take()) {
+                let _ = tx.send(addr);
+            }
+            Box::pin(async {})
+        }));
+    tokio::spawn(async move {
+        if let Err(e) = rocket.launch().await {
+            eprintln!("authx-bench: rocket stopped: {e}");
+        }
+    });
+    rx.await.map_err(|_| "rocket did not start".to_owned())
 }
 
 async fn start_axum(auth: Auth) -> Result<SocketAddr, String> {

@@ -32,7 +32,7 @@ mod stats;
 use std::io::BufRead as _;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub(crate) use adapter::Adapter;
 use scenario::{Scenario, Settings};
@@ -59,7 +59,7 @@ const POSTGRES_VAR: &str = "AUTHX_BENCH_POSTGRES_URL";
 
 const USAGE: &str = "usage: authx-bench [--adapter axum|actix|rocket|all] [--scenario NAME|all] \
 [--db sqlite|postgres|all] [--connections 64] [--seconds 10] [--warmup 2] \
-[--flood-connections 1000] [--flood-factor 4] [--argon2-seconds 3] [--client-threads 1] \
+[--flood-connections 1000] [--flood-factor 4] [--probe-connections 8] [--argon2-seconds 3] [--client-threads 1] \
 [--hash-concurrency N] [--hash-queue N] [--sqlite-pool N] [--pg-pool N]
 scenarios: noop, register, login, login-wrong-password, confirm-status, token, refresh, flood";
 
@@ -113,6 +113,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         warmup: 2.0,
         flood_connections: 1000,
         flood_factor: 4.0,
+        probe_connections: 8,
         timeout: Duration::from_secs(30),
     };
     let mut argon2_seconds = 3.0;
@@ -129,6 +130,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--warmup" => settings.warmup = value(flag, it.next())?,
             "--flood-connections" => settings.flood_connections = value(flag, it.next())?,
             "--flood-factor" => settings.flood_factor = value(flag, it.next())?,
+            "--probe-connections" => settings.probe_connections = value(flag, it.next())?,
             "--argon2-seconds" => argon2_seconds = value(flag, it.next())?,
             "--client-threads" => client_threads = value(flag, it.next())?,
             "--hash-concurrency" | "--hash-queue" | "--sqlite-pool" | "--pg-pool" => {
@@ -146,6 +148,8 @@ fn parse(args: &[String]) -> Result<Args, String> {
         || settings.connections > 10_000
         || settings.flood_connections == 0
         || settings.flood_connections > 10_000
+        || settings.probe_connections == 0
+        || settings.probe_connections > 10_000
         || client_threads == 0
     {
         return Err(format!("a value is out of range\n{USAGE}"));
@@ -245,24 +249,23 @@ pub(crate) struct Row {
     pub(crate) db: Db,
     pub(crate) scenario: Scenario,
     pub(crate) measured: scenario::Measured,
-    pub(crate) raw_verify_rate: Option<f64>,
+    /// Measured before and after the run.
+    pub(crate) raw: Option<(raw_argon2::RawRate, raw_argon2::RawRate)>,
     pub(crate) users: u64,
     pub(crate) server_peak_rss_kib: Option<u64>,
-    pub(crate) server_cpu: Option<f64>,
-    pub(crate) client_cpu: Option<f64>,
-    pub(crate) elapsed: f64,
     pub(crate) load_before: Option<f64>,
 }
 
 async fn run_one(args: &Args, adapter: Adapter, db: Db, scenario: Scenario) -> Result<Row, String> {
     let settings = &args.settings;
     let load_before = procfs::load_average();
-    // Measured first, with nothing else of the benchmark running.
-    let raw_verify_rate = if scenario.hashes() {
+    // Measured first, with nothing else of the benchmark running (and again after the run).
+    let raw_before = if scenario.hashes() {
         Some(raw_argon2::verify_rate(args.argon2_seconds).await?)
     } else {
         None
     };
+    let raw_verify_rate = raw_before.map(|r| r.per_second);
     let n = settings.connections as u64;
     let users = match scenario {
         // Enough accounts that none reaches the lockout threshold (with a 50% margin).
@@ -272,6 +275,7 @@ async fn run_one(args: &Args, adapter: Adapter, db: Db, scenario: Scenario) -> R
                 * (settings.seconds + settings.warmup + 1.0);
             n + (attempts as u64).div_ceil(scenario::WRONG_ATTEMPTS_PER_USER)
         }
+        Scenario::Flood => (settings.probe_connections as u64).max(256),
         _ => n.max(256),
     };
     let mut options = args.server.clone();
@@ -295,29 +299,22 @@ async fn run_one(args: &Args, adapter: Adapter, db: Db, scenario: Scenario) -> R
     if let Some((admin, _, name)) = &postgres {
         drop_database(admin, name).await;
     }
-    let (measured, server_peak_rss_kib, server_cpu, client_cpu, elapsed) = result?;
+    let (measured, server_peak_rss_kib) = result?;
+    let raw = match raw_before {
+        Some(before) => Some((before, raw_argon2::verify_rate(args.argon2_seconds).await?)),
+        None => None,
+    };
     Ok(Row {
         adapter,
         db,
         scenario,
         measured,
-        raw_verify_rate,
+        raw,
         users,
         server_peak_rss_kib,
-        server_cpu,
-        client_cpu,
-        elapsed,
         load_before,
     })
 }
-
-type Figures = (
-    scenario::Measured,
-    Option<u64>,
-    Option<f64>,
-    Option<f64>,
-    f64,
-);
 
 async fn serve_and_measure(
     options: &ServerOptions,
@@ -325,23 +322,21 @@ async fn serve_and_measure(
     scenario: Scenario,
     settings: &Settings,
     raw_verify_rate: Option<f64>,
-) -> Result<Figures, String> {
+) -> Result<(scenario::Measured, Option<u64>), String> {
     let (mut child, addr) = spawn_server(options, postgres_url)?;
     let pid = child.id();
-    let server_cpu0 = procfs::cpu_seconds(Some(pid));
-    let client_cpu0 = procfs::cpu_seconds(None);
-    let started = Instant::now();
-    let measured = scenario::run(scenario, addr, options.users, settings, raw_verify_rate).await;
-    let elapsed = started.elapsed().as_secs_f64();
-    let server_cpu = procfs::cpu_seconds(Some(pid))
-        .zip(server_cpu0)
-        .map(|(b, a)| (b - a) / elapsed);
-    let client_cpu = procfs::cpu_seconds(None)
-        .zip(client_cpu0)
-        .map(|(b, a)| (b - a) / elapsed);
+    let measured = scenario::run(
+        scenario,
+        addr,
+        options.users,
+        settings,
+        raw_verify_rate,
+        pid,
+    )
+    .await;
     let peak = procfs::peak_rss_kib(Some(pid));
     stop_server(&mut child);
-    Ok((measured?, peak, server_cpu, client_cpu, elapsed))
+    Ok((measured?, peak))
 }
 
 fn spawn_server(

@@ -55,20 +55,62 @@ fn expected_status(scenario: Scenario) -> u16 {
     }
 }
 
+/// The raw verify rate: the mean of the measurements before and after the run.
+fn raw_rate(row: &Row) -> Option<f64> {
+    row.raw
+        .map(|(before, after)| f64::midpoint(before.per_second, after.per_second))
+}
+
+/// CPU milliseconds per raw verification (mean of before and after).
+fn raw_cpu_ms(row: &Row) -> Option<f64> {
+    let (before, after) = row.raw?;
+    Some(f64::midpoint(before.cpu_ms_per_verify?, after.cpu_ms_per_verify?))
+}
+
+fn cores(cpu_seconds: Option<f64>, row: &Row) -> Option<f64> {
+    cpu_seconds.map(|c| c / row.measured.window)
+}
+
+/// Server CPU milliseconds per answered request of the scenario (for the flood, per request
+/// of either kind).
+fn server_cpu_ms_per_request(row: &Row) -> Option<f64> {
+    let mut answered = row.measured.requests.answered();
+    if let Some(flood) = &row.measured.flood {
+        answered += flood.steady.answered();
+    }
+    row.measured
+        .server_cpu
+        .filter(|_| answered > 0)
+        .map(|c| 1000.0 * c / answered as f64)
+}
+
 fn mib(kib: Option<u64>) -> String {
     kib.map_or_else(|| "-".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0))
 }
 
 fn note(row: &Row) -> String {
     let mut note = String::new();
-    if let Some(raw) = row.raw_verify_rate {
+    if let Some(raw) = raw_rate(row) {
         let _ = write!(note, "raw argon2id verify {raw:.1}/s");
         if row.scenario != Scenario::Flood {
             let done = rate(row, expected_status(row.scenario));
             let _ = write!(note, "; {done:.1}/s = {:.1}% of it", 100.0 * done / raw);
+            if let (Some(raw_ms), Some(ms)) = (raw_cpu_ms(row), server_cpu_ms_per_request(row)) {
+                let _ = write!(
+                    note,
+                    "; CPU {ms:.1} ms/request vs {raw_ms:.1} ms/verify ({:.1}%)",
+                    100.0 * raw_ms / ms
+                );
+            }
         }
     }
     if let Some(flood) = &row.measured.flood {
+        let mut baseline = flood.baseline.clone();
+        let _ = write!(
+            note,
+            "; before the flood p99 {} ms",
+            fmt_opt(baseline.quantile_ms(0.99), 2)
+        );
         let accepted = flood.steady.count(200) as f64 / row.measured.window;
         let _ = write!(
             note,
@@ -93,12 +135,19 @@ pub(crate) fn run(row: &Row, settings: &Settings) {
     } else {
         "requests"
     };
+    let connections = if row.scenario == Scenario::Flood {
+        format!(
+            "{} probe connections and {} flood connections",
+            settings.probe_connections, settings.flood_connections
+        )
+    } else {
+        format!("{} connections", settings.connections)
+    };
     println!(
-        "\n{} / {} / {}: {} connections, {} s measured after {} s warm-up, {} users seeded",
+        "\n{} / {} / {}: {connections}, {} s measured after {} s warm-up, {} users seeded",
         row.adapter.name(),
         row.db.name(),
         row.scenario.name(),
-        settings.connections,
         settings.seconds,
         settings.warmup,
         row.users
@@ -111,6 +160,12 @@ pub(crate) fn run(row: &Row, settings: &Settings) {
         requests.status_summary()
     );
     if let Some(flood) = &row.measured.flood {
+        let mut baseline = flood.baseline.clone();
+        println!(
+            "  GET /confirm before the flood (second half of the warm-up): p50 {} ms, p99 {} ms",
+            fmt_opt(baseline.quantile_ms(0.5), 2),
+            fmt_opt(baseline.quantile_ms(0.99), 2),
+        );
         let mut steady = flood.steady.clone();
         let mut burst = flood.burst.clone();
         println!(
@@ -132,8 +187,13 @@ pub(crate) fn run(row: &Row, settings: &Settings) {
             println!("  {} due logins were not sent: every flood connection was busy", flood.not_sent);
         }
     }
-    if let Some(raw) = row.raw_verify_rate {
-        print!("  raw argon2id verify rate (OWASP parameters, all cores): {raw:.1}/s");
+    if let (Some(raw), Some((before, after))) = (raw_rate(row), row.raw) {
+        print!(
+            "  raw argon2id verify rate (OWASP parameters, all cores): {raw:.1}/s ({:.1} before, {:.1} after; {} CPU ms each)",
+            before.per_second,
+            after.per_second,
+            fmt_opt(raw_cpu_ms(row), 1)
+        );
         if row.scenario != Scenario::Flood {
             let done = rate(row, expected_status(row.scenario));
             print!(
@@ -145,11 +205,11 @@ pub(crate) fn run(row: &Row, settings: &Settings) {
         println!();
     }
     println!(
-        "  server (child process) peak RSS {} MiB (VmHWM); CPU: server {} cores, client {} cores over {:.1} s; load average before {}",
+        "  server (child process) peak RSS {} MiB (VmHWM); CPU in the window: server {} cores ({} ms/request), client {} cores; load average before {}",
         mib(row.server_peak_rss_kib),
-        fmt_opt(row.server_cpu, 2),
-        fmt_opt(row.client_cpu, 2),
-        row.elapsed,
+        fmt_opt(cores(row.measured.server_cpu, row), 2),
+        fmt_opt(server_cpu_ms_per_request(row), 3),
+        fmt_opt(cores(row.measured.client_cpu, row), 2),
         fmt_opt(row.load_before, 2),
     );
 }
@@ -177,8 +237,8 @@ pub(crate) fn table(rows: &[Row]) {
             fmt_opt(requests.quantile_ms(0.99), 2),
             requests.status_summary(),
             mib(row.server_peak_rss_kib),
-            fmt_opt(row.server_cpu, 2),
-            fmt_opt(row.client_cpu, 2),
+            fmt_opt(cores(row.measured.server_cpu, row), 2),
+            fmt_opt(cores(row.measured.client_cpu, row), 2),
             note(row),
         );
     }
@@ -195,7 +255,7 @@ pub(crate) fn targets(rows: &[Row]) {
         let who = format!("{}/{}", row.adapter.name(), row.db.name());
         match row.scenario {
             Scenario::Login => {
-                if let Some(raw) = row.raw_verify_rate {
+                if let Some(raw) = raw_rate(row) {
                     let share = rate(row, 200) / raw;
                     println!(
                         "- {who} login at >= 90% of the raw verify rate: {:.1}% ({:.1}/s of {raw:.1}/s): {}",

@@ -84,6 +84,8 @@ pub(crate) struct Settings {
     pub(crate) warmup: f64,
     pub(crate) flood_connections: usize,
     pub(crate) flood_factor: f64,
+    /// Connections sending `GET /confirm` during the flood (closed loop).
+    pub(crate) probe_connections: usize,
     /// Bound on one request.
     pub(crate) timeout: Duration,
 }
@@ -95,6 +97,9 @@ pub(crate) struct Measured {
     pub(crate) requests: Recorder,
     pub(crate) window: f64,
     pub(crate) flood: Option<Flood>,
+    /// CPU time of the server process and of this one during the measured window, in seconds.
+    pub(crate) server_cpu: Option<f64>,
+    pub(crate) client_cpu: Option<f64>,
 }
 
 /// The login side of the flood.
@@ -108,6 +113,8 @@ pub(crate) struct Flood {
     pub(crate) steady: Recorder,
     /// Logins due but not sent because every flood connection was waiting for an answer.
     pub(crate) not_sent: u64,
+    /// The `GET /confirm`s of the second half of the warm-up, before the flood.
+    pub(crate) baseline: Recorder,
 }
 
 /// What one connection sends next, and what it keeps from the answer.
@@ -224,14 +231,16 @@ async fn open(
     Ok(conns.into_iter().flatten().collect())
 }
 
+/// Runs one connection until `until`; returns what it saw from `measure_from` on, and from
+/// `baseline_from` to `measure_from`.
 async fn closed_loop(
     mut conn: Conn,
     mut driver: Driver,
-    measure_from: Instant,
-    until: Instant,
+    (baseline_from, measure_from, until): (Instant, Instant, Instant),
     timeout: Duration,
-) -> Recorder {
+) -> (Recorder, Recorder) {
     let mut recorder = Recorder::default();
+    let mut baseline = Recorder::default();
     for _ in 0..MAX_REQUESTS_PER_CONNECTION {
         let started = Instant::now();
         if started >= until {
@@ -243,6 +252,8 @@ async fn closed_loop(
                 driver.observe(&reply);
                 if started >= measure_from {
                     recorder.record(&reply, started.elapsed());
+                } else if started >= baseline_from {
+                    baseline.record(&reply, started.elapsed());
                 }
             }
             Err(_) => {
@@ -253,7 +264,7 @@ async fn closed_loop(
             }
         }
     }
-    recorder
+    (recorder, baseline)
 }
 
 /// Runs `scenario` against the server at `addr` with `users` seeded users; `verify_rate` (the
@@ -264,8 +275,13 @@ pub(crate) async fn run(
     users: u64,
     settings: &Settings,
     verify_rate: Option<f64>,
+    server_pid: u32,
 ) -> Result<Measured, String> {
-    let n = settings.connections;
+    let n = if scenario == Scenario::Flood {
+        settings.probe_connections
+    } else {
+        settings.connections
+    };
     let timeout = settings.timeout;
     let needs_session = matches!(
         scenario,
@@ -312,24 +328,55 @@ pub(crate) async fn run(
     let start = Instant::now();
     let measure_from = start + Duration::from_secs_f64(settings.warmup);
     let until = measure_from + Duration::from_secs_f64(settings.seconds);
+    let baseline_from = start + Duration::from_secs_f64(settings.warmup / 2.0);
+    let cpu_window = tokio::spawn(async move {
+        tokio::time::sleep_until(measure_from.into()).await;
+        let before = (
+            crate::procfs::cpu_seconds(Some(server_pid)),
+            crate::procfs::cpu_seconds(None),
+        );
+        tokio::time::sleep_until(until.into()).await;
+        let after = (
+            crate::procfs::cpu_seconds(Some(server_pid)),
+            crate::procfs::cpu_seconds(None),
+        );
+        (
+            after.0.zip(before.0).map(|(a, b)| a - b),
+            after.1.zip(before.1).map(|(a, b)| a - b),
+        )
+    });
     let mut loops = JoinSet::new();
     for (conn, driver) in drivers {
-        loops.spawn(closed_loop(conn, driver, measure_from, until, timeout));
+        loops.spawn(closed_loop(
+            conn,
+            driver,
+            (baseline_from, measure_from, until),
+            timeout,
+        ));
     }
-    let flood = if scenario == Scenario::Flood {
+    let mut flood = if scenario == Scenario::Flood {
         let rate = settings.flood_factor * verify_rate.ok_or("the flood needs the raw rate")?;
         Some(flood(flood_conns, users, rate, measure_from, until, timeout).await)
     } else {
         None
     };
     let mut requests = Recorder::default();
+    let mut baseline = Recorder::default();
     while let Some(joined) = loops.join_next().await {
-        requests.merge(joined.map_err(|e| e.to_string())?);
+        let (measured, before) = joined.map_err(|e| e.to_string())?;
+        requests.merge(measured);
+        baseline.merge(before);
     }
+    if let Some(flood) = &mut flood {
+        flood.baseline = baseline;
+    }
+    let (server_cpu, client_cpu) = cpu_window.await.unwrap_or((None, None));
     Ok(Measured {
         requests,
         window: settings.seconds,
         flood,
+        server_cpu,
+        client_cpu,
     })
 }
 
