@@ -33,11 +33,6 @@ impl Adapter {
             .find(|a| a.name() == name)
             .ok_or_else(|| format!("unknown adapter {name:?}: axum, actix, rocket or all"))
     }
-
-    /// Whether this build of the benchmark can serve it.
-    pub(crate) fn available(self) -> bool {
-        true
-    }
 }
 
 /// Starts `adapter` serving `auth`; returns its address once it accepts connections.

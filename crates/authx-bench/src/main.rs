@@ -141,36 +141,21 @@ fn parse(args: &[String]) -> Result<Args, String> {
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
     }
-    if !(settings.seconds > 0.0 && settings.seconds <= 3600.0)
-        || !(0.0..=600.0).contains(&settings.warmup)
-        || !(0.1..=60.0).contains(&argon2_seconds)
-        || settings.connections == 0
-        || settings.connections > 10_000
-        || settings.flood_connections == 0
-        || settings.flood_connections > 10_000
-        || settings.probe_connections == 0
-        || settings.probe_connections > 10_000
-        || client_threads == 0
-    {
+    let in_range = settings.seconds > 0.0
+        && settings.seconds <= 3600.0
+        && (0.0..=600.0).contains(&settings.warmup)
+        && (0.1..=60.0).contains(&argon2_seconds)
+        && (1..=10_000).contains(&settings.connections)
+        && (1..=10_000).contains(&settings.flood_connections)
+        && (1..=10_000).contains(&settings.probe_connections)
+        && client_threads > 0;
+    if !in_range {
         return Err(format!("a value is out of range\n{USAGE}"));
     }
     let adapters = if adapter == "all" {
-        Adapter::ALL
-            .into_iter()
-            .filter(|a| {
-                let available = a.available();
-                if !available {
-                    println!("note: this build has no {} adapter; skipped", a.name());
-                }
-                available
-            })
-            .collect()
+        Adapter::ALL.to_vec()
     } else {
-        let a = Adapter::parse(&adapter)?;
-        if !a.available() {
-            return Err(format!("this build has no {} adapter", a.name()));
-        }
-        vec![a]
+        vec![Adapter::parse(&adapter)?]
     };
     let scenarios = if scenario == "all" {
         Scenario::ALL.to_vec()
@@ -187,7 +172,11 @@ fn parse(args: &[String]) -> Result<Args, String> {
             println!("note: {POSTGRES_VAR} is not set; PostgreSQL skipped");
             vec![Db::Sqlite]
         }
-        other => return Err(format!("unknown database {other:?}: sqlite, postgres or all")),
+        other => {
+            return Err(format!(
+                "unknown database {other:?}: sqlite, postgres or all"
+            ));
+        }
     };
     let mut server = parse_server(&server_args)?;
     server.adapter = adapters[0];
@@ -270,9 +259,8 @@ async fn run_one(args: &Args, adapter: Adapter, db: Db, scenario: Scenario) -> R
     let users = match scenario {
         // Enough accounts that none reaches the lockout threshold (with a 50% margin).
         Scenario::LoginWrongPassword => {
-            let attempts = raw_verify_rate.unwrap_or(100.0)
-                * 1.5
-                * (settings.seconds + settings.warmup + 1.0);
+            let attempts =
+                raw_verify_rate.unwrap_or(100.0) * 1.5 * (settings.seconds + settings.warmup + 1.0);
             n + (attempts as u64).div_ceil(scenario::WRONG_ATTEMPTS_PER_USER)
         }
         Scenario::Flood => (settings.probe_connections as u64).max(256),
@@ -285,7 +273,11 @@ async fn run_one(args: &Args, adapter: Adapter, db: Db, scenario: Scenario) -> R
         Db::Sqlite => None,
         Db::Postgres => {
             let admin = std::env::var(POSTGRES_VAR).map_err(|_| format!("{POSTGRES_VAR} unset"))?;
-            Some(create_database(&admin).await.map(|(url, name)| (admin, url, name))?)
+            Some(
+                create_database(&admin)
+                    .await
+                    .map(|(url, name)| (admin, url, name))?,
+            )
         }
     };
     let result = serve_and_measure(
@@ -354,7 +346,9 @@ fn spawn_server(
         Some(url) => command.env(server::DB_URL_VAR, url),
         None => command.env_remove(server::DB_URL_VAR),
     };
-    let mut child = command.spawn().map_err(|e| format!("starting the server: {e}"))?;
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("starting the server: {e}"))?;
     let stdout = child.stdout.take().ok_or("no server stdout")?;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -366,7 +360,7 @@ fn spawn_server(
             }
         }
     });
-    match rx.recv_timeout(Duration::from_secs(300)) {
+    match rx.recv_timeout(Duration::from_mins(5)) {
         Ok(Ok(addr)) => Ok((child, addr)),
         Ok(Err(e)) => {
             stop_server(&mut child);
@@ -394,7 +388,10 @@ fn stop_server(child: &mut Child) {
 
 async fn create_database(admin_url: &str) -> Result<(String, String), String> {
     use sqlx::Connection as _;
-    let name = format!("authx_bench_{}", &authx::random::sha256_hex(&authx::random::token(16))[..16]);
+    let name = format!(
+        "authx_bench_{}",
+        &authx::random::sha256_hex(&authx::random::token(16))[..16]
+    );
     let mut conn = sqlx::PgConnection::connect(admin_url)
         .await
         .map_err(|e| format!("{POSTGRES_VAR}: {e}"))?;
@@ -415,7 +412,10 @@ async fn drop_database(admin_url: &str, name: &str) {
     use sqlx::Connection as _;
     if let Ok(mut conn) = sqlx::PgConnection::connect(admin_url).await {
         let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-        if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await {
+        if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+        {
             eprintln!("authx-bench: could not drop database {name}: {e}");
         }
     }

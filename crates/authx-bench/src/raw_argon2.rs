@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use authx::password::{PasswordHasher, PasswordParams};
 use authx::Secret;
+use authx::password::{PasswordHasher, PasswordParams};
 
 /// Upper bound of verifications per thread, whatever the duration.
 const MAX_PER_THREAD: u64 = 100_000;

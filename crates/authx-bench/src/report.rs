@@ -26,7 +26,10 @@ pub(crate) fn machine() {
                 .find_map(|l| l.strip_prefix("MemTotal:"))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         })
-        .map_or_else(|| "?".to_owned(), |kib| format!("{:.1} GiB", kib / 1024.0 / 1024.0));
+        .map_or_else(
+            || "?".to_owned(),
+            |kib| format!("{:.1} GiB", kib / 1024.0 / 1024.0),
+        );
     let os = std::fs::read_to_string("/etc/os-release")
         .ok()
         .and_then(|r| {
@@ -64,7 +67,10 @@ fn raw_rate(row: &Row) -> Option<f64> {
 /// CPU milliseconds per raw verification (mean of before and after).
 fn raw_cpu_ms(row: &Row) -> Option<f64> {
     let (before, after) = row.raw?;
-    Some(f64::midpoint(before.cpu_ms_per_verify?, after.cpu_ms_per_verify?))
+    Some(f64::midpoint(
+        before.cpu_ms_per_verify?,
+        after.cpu_ms_per_verify?,
+    ))
 }
 
 fn cores(cpu_seconds: Option<f64>, row: &Row) -> Option<f64> {
@@ -121,7 +127,11 @@ fn note(row: &Row) -> String {
             flood.burst.status_summary(),
         );
         if flood.not_sent > 0 {
-            let _ = write!(note, "; {} due logins not sent (client saturated)", flood.not_sent);
+            let _ = write!(
+                note,
+                "; {} due logins not sent (client saturated)",
+                flood.not_sent
+            );
         }
     }
     note
@@ -184,7 +194,10 @@ pub(crate) fn run(row: &Row, settings: &Settings) {
             fmt_opt(burst.quantile_ms(1.0), 1),
         );
         if flood.not_sent > 0 {
-            println!("  {} due logins were not sent: every flood connection was busy", flood.not_sent);
+            println!(
+                "  {} due logins were not sent: every flood connection was busy",
+                flood.not_sent
+            );
         }
     }
     if let (Some(raw), Some((before, after))) = (raw_rate(row), row.raw) {
@@ -287,7 +300,9 @@ pub(crate) fn targets(rows: &[Row]) {
                     "- {who} GET /confirm p99 under a login flood < 25 ms: {p99:.2} ms: {}",
                     verdict(p99 < 25.0)
                 );
-                let peak_mib = row.server_peak_rss_kib.map_or(f64::INFINITY, |k| k as f64 / 1024.0);
+                let peak_mib = row
+                    .server_peak_rss_kib
+                    .map_or(f64::INFINITY, |k| k as f64 / 1024.0);
                 let shed_ok = row.measured.flood.as_ref().is_some_and(|f| {
                     f.burst.shed_without_retry_after + f.steady.shed_without_retry_after == 0
                 });

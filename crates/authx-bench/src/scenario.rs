@@ -61,10 +61,13 @@ impl Scenario {
     }
 
     pub(crate) fn parse(name: &str) -> Result<Self, String> {
-        Self::ALL.into_iter().find(|s| s.name() == name).ok_or_else(|| {
-            let names: Vec<&str> = Self::ALL.iter().map(|s| s.name()).collect();
-            format!("unknown scenario {name:?}: {} or all", names.join(", "))
-        })
+        Self::ALL
+            .into_iter()
+            .find(|s| s.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|s| s.name()).collect();
+                format!("unknown scenario {name:?}: {} or all", names.join(", "))
+            })
     }
 
     /// Whether its throughput is bound by argon2id (the raw verify rate is measured for it).
@@ -203,13 +206,16 @@ async fn log_in(conn: &mut Conn, i: u64, timeout: Duration) -> Result<(String, S
     Err(format!("setup login of user {i}: shed for a minute"))
 }
 
+/// A connection and, if it logged in, its access and refresh tokens.
+type Opened = (Conn, Option<(String, String)>);
+
 /// Opens `count` connections; with `logged_in`, connection `i` logs in as user `i`.
 async fn open(
     addr: SocketAddr,
     count: usize,
     logged_in: bool,
     timeout: Duration,
-) -> Result<Vec<(Conn, Option<(String, String)>)>, String> {
+) -> Result<Vec<Opened>, String> {
     let mut tasks = JoinSet::new();
     for i in 0..count {
         tasks.spawn(async move {
@@ -222,8 +228,7 @@ async fn open(
             Ok::<_, String>((i, conn, tokens))
         });
     }
-    let mut conns: Vec<Option<(Conn, Option<(String, String)>)>> =
-        (0..count).map(|_| None).collect();
+    let mut conns: Vec<Option<Opened>> = (0..count).map(|_| None).collect();
     while let Some(joined) = tasks.join_next().await {
         let (i, conn, tokens) = joined.map_err(|e| e.to_string())??;
         conns[i] = Some((conn, tokens));
@@ -247,21 +252,18 @@ async fn closed_loop(
             break;
         }
         let call = driver.call();
-        match conn.send(&call, timeout).await {
-            Ok(reply) => {
-                driver.observe(&reply);
-                if started >= measure_from {
-                    recorder.record(&reply, started.elapsed());
-                } else if started >= baseline_from {
-                    baseline.record(&reply, started.elapsed());
-                }
+        if let Ok(reply) = conn.send(&call, timeout).await {
+            driver.observe(&reply);
+            if started >= measure_from {
+                recorder.record(&reply, started.elapsed());
+            } else if started >= baseline_from {
+                baseline.record(&reply, started.elapsed());
             }
-            Err(_) => {
-                if started >= measure_from {
-                    recorder.errors += 1;
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
+        } else {
+            if started >= measure_from {
+                recorder.errors += 1;
             }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
     (recorder, baseline)
@@ -383,7 +385,7 @@ pub(crate) async fn run(
 /// Logins at `rate` per second from `from` to `until`, open loop, on the flood connections,
 /// after a burst of one login on each of them at once.
 async fn flood(
-    conns: Vec<(Conn, Option<(String, String)>)>,
+    conns: Vec<Opened>,
     users: u64,
     rate: f64,
     from: Instant,
@@ -403,10 +405,12 @@ async fn flood(
             for round in 0..MAX_REQUESTS_PER_CONNECTION {
                 if round > 0 {
                     // Wait for the dispatcher's next due login, or the end.
-                    match tokio::time::timeout_at(until.into(), tickets.acquire()).await {
-                        Ok(Ok(ticket)) => ticket.forget(),
-                        _ => break,
-                    }
+                    let Ok(Ok(ticket)) =
+                        tokio::time::timeout_at(until.into(), tickets.acquire()).await
+                    else {
+                        break;
+                    };
+                    ticket.forget();
                 }
                 let i = next_user.fetch_add(1, Ordering::Relaxed) % users;
                 let started = Instant::now();

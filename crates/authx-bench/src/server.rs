@@ -56,7 +56,10 @@ impl ServerOptions {
             self.users.to_string(),
         ];
         let optional = [
-            ("--hash-concurrency", self.hash_concurrency.map(|v| v as u64)),
+            (
+                "--hash-concurrency",
+                self.hash_concurrency.map(|v| v as u64),
+            ),
             ("--hash-queue", self.hash_queue.map(|v| v as u64)),
             ("--sqlite-pool", self.sqlite_pool.map(u64::from)),
             ("--pg-pool", self.pg_pool.map(u64::from)),

@@ -192,7 +192,8 @@ fn flows(c: &mut Criterion) {
     let registered = rt.block_on(auth.handle(RouteName::Register, &json(&register_body("alice"))));
     assert_eq!(registered.status, 200, "{}", registered.body);
     let access = cookie_value(&registered, "access_token");
-    let bearer = AuthRequest::new(PEER).header("authorization", format!("Bearer {access}").as_bytes());
+    let bearer =
+        AuthRequest::new(PEER).header("authorization", format!("Bearer {access}").as_bytes());
 
     let mut group = c.benchmark_group("flow_fast_argon2");
     let counter = AtomicU64::new(0);
@@ -217,7 +218,8 @@ fn flows(c: &mut Criterion) {
     group.bench_function("refresh", |b| {
         b.to_async(&rt).iter(|| async {
             let token = refresh.lock().unwrap().clone();
-            let req = AuthRequest::new(PEER).header("cookie", format!("refresh_token={token}").as_bytes());
+            let req = AuthRequest::new(PEER)
+                .header("cookie", format!("refresh_token={token}").as_bytes());
             let r = auth.handle(RouteName::RefreshAccessToken, &req).await;
             assert_eq!(r.status, 200, "{}", r.body);
             *refresh.lock().unwrap() = cookie_value(&r, "refresh_token");
@@ -225,7 +227,9 @@ fn flows(c: &mut Criterion) {
     });
     group.bench_function("get_confirm", |b| {
         b.to_async(&rt).iter(|| async {
-            let r = auth.handle(RouteName::GetEmailConfirmationStatus, &bearer).await;
+            let r = auth
+                .handle(RouteName::GetEmailConfirmationStatus, &bearer)
+                .await;
             assert_eq!(r.status, 200, "{}", r.body);
         });
     });

@@ -178,10 +178,14 @@ impl PasswordHasher {
             })?;
         let (answer, answered) = oneshot::channel();
         let job: Job = Box::new(move |memory| {
-            let _admitted = admitted;
-            if !answer.is_closed() {
-                let _ = answer.send(work(memory));
+            if answer.is_closed() {
+                return;
             }
+            let result = work(memory);
+            // The place is given back before the answer, so a caller that hashes again as soon
+            // as it has it is never shed by its own previous request.
+            drop(admitted);
+            let _ = answer.send(result);
         });
         self.inner
             .jobs
@@ -380,11 +384,19 @@ mod tests {
         // Ours verifies with the crate's verifier...
         let ours = h.hash(Secret::new("pässword 1")).await.unwrap();
         let parsed = PasswordHash::new(&ours).unwrap();
-        assert!(reference.verify_password(b"p\xc3\xa4ssword 1", &parsed).is_ok());
+        assert!(
+            reference
+                .verify_password(b"p\xc3\xa4ssword 1", &parsed)
+                .is_ok()
+        );
         assert!(reference.verify_password(b"password 1", &parsed).is_err());
         // ...and the crate's with ours, several times on the same reused memory.
         let theirs = reference.hash_password(b"another one").unwrap().to_string();
-        for (password, matches) in [("another one", true), ("another on", false), ("another one", true)] {
+        for (password, matches) in [
+            ("another one", true),
+            ("another on", false),
+            ("another one", true),
+        ] {
             let v = h
                 .verify(Secret::new(password), Some(theirs.clone()))
                 .await
@@ -392,7 +404,12 @@ mod tests {
             assert_eq!(v.matches, matches, "{password}");
         }
         // Garbage never matches.
-        for stored in ["", "$argon2id$v=19$m=64,t=1,p=1$", "not a hash", &ours[..ours.len() - 2]] {
+        for stored in [
+            "",
+            "$argon2id$v=19$m=64,t=1,p=1$",
+            "not a hash",
+            &ours[..ours.len() - 2],
+        ] {
             let v = h
                 .verify(Secret::new("pässword 1"), Some(stored.to_owned()))
                 .await
@@ -432,6 +449,15 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         assert!(admitted, "the place was never given back");
+    }
+
+    #[tokio::test]
+    async fn back_to_back_requests_are_not_shed() {
+        // One place and no queue: each request starts after the previous one has answered.
+        let h = PasswordHasher::new(PasswordParams::INSECURE_FAST_FOR_TESTS, 1, 0).unwrap();
+        for _ in 0..50 {
+            h.hash(Secret::new("password123")).await.unwrap();
+        }
     }
 
     #[tokio::test]
