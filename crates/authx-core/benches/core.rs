@@ -201,7 +201,10 @@ fn flows(c: &mut Criterion) {
         b.to_async(&rt).iter(|| async {
             let n = counter.fetch_add(1, Ordering::Relaxed);
             let r = auth
-                .handle(RouteName::Register, &json(&register_body(&format!("u{n}"))))
+                .handle(
+                    RouteName::Register,
+                    &json(&register_body(&format!("user_{n}"))),
+                )
                 .await;
             assert_eq!(r.status, 200, "{}", r.body);
         });
