@@ -1,15 +1,20 @@
 //! Password hashing with argon2id, off the async executor and bounded in concurrency.
 //!
-//! Each hash holds `m_cost` KiB while it runs (19 MiB with the OWASP defaults), so at most
-//! `concurrency` run at once (one per core by default) and at most `queue` more wait; beyond
-//! that the request is shed with `503` and `Retry-After` rather than queued without bound.
+//! Each hash holds `m_cost` KiB while it runs (19 MiB with the OWASP defaults), so hashes run
+//! on `concurrency` dedicated threads (one per core by default), each owning one argon2 memory
+//! block that it reuses for every hash, and at most `queue` more requests wait; beyond that the
+//! request is shed with `503` and `Retry-After` rather than queued without bound.
+//!
+//! Owning the memory keeps the process's footprint at `concurrency` blocks. Allocating a fresh
+//! 19 MiB block per hash (as `Argon2::hash_password` does) on the blocking pool left glibc's
+//! heap holding hundreds of MiB after a few dozen logins: see `docs/benchmarks.md`.
 
-use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::{OnceCell, Semaphore};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore, oneshot};
 
 use crate::Secret;
 use crate::config::ConfigError;
@@ -68,17 +73,60 @@ pub struct PasswordHasher {
     inner: Arc<Inner>,
 }
 
+/// Work for a hashing thread, given its memory.
+type Job = Box<dyn FnOnce(&mut Memory) + Send>;
+
 #[derive(Debug)]
 struct Inner {
     params: Params,
-    running: Semaphore,
-    admitted: Semaphore,
+    /// Requests running or waiting; a full queue sheds.
+    admitted: Arc<Semaphore>,
+    /// To the hashing threads; they stop when it is dropped with the last handle.
+    jobs: Mutex<Sender<Job>>,
     dummy: OnceCell<String>,
 }
 
+/// A hashing thread's argon2 memory, allocated on its first hash and reused by every later one.
+struct Memory {
+    blocks: Vec<Block>,
+    /// Blocks for this hasher's parameters.
+    standard: usize,
+}
+
+impl Memory {
+    /// Runs `f` on `count` blocks: the thread's own when they are enough, else (a stored hash
+    /// with a larger `m_cost`) a block allocated for this hash only, so the footprint stays
+    /// that of the configured parameters.
+    fn with_blocks<T>(&mut self, count: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+        if count > self.standard {
+            let mut once = vec![Block::new(); count];
+            return f(&mut once);
+        }
+        if self.blocks.len() < self.standard {
+            self.blocks = vec![Block::new(); self.standard];
+        }
+        f(&mut self.blocks[..count])
+    }
+}
+
+/// Runs jobs until the sender side is dropped. A panicking job loses its answer (its waiter
+/// gets `503`), not the thread.
+fn hashing_thread(jobs: &Mutex<Receiver<Job>>, standard: usize) {
+    let mut memory = Memory {
+        blocks: Vec::new(),
+        standard,
+    };
+    loop {
+        // The lock is held only while idle threads wait for the next job.
+        let next = jobs.lock().unwrap_or_else(PoisonError::into_inner).recv();
+        let Ok(job) = next else { return };
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut memory)));
+    }
+}
+
 impl PasswordHasher {
-    /// A hasher with `params`, running at most `concurrency` hashes at once with `queue` more
-    /// waiting.
+    /// A hasher with `params`, running at most `concurrency` hashes at once (on as many
+    /// threads of its own) with `queue` more waiting.
     pub fn new(
         params: PasswordParams,
         concurrency: usize,
@@ -89,58 +137,73 @@ impl PasswordHasher {
                 "password hashing concurrency must be at least 1".into(),
             ));
         }
+        let params = params.argon2()?;
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        let standard = params.block_count();
+        for _ in 0..concurrency {
+            let receiver = receiver.clone();
+            std::thread::Builder::new()
+                .name("authx-argon2".into())
+                .spawn(move || hashing_thread(&receiver, standard))
+                .map_err(|e| {
+                    ConfigError::Invalid(format!("cannot start a password hashing thread: {e}"))
+                })?;
+        }
         Ok(Self {
             inner: Arc::new(Inner {
-                params: params.argon2()?,
-                running: Semaphore::new(concurrency),
-                admitted: Semaphore::new(concurrency + queue),
+                params,
+                admitted: Arc::new(Semaphore::new(concurrency.saturating_add(queue))),
+                jobs: Mutex::new(sender),
                 dummy: OnceCell::new(),
             }),
         })
     }
 
-    fn argon2(&self) -> Argon2<'static> {
-        Argon2::new(
-            Algorithm::Argon2id,
-            Version::V0x13,
-            self.inner.params.clone(),
-        )
-    }
-
-    /// Runs `work` on the blocking pool once admitted and given a slot.
+    /// Runs `work` on a hashing thread once admitted. The admission is held until the work is
+    /// done, even if the caller stops waiting, so the bound holds; work whose caller is gone
+    /// before it starts is skipped.
     async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce(Argon2<'static>) -> T + Send + 'static,
+        work: impl FnOnce(&mut Memory) -> T + Send + 'static,
     ) -> Result<T, AuthError> {
-        let _admitted = self
+        let admitted: OwnedSemaphorePermit = self
             .inner
             .admitted
-            .try_acquire()
+            .clone()
+            .try_acquire_owned()
             .map_err(|_| AuthError::Unavailable {
                 source: "password hashing queue is full".into(),
                 retry_after: Some(1),
             })?;
-        let _slot = self
-            .inner
-            .running
-            .acquire()
+        let (answer, answered) = oneshot::channel();
+        let job: Job = Box::new(move |memory| {
+            if answer.is_closed() {
+                return;
+            }
+            let result = work(memory);
+            // The place is given back before the answer, so a caller that hashes again as soon
+            // as it has it is never shed by its own previous request.
+            drop(admitted);
+            let _ = answer.send(result);
+        });
+        self.inner
+            .jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .send(job)
+            .map_err(|_| AuthError::unavailable("the password hashing threads have stopped"))?;
+        answered
             .await
-            .map_err(AuthError::unavailable)?;
-        let argon2 = self.argon2();
-        tokio::task::spawn_blocking(move || work(argon2))
-            .await
-            .map_err(AuthError::unavailable)
+            .map_err(|_| AuthError::unavailable("a password hashing job failed"))
     }
 
     /// Hashes `password` into a PHC string with a fresh random salt.
     pub async fn hash(&self, password: Secret) -> Result<String, AuthError> {
-        self.run(move |argon2| {
-            argon2
-                .hash_password(password.expose().as_bytes())
-                .map(|h| h.to_string())
-        })
-        .await?
-        .map_err(|e| AuthError::unavailable(e.to_string()))
+        let params = self.inner.params.clone();
+        self.run(move |memory| hash_into_phc(&params, password.expose().as_bytes(), memory))
+            .await?
+            .map_err(AuthError::unavailable)
     }
 
     /// Verifies `password` against `stored`; with `None` (unknown user, or no password set) a
@@ -155,16 +218,14 @@ impl PasswordHasher {
             None => (self.dummy_hash().await?, false),
         };
         let wanted = self.inner.params.clone();
-        self.run(move |argon2| {
+        self.run(move |memory| {
             let Ok(parsed) = PasswordHash::new(&phc) else {
                 return Verified {
                     matches: false,
                     needs_rehash: false,
                 };
             };
-            let matches = argon2
-                .verify_password(password.expose().as_bytes(), &parsed)
-                .is_ok();
+            let matches = verify_phc(&parsed, password.expose().as_bytes(), memory);
             let needs_rehash = parsed.algorithm.as_str() != "argon2id"
                 || parsed.version != Some(0x13)
                 || Params::try_from(&parsed).map_or(true, |p| {
@@ -190,6 +251,61 @@ impl PasswordHasher {
             .await
             .cloned()
     }
+}
+
+/// argon2id v1.3 of `password` with a fresh 16-byte salt and a 32-byte output, as a PHC
+/// string: what `Argon2::hash_password` makes, computed in the thread's own memory.
+fn hash_into_phc(
+    params: &Params,
+    password: &[u8],
+    memory: &mut Memory,
+) -> Result<String, argon2::password_hash::Error> {
+    let salt = argon2::password_hash::try_generate_salt()
+        .map_err(|_| argon2::password_hash::Error::RngFailure)?;
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let mut out = [0_u8; Params::DEFAULT_OUTPUT_LEN];
+    memory.with_blocks(params.block_count(), |blocks| {
+        argon2.hash_password_into_with_memory(password, &salt, &mut out, blocks)
+    })?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params)?,
+        salt: Some(Salt::new(&salt)?),
+        hash: Some(Output::new(&out)?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Whether `password` matches `stored`, computed with the stored algorithm, version and
+/// parameters (as `PasswordVerifier::verify_password` does), in the thread's own memory, and
+/// compared in constant time.
+fn verify_phc(stored: &PasswordHash, password: &[u8], memory: &mut Memory) -> bool {
+    let (Some(salt), Some(expected)) = (&stored.salt, &stored.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(stored.algorithm.as_str()) else {
+        return false;
+    };
+    let Ok(version) = stored
+        .version
+        .map_or(Ok(Version::default()), Version::try_from)
+    else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(stored) else {
+        return false;
+    };
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    let mut out = [0_u8; Output::MAX_LENGTH];
+    let Some(out) = out.get_mut(..expected.len()) else {
+        return false;
+    };
+    let computed = memory.with_blocks(params.block_count(), |blocks| {
+        argon2.hash_password_into_with_memory(password, salt, out, blocks)
+    });
+    // `Output`'s equality is constant-time.
+    computed.is_ok() && Output::new(out).is_ok_and(|computed| &computed == expected)
 }
 
 #[cfg(test)]
@@ -257,6 +373,91 @@ mod tests {
                 needs_rehash: true
             }
         );
+    }
+
+    #[tokio::test]
+    async fn hashes_agree_with_the_argon2_crate() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let h = fast();
+        let params = PasswordParams::INSECURE_FAST_FOR_TESTS.argon2().unwrap();
+        let reference = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        // Ours verifies with the crate's verifier...
+        let ours = h.hash(Secret::new("pässword 1")).await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            reference
+                .verify_password(b"p\xc3\xa4ssword 1", &parsed)
+                .is_ok()
+        );
+        assert!(reference.verify_password(b"password 1", &parsed).is_err());
+        // ...and the crate's with ours, several times on the same reused memory.
+        let theirs = reference.hash_password(b"another one").unwrap().to_string();
+        for (password, matches) in [
+            ("another one", true),
+            ("another on", false),
+            ("another one", true),
+        ] {
+            let v = h
+                .verify(Secret::new(password), Some(theirs.clone()))
+                .await
+                .unwrap();
+            assert_eq!(v.matches, matches, "{password}");
+        }
+        // Garbage never matches.
+        for stored in [
+            "",
+            "$argon2id$v=19$m=64,t=1,p=1$",
+            "not a hash",
+            &ours[..ours.len() - 2],
+        ] {
+            let v = h
+                .verify(Secret::new("pässword 1"), Some(stored.to_owned()))
+                .await
+                .unwrap();
+            assert!(!v.matches, "{stored}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_bound_holds_after_the_caller_gives_up() {
+        let h = PasswordHasher::new(PasswordParams::INSECURE_FAST_FOR_TESTS, 1, 0).unwrap();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (started, running) = oneshot::channel::<()>();
+        let waiter = tokio::spawn({
+            let h = h.clone();
+            async move {
+                h.run(move |_| {
+                    let _ = started.send(());
+                    let _ = held.recv();
+                })
+                .await
+            }
+        });
+        running.await.unwrap();
+        // The caller stops waiting; the running hash still holds the only place.
+        waiter.abort();
+        let _ = waiter.await;
+        let err = h.hash(Secret::new("password123")).await.unwrap_err();
+        assert_eq!(err.status(), 503);
+        release.send(()).unwrap();
+        let mut admitted = false;
+        for _ in 0..200 {
+            if h.hash(Secret::new("password123")).await.is_ok() {
+                admitted = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        assert!(admitted, "the place was never given back");
+    }
+
+    #[tokio::test]
+    async fn back_to_back_requests_are_not_shed() {
+        // One place and no queue: each request starts after the previous one has answered.
+        let h = PasswordHasher::new(PasswordParams::INSECURE_FAST_FOR_TESTS, 1, 0).unwrap();
+        for _ in 0..50 {
+            h.hash(Secret::new("password123")).await.unwrap();
+        }
     }
 
     #[tokio::test]

@@ -72,6 +72,13 @@ impl Backend for PostgresStore {
     /// changed meanwhile is re-checked under its lock, so two workers never claim the same mail.
     const CLAIM_DUE_MAIL: &'static str = claim_due_mail!(" FOR UPDATE SKIP LOCKED");
 
+    /// No turn: PostgreSQL's writers wait for each other's row locks without polling.
+    type WriteGuard = AnyTurn;
+
+    async fn write_turn(&self) -> AnyTurn {
+        AnyTurn
+    }
+
     /// A plain `BEGIN`: PostgreSQL locks rows as they are written, so concurrent transactions
     /// wait for each other only where they meet.
     async fn begin_write(&self) -> StoreResult<Transaction<'static, Postgres>> {
@@ -82,5 +89,8 @@ impl Backend for PostgresStore {
         Ok(permissions)
     }
 }
+
+/// PostgreSQL writes whenever it likes.
+pub(crate) struct AnyTurn;
 
 impl_repo!(PostgresStore);

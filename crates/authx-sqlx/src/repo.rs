@@ -18,6 +18,13 @@ pub(crate) trait Backend {
     /// the backend's way of keeping two workers from claiming the same row.
     const CLAIM_DUE_MAIL: &'static str;
 
+    /// Held by every write, transaction or single statement, from before it takes a
+    /// connection until it is done.
+    type WriteGuard: Send;
+
+    /// Waits for this store's turn to write (see [`WriteGuard`](Self::WriteGuard)).
+    async fn write_turn(&self) -> Self::WriteGuard;
+
     /// Begins a transaction that writes (every transaction of the store does).
     async fn begin_write(&self) -> StoreResult<Transaction<'static, Self::Database>>;
 
@@ -135,6 +142,7 @@ macro_rules! impl_repo {
                     confirmation: NewEmailToken,
                     mail: Mail,
                 ) -> StoreResult<User> {
+                    let _turn = self.write_turn().await;
                     let mut tx = self.begin_write().await?;
                     let row = query_as::<_, Row>(sql::INSERT_USER)
                         .bind(&new.email)
@@ -152,6 +160,7 @@ macro_rules! impl_repo {
                 }
 
                 async fn change_username(&self, id: UserId, username: &str) -> StoreResult<bool> {
+                    let _turn = self.write_turn().await;
                     let done = query(sql::CHANGE_USERNAME)
                         .bind(id)
                         .bind(username)
@@ -167,6 +176,7 @@ macro_rules! impl_repo {
                     at: Timestamp,
                     rehashed: Option<String>,
                 ) -> StoreResult<()> {
+                    let _turn = self.write_turn().await;
                     query(sql::RECORD_LOGIN)
                         .bind(id)
                         .bind(at)
@@ -181,6 +191,7 @@ macro_rules! impl_repo {
             #[async_trait]
             impl SessionStore for $store {
                 async fn create_session(&self, session: NewSession) -> StoreResult<()> {
+                    let _turn = self.write_turn().await;
                     let mut tx = self.begin_write().await?;
                     query(sql::INSERT_SESSION)
                         .bind(&session.sid)
@@ -205,6 +216,7 @@ macro_rules! impl_repo {
                     &self,
                     rotation: RefreshRotation,
                 ) -> StoreResult<RotationOutcome> {
+                    let _turn = self.write_turn().await;
                     // The transaction starts with the conditional UPDATE: a concurrent rotation of
                     // the same token waits (on PostgreSQL for the row lock, on SQLite for the write
                     // lock), then re-checks `rotated_at IS NULL` and matches nothing.
@@ -256,6 +268,7 @@ macro_rules! impl_repo {
                 }
 
                 async fn revoke_session(&self, sid: &str, at: Timestamp) -> StoreResult<()> {
+                    let _turn = self.write_turn().await;
                     query(sql::REVOKE_SESSION)
                         .bind(sid)
                         .bind(at)
@@ -283,6 +296,7 @@ macro_rules! impl_repo {
                     token: NewEmailToken,
                     mail: Mail,
                 ) -> StoreResult<()> {
+                    let _turn = self.write_turn().await;
                     let mut tx = self.begin_write().await?;
                     insert_email_token(&mut tx, user_id, &token).await?;
                     insert_mail(&mut tx, &mail, token.created_at).await?;
@@ -294,6 +308,7 @@ macro_rules! impl_repo {
                     token_hash: &str,
                     now: Timestamp,
                 ) -> StoreResult<Option<UserId>> {
+                    let _turn = self.write_turn().await;
                     let purpose = TokenPurpose::ConfirmEmail.as_str();
                     // Starts with the conditional UPDATE: a concurrent use of the same token
                     // waits (for the row lock, or SQLite's write lock), then finds it used.
@@ -333,6 +348,7 @@ macro_rules! impl_repo {
                     lease_until: Timestamp,
                     limit: u32,
                 ) -> StoreResult<Vec<OutboxMail>> {
+                    let _turn = self.write_turn().await;
                     if limit == 0 {
                         return Ok(Vec::new());
                     }
@@ -355,6 +371,7 @@ macro_rules! impl_repo {
                     claim: &str,
                     at: Timestamp,
                 ) -> StoreResult<()> {
+                    let _turn = self.write_turn().await;
                     query(sql::MARK_MAIL_SENT)
                         .bind(id)
                         .bind(claim)
@@ -373,6 +390,7 @@ macro_rules! impl_repo {
                     next_attempt_at: Option<Timestamp>,
                     error: &str,
                 ) -> StoreResult<()> {
+                    let _turn = self.write_turn().await;
                     let (statement, time) = match next_attempt_at {
                         Some(next) => (sql::RESCHEDULE_MAIL, next),
                         None => (sql::GIVE_UP_MAIL, at),

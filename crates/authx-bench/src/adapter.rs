@@ -1,0 +1,123 @@
+//! The adapters under test, each serving the auth router alone under [`PREFIX`] on
+//! `127.0.0.1:0`, as an application would mount it.
+
+use std::net::SocketAddr;
+
+use authx::Auth;
+
+use crate::client::PREFIX;
+
+/// A web framework adapter of authx.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Adapter {
+    Axum,
+    Actix,
+    Rocket,
+}
+
+impl Adapter {
+    /// Every adapter, in table order.
+    pub(crate) const ALL: [Self; 3] = [Self::Axum, Self::Actix, Self::Rocket];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Axum => "axum",
+            Self::Actix => "actix",
+            Self::Rocket => "rocket",
+        }
+    }
+
+    pub(crate) fn parse(name: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.name() == name)
+            .ok_or_else(|| format!("unknown adapter {name:?}: axum, actix, rocket or all"))
+    }
+}
+
+/// Starts `adapter` serving `auth`; returns its address once it accepts connections.
+pub(crate) async fn start(adapter: Adapter, auth: Auth) -> Result<SocketAddr, String> {
+    match adapter {
+        Adapter::Axum => start_axum(auth).await,
+        Adapter::Actix => start_actix(auth),
+        Adapter::Rocket => start_rocket(auth).await,
+    }
+}
+
+/// actix-web runs its own single-threaded runtimes (one per worker, as many workers as
+/// cores, its default) on threads of their own.
+fn start_actix(auth: Auth) -> Result<SocketAddr, String> {
+    use actix_web::{App, HttpServer};
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let served = actix_web::rt::System::new().block_on(async move {
+            let server = HttpServer::new(move || {
+                App::new().service(authx::actix::scope(PREFIX, auth.clone()))
+            })
+            .disable_signals()
+            .bind(("127.0.0.1", 0));
+            let server = match server {
+                Ok(server) => server,
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                    return Ok(());
+                }
+            };
+            let _ = tx.send(Ok(server.addrs()[0]));
+            server.run().await
+        });
+        if let Err(e) = served {
+            eprintln!("authx-bench: actix stopped: {e}");
+        }
+    });
+    rx.recv().map_err(|e| e.to_string())?
+}
+
+/// rocket with its release defaults (as many workers as cores), logging off.
+async fn start_rocket(auth: Auth) -> Result<SocketAddr, String> {
+    let config = rocket::Config {
+        address: std::net::Ipv4Addr::LOCALHOST.into(),
+        port: 0,
+        log_level: rocket::config::LogLevel::Off,
+        cli_colors: false,
+        shutdown: rocket::config::Shutdown {
+            ctrlc: false,
+            signals: std::collections::HashSet::new(),
+            ..rocket::config::Shutdown::default()
+        },
+        ..rocket::Config::release_default()
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let tx = std::sync::Mutex::new(Some(tx));
+    let rocket = rocket::custom(config)
+        .attach(authx::rocket::AuthFairing::new(PREFIX, auth))
+        .attach(rocket::fairing::AdHoc::on_liftoff("port", move |rocket| {
+            let config = rocket.config();
+            let addr = SocketAddr::new(config.address, config.port);
+            if let Some(tx) = tx.lock().ok().and_then(|mut tx| tx.take()) {
+                let _ = tx.send(addr);
+            }
+            Box::pin(async {})
+        }));
+    tokio::spawn(async move {
+        if let Err(e) = rocket.launch().await {
+            eprintln!("authx-bench: rocket stopped: {e}");
+        }
+    });
+    rx.await.map_err(|_| "rocket did not start".to_owned())
+}
+
+async fn start_axum(auth: Auth) -> Result<SocketAddr, String> {
+    let app: axum::Router = axum::Router::new().nest(PREFIX, authx::axum::router(auth));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(listener, service).await {
+            eprintln!("authx-bench: axum stopped: {e}");
+        }
+    });
+    Ok(addr)
+}

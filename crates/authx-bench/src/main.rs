@@ -1,0 +1,422 @@
+//! The authx load benchmark.
+//!
+//! ```text
+//! cargo run --release -p authx-bench -- --adapter axum --scenario login --connections 64 --seconds 10 [--db sqlite|postgres]
+//! cargo run --release -p authx-bench -- --adapter all --scenario all --db all
+//! ```
+//!
+//! Each run starts the server as a child process of this binary (`authx-bench serve`, so its
+//! peak RSS and CPU time are its own) on `127.0.0.1:0` with a fresh database (a SQLite file
+//! in a temporary directory, or a PostgreSQL database created from
+//! `AUTHX_BENCH_POSTGRES_URL` and dropped afterwards), seeds users, and drives one scenario
+//! with N keep-alive HTTP/1.1 connections for T seconds after a warm-up. Hashing scenarios
+//! first measure the raw argon2id verify rate of the machine with the same parameters.
+//! See `docs/benchmarks.md`.
+
+// Measurements are counts and durations shown with a few digits: float conversions are fine.
+#![allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
+
+mod adapter;
+mod client;
+mod procfs;
+mod raw_argon2;
+mod report;
+mod scenario;
+mod server;
+mod stats;
+
+use std::io::BufRead as _;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub(crate) use adapter::Adapter;
+use scenario::{Scenario, Settings};
+use server::ServerOptions;
+
+/// The storage backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Db {
+    Sqlite,
+    Postgres,
+}
+
+impl Db {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// The environment variable naming a PostgreSQL server (an admin URL) for the benchmark.
+const POSTGRES_VAR: &str = "AUTHX_BENCH_POSTGRES_URL";
+
+const USAGE: &str = "usage: authx-bench [--adapter axum|actix|rocket|all] [--scenario NAME|all] \
+[--db sqlite|postgres|all] [--connections 64] [--seconds 10] [--warmup 2] \
+[--flood-connections 1000] [--flood-factor 4] [--probe-connections 8] [--argon2-seconds 3] [--client-threads 1] \
+[--hash-concurrency N] [--hash-queue N] [--sqlite-pool N] [--pg-pool N]
+scenarios: noop, register, login, login-wrong-password, confirm-status, token, refresh, flood";
+
+struct Args {
+    adapters: Vec<Adapter>,
+    scenarios: Vec<Scenario>,
+    dbs: Vec<Db>,
+    settings: Settings,
+    argon2_seconds: f64,
+    client_threads: usize,
+    server: ServerOptions,
+}
+
+fn value<T: std::str::FromStr>(flag: &str, raw: Option<&String>) -> Result<T, String> {
+    raw.ok_or_else(|| format!("{flag} needs a value"))?
+        .parse()
+        .map_err(|_| format!("{flag}: invalid value"))
+}
+
+fn parse_server(args: &[String]) -> Result<ServerOptions, String> {
+    let mut options = ServerOptions {
+        adapter: Adapter::Axum,
+        users: 0,
+        hash_concurrency: None,
+        hash_queue: None,
+        sqlite_pool: None,
+        pg_pool: None,
+    };
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        match flag.as_str() {
+            "--adapter" => options.adapter = Adapter::parse(&value::<String>(flag, it.next())?)?,
+            "--users" => options.users = value(flag, it.next())?,
+            "--hash-concurrency" => options.hash_concurrency = Some(value(flag, it.next())?),
+            "--hash-queue" => options.hash_queue = Some(value(flag, it.next())?),
+            "--sqlite-pool" => options.sqlite_pool = Some(value(flag, it.next())?),
+            "--pg-pool" => options.pg_pool = Some(value(flag, it.next())?),
+            other => return Err(format!("unknown option {other}\n{USAGE}")),
+        }
+    }
+    Ok(options)
+}
+
+fn parse(args: &[String]) -> Result<Args, String> {
+    let mut adapter = "axum".to_owned();
+    let mut scenario = "login".to_owned();
+    let mut db = "sqlite".to_owned();
+    let mut settings = Settings {
+        connections: 64,
+        seconds: 10.0,
+        warmup: 2.0,
+        flood_connections: 1000,
+        flood_factor: 4.0,
+        probe_connections: 8,
+        timeout: Duration::from_secs(30),
+    };
+    let mut argon2_seconds = 3.0;
+    let mut client_threads = 1;
+    let mut server_args = Vec::new();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        match flag.as_str() {
+            "--adapter" => adapter = value(flag, it.next())?,
+            "--scenario" => scenario = value(flag, it.next())?,
+            "--db" => db = value(flag, it.next())?,
+            "--connections" => settings.connections = value(flag, it.next())?,
+            "--seconds" => settings.seconds = value(flag, it.next())?,
+            "--warmup" => settings.warmup = value(flag, it.next())?,
+            "--flood-connections" => settings.flood_connections = value(flag, it.next())?,
+            "--flood-factor" => settings.flood_factor = value(flag, it.next())?,
+            "--probe-connections" => settings.probe_connections = value(flag, it.next())?,
+            "--argon2-seconds" => argon2_seconds = value(flag, it.next())?,
+            "--client-threads" => client_threads = value(flag, it.next())?,
+            "--hash-concurrency" | "--hash-queue" | "--sqlite-pool" | "--pg-pool" => {
+                server_args.push(flag.clone());
+                server_args.push(value::<String>(flag, it.next())?);
+            }
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown option {other}\n{USAGE}")),
+        }
+    }
+    let in_range = settings.seconds > 0.0
+        && settings.seconds <= 3600.0
+        && (0.0..=600.0).contains(&settings.warmup)
+        && (0.1..=60.0).contains(&argon2_seconds)
+        && (1..=10_000).contains(&settings.connections)
+        && (1..=10_000).contains(&settings.flood_connections)
+        && (1..=10_000).contains(&settings.probe_connections)
+        && client_threads > 0;
+    if !in_range {
+        return Err(format!("a value is out of range\n{USAGE}"));
+    }
+    let adapters = if adapter == "all" {
+        Adapter::ALL.to_vec()
+    } else {
+        vec![Adapter::parse(&adapter)?]
+    };
+    let scenarios = if scenario == "all" {
+        Scenario::ALL.to_vec()
+    } else {
+        vec![Scenario::parse(&scenario)?]
+    };
+    let have_postgres = std::env::var(POSTGRES_VAR).is_ok();
+    let dbs = match db.as_str() {
+        "sqlite" => vec![Db::Sqlite],
+        "postgres" if have_postgres => vec![Db::Postgres],
+        "postgres" => return Err(format!("--db postgres needs {POSTGRES_VAR}")),
+        "all" if have_postgres => vec![Db::Sqlite, Db::Postgres],
+        "all" => {
+            println!("note: {POSTGRES_VAR} is not set; PostgreSQL skipped");
+            vec![Db::Sqlite]
+        }
+        other => {
+            return Err(format!(
+                "unknown database {other:?}: sqlite, postgres or all"
+            ));
+        }
+    };
+    let mut server = parse_server(&server_args)?;
+    server.adapter = adapters[0];
+    Ok(Args {
+        adapters,
+        scenarios,
+        dbs,
+        settings,
+        argon2_seconds,
+        client_threads,
+        server,
+    })
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = if args.first().map(String::as_str) == Some("serve") {
+        parse_server(&args[1..]).and_then(|options| server::run(&options))
+    } else {
+        parse(&args).and_then(|args| bench(&args))
+    };
+    if let Err(e) = result {
+        eprintln!("authx-bench: {e}");
+        std::process::exit(2);
+    }
+}
+
+fn bench(args: &Args) -> Result<(), String> {
+    let runtime = if args.client_threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.client_threads)
+            .enable_all()
+            .build()
+    }
+    .map_err(|e| e.to_string())?;
+    report::machine();
+    let mut rows = Vec::new();
+    for &db in &args.dbs {
+        for &adapter in &args.adapters {
+            for &scenario in &args.scenarios {
+                let row = runtime.block_on(run_one(args, adapter, db, scenario))?;
+                report::run(&row, &args.settings);
+                rows.push(row);
+            }
+        }
+    }
+    report::table(&rows);
+    report::targets(&rows);
+    Ok(())
+}
+
+/// One run's figures.
+pub(crate) struct Row {
+    pub(crate) adapter: Adapter,
+    pub(crate) db: Db,
+    pub(crate) scenario: Scenario,
+    pub(crate) measured: scenario::Measured,
+    /// Measured before and after the run.
+    pub(crate) raw: Option<(raw_argon2::RawRate, raw_argon2::RawRate)>,
+    pub(crate) users: u64,
+    pub(crate) server_peak_rss_kib: Option<u64>,
+    pub(crate) load_before: Option<f64>,
+}
+
+async fn run_one(args: &Args, adapter: Adapter, db: Db, scenario: Scenario) -> Result<Row, String> {
+    let settings = &args.settings;
+    let load_before = procfs::load_average();
+    // Measured first, with nothing else of the benchmark running (and again after the run).
+    let raw_before = if scenario.hashes() {
+        Some(raw_argon2::verify_rate(args.argon2_seconds).await?)
+    } else {
+        None
+    };
+    let raw_verify_rate = raw_before.map(|r| r.per_second);
+    let n = settings.connections as u64;
+    let users = match scenario {
+        // Enough accounts that none reaches the lockout threshold (with a 50% margin).
+        Scenario::LoginWrongPassword => {
+            let attempts =
+                raw_verify_rate.unwrap_or(100.0) * 1.5 * (settings.seconds + settings.warmup + 1.0);
+            n + (attempts as u64).div_ceil(scenario::WRONG_ATTEMPTS_PER_USER)
+        }
+        Scenario::Flood => (settings.probe_connections as u64).max(256),
+        _ => n.max(256),
+    };
+    let mut options = args.server.clone();
+    options.adapter = adapter;
+    options.users = users;
+    let postgres = match db {
+        Db::Sqlite => None,
+        Db::Postgres => {
+            let admin = std::env::var(POSTGRES_VAR).map_err(|_| format!("{POSTGRES_VAR} unset"))?;
+            Some(
+                create_database(&admin)
+                    .await
+                    .map(|(url, name)| (admin, url, name))?,
+            )
+        }
+    };
+    let result = serve_and_measure(
+        &options,
+        postgres.as_ref().map(|(_, url, _)| url.as_str()),
+        scenario,
+        settings,
+        raw_verify_rate,
+    )
+    .await;
+    if let Some((admin, _, name)) = &postgres {
+        drop_database(admin, name).await;
+    }
+    let (measured, server_peak_rss_kib) = result?;
+    let raw = match raw_before {
+        Some(before) => Some((before, raw_argon2::verify_rate(args.argon2_seconds).await?)),
+        None => None,
+    };
+    Ok(Row {
+        adapter,
+        db,
+        scenario,
+        measured,
+        raw,
+        users,
+        server_peak_rss_kib,
+        load_before,
+    })
+}
+
+async fn serve_and_measure(
+    options: &ServerOptions,
+    postgres_url: Option<&str>,
+    scenario: Scenario,
+    settings: &Settings,
+    raw_verify_rate: Option<f64>,
+) -> Result<(scenario::Measured, Option<u64>), String> {
+    let (mut child, addr) = spawn_server(options, postgres_url)?;
+    let pid = child.id();
+    let measured = scenario::run(
+        scenario,
+        addr,
+        options.users,
+        settings,
+        raw_verify_rate,
+        pid,
+    )
+    .await;
+    let peak = procfs::peak_rss_kib(Some(pid));
+    stop_server(&mut child);
+    Ok((measured?, peak))
+}
+
+fn spawn_server(
+    options: &ServerOptions,
+    postgres_url: Option<&str>,
+) -> Result<(Child, SocketAddr), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut command = Command::new(exe);
+    command
+        .args(options.to_args())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    match postgres_url {
+        Some(url) => command.env(server::DB_URL_VAR, url),
+        None => command.env_remove(server::DB_URL_VAR),
+    };
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("starting the server: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no server stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Reads the ready line, then drains whatever else the server prints.
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(addr) = line.strip_prefix(server::READY) {
+                let _ = tx.send(addr.trim().parse::<SocketAddr>().map_err(|e| e.to_string()));
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_mins(5)) {
+        Ok(Ok(addr)) => Ok((child, addr)),
+        Ok(Err(e)) => {
+            stop_server(&mut child);
+            Err(format!("the server printed a bad address: {e}"))
+        }
+        Err(_) => {
+            stop_server(&mut child);
+            Err("the server did not start (see its error above)".to_owned())
+        }
+    }
+}
+
+/// Closes the server's standard input (it exits), waiting at most 10 s before killing it.
+fn stop_server(child: &mut Child) {
+    drop(child.stdin.take());
+    for _ in 0..100 {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+async fn create_database(admin_url: &str) -> Result<(String, String), String> {
+    use sqlx::Connection as _;
+    let name = format!(
+        "authx_bench_{}",
+        &authx::random::sha256_hex(&authx::random::token(16))[..16]
+    );
+    let mut conn = sqlx::PgConnection::connect(admin_url)
+        .await
+        .map_err(|e| format!("{POSTGRES_VAR}: {e}"))?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .map_err(|e| format!("creating the benchmark database: {e}"))?;
+    let (base, _) = admin_url
+        .split('?')
+        .next()
+        .unwrap_or(admin_url)
+        .rsplit_once('/')
+        .ok_or_else(|| format!("{POSTGRES_VAR} must end with /<database>"))?;
+    Ok((format!("{base}/{name}"), name))
+}
+
+async fn drop_database(admin_url: &str, name: &str) {
+    use sqlx::Connection as _;
+    if let Ok(mut conn) = sqlx::PgConnection::connect(admin_url).await {
+        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+        {
+            eprintln!("authx-bench: could not drop database {name}: {e}");
+        }
+    }
+}

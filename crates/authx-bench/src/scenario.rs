@@ -1,0 +1,453 @@
+//! The scenarios: what each connection sends, closed-loop (the next request leaves when the
+//! answer to the previous one is in), except the login flood, which is open-loop.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hyper::header;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::client::{Call, Conn, Reply};
+use crate::server::{PASSWORD, user};
+use crate::stats::Recorder;
+
+/// Upper bound of requests per connection in one run, whatever the duration.
+const MAX_REQUESTS_PER_CONNECTION: u64 = 10_000_000;
+/// Wrong passwords per seeded user: one fewer than the lockout threshold (5), so that every
+/// attempt reaches the password check.
+pub(crate) const WRONG_ATTEMPTS_PER_USER: u64 = 4;
+
+/// One benchmark scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scenario {
+    /// `GET` of an unknown path under the prefix: the adapter's `404`, no service work. The
+    /// ceiling of the client and HTTP stack on this machine.
+    Noop,
+    Register,
+    Login,
+    LoginWrongPassword,
+    ConfirmStatus,
+    Token,
+    Refresh,
+    Flood,
+}
+
+impl Scenario {
+    pub(crate) const ALL: [Self; 8] = [
+        Self::Noop,
+        Self::Register,
+        Self::Login,
+        Self::LoginWrongPassword,
+        Self::ConfirmStatus,
+        Self::Token,
+        Self::Refresh,
+        Self::Flood,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Noop => "noop",
+            Self::Register => "register",
+            Self::Login => "login",
+            Self::LoginWrongPassword => "login-wrong-password",
+            Self::ConfirmStatus => "confirm-status",
+            Self::Token => "token",
+            Self::Refresh => "refresh",
+            Self::Flood => "flood",
+        }
+    }
+
+    pub(crate) fn parse(name: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|s| s.name()).collect();
+                format!("unknown scenario {name:?}: {} or all", names.join(", "))
+            })
+    }
+
+    /// Whether its throughput is bound by argon2id (the raw verify rate is measured for it).
+    pub(crate) fn hashes(self) -> bool {
+        matches!(
+            self,
+            Self::Register | Self::Login | Self::LoginWrongPassword | Self::Flood
+        )
+    }
+}
+
+/// How hard and how long.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) connections: usize,
+    pub(crate) seconds: f64,
+    pub(crate) warmup: f64,
+    pub(crate) flood_connections: usize,
+    pub(crate) flood_factor: f64,
+    /// Connections sending `GET /confirm` during the flood (closed loop).
+    pub(crate) probe_connections: usize,
+    /// Bound on one request.
+    pub(crate) timeout: Duration,
+}
+
+/// What a run measured.
+#[derive(Debug, Default)]
+pub(crate) struct Measured {
+    /// The scenario's requests in the measured window (for the flood: the `GET /confirm`s).
+    pub(crate) requests: Recorder,
+    pub(crate) window: f64,
+    pub(crate) flood: Option<Flood>,
+    /// CPU time of the server process and of this one during the measured window, in seconds.
+    pub(crate) server_cpu: Option<f64>,
+    pub(crate) client_cpu: Option<f64>,
+}
+
+/// The login side of the flood.
+#[derive(Debug, Default)]
+pub(crate) struct Flood {
+    /// Logins per second offered (open loop).
+    pub(crate) offered_rate: f64,
+    /// The first login of every flood connection, all sent at once.
+    pub(crate) burst: Recorder,
+    /// The logins that followed at the offered rate.
+    pub(crate) steady: Recorder,
+    /// Logins due but not sent because every flood connection was waiting for an answer.
+    pub(crate) not_sent: u64,
+    /// The `GET /confirm`s of the second half of the warm-up, before the flood.
+    pub(crate) baseline: Recorder,
+}
+
+/// What one connection sends next, and what it keeps from the answer.
+enum Driver {
+    Noop,
+    Register { conn: usize, n: u64 },
+    Login { next: u64, step: u64, users: u64 },
+    WrongPassword { counter: Arc<AtomicU64>, users: u64 },
+    Fixed(Call),
+    Refresh { token: String },
+}
+
+fn login_call(i: u64, password: &str) -> Call {
+    let (username, _) = user(i);
+    Call::post("/login").json(&serde_json::json!({ "login": username, "password": password }))
+}
+
+impl Driver {
+    fn call(&mut self) -> Call {
+        match self {
+            Self::Noop => Call::get("/no/such/route"),
+            Self::Register { conn, n } => {
+                *n += 1;
+                let name = format!("r{conn}n{n}");
+                Call::post("/register").json(&serde_json::json!({
+                    "email": format!("{name}@example.com"),
+                    "username": name,
+                    "password1": PASSWORD,
+                    "password2": PASSWORD,
+                }))
+            }
+            Self::Login { next, step, users } => {
+                let i = *next % *users;
+                *next += *step;
+                login_call(i, PASSWORD)
+            }
+            Self::WrongPassword { counter, users } => {
+                // Past WRONG_ATTEMPTS_PER_USER * users attempts accounts lock (429): the
+                // benchmark seeds enough users for the run that this does not happen.
+                let i = counter.fetch_add(1, Ordering::Relaxed) / WRONG_ATTEMPTS_PER_USER;
+                login_call(i % *users, "not the password")
+            }
+            Self::Fixed(call) => call.clone(),
+            Self::Refresh { token } => Call::post("/token/refresh")
+                .header(header::COOKIE, &format!("refresh_token={token}")),
+        }
+    }
+
+    fn observe(&mut self, reply: &Reply) {
+        if let Self::Refresh { token } = self
+            && reply.status == 200
+            && let Some(next) = reply.cookie("refresh_token")
+        {
+            *token = next;
+        }
+    }
+}
+
+/// Logs in as user `i` on `conn`, waiting out `503` shedding (bounded); returns the access
+/// and refresh tokens.
+async fn log_in(conn: &mut Conn, i: u64, timeout: Duration) -> Result<(String, String), String> {
+    for _ in 0..60 {
+        let reply = conn.send(&login_call(i, PASSWORD), timeout).await?;
+        match reply.status {
+            200 => {
+                let access = reply.cookie("access_token").ok_or("no access cookie")?;
+                let refresh = reply.cookie("refresh_token").ok_or("no refresh cookie")?;
+                return Ok((access, refresh));
+            }
+            503 => {
+                let wait = reply
+                    .headers
+                    .get(header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok()?.parse().ok())
+                    .unwrap_or(1);
+                tokio::time::sleep(Duration::from_secs(wait)).await;
+            }
+            other => {
+                return Err(format!(
+                    "setup login of user {i}: {other} {}",
+                    String::from_utf8_lossy(&reply.body)
+                ));
+            }
+        }
+    }
+    Err(format!("setup login of user {i}: shed for a minute"))
+}
+
+/// A connection and, if it logged in, its access and refresh tokens.
+type Opened = (Conn, Option<(String, String)>);
+
+/// Opens `count` connections; with `logged_in`, connection `i` logs in as user `i`.
+async fn open(
+    addr: SocketAddr,
+    count: usize,
+    logged_in: bool,
+    timeout: Duration,
+) -> Result<Vec<Opened>, String> {
+    let mut tasks = JoinSet::new();
+    for i in 0..count {
+        tasks.spawn(async move {
+            let mut conn = Conn::open(addr).await?;
+            let tokens = if logged_in {
+                Some(log_in(&mut conn, i as u64, timeout).await?)
+            } else {
+                None
+            };
+            Ok::<_, String>((i, conn, tokens))
+        });
+    }
+    let mut conns: Vec<Option<Opened>> = (0..count).map(|_| None).collect();
+    while let Some(joined) = tasks.join_next().await {
+        let (i, conn, tokens) = joined.map_err(|e| e.to_string())??;
+        conns[i] = Some((conn, tokens));
+    }
+    Ok(conns.into_iter().flatten().collect())
+}
+
+/// Runs one connection until `until`; returns what it saw from `measure_from` on, and from
+/// `baseline_from` to `measure_from`.
+async fn closed_loop(
+    mut conn: Conn,
+    mut driver: Driver,
+    (baseline_from, measure_from, until): (Instant, Instant, Instant),
+    timeout: Duration,
+) -> (Recorder, Recorder) {
+    let mut recorder = Recorder::default();
+    let mut baseline = Recorder::default();
+    for _ in 0..MAX_REQUESTS_PER_CONNECTION {
+        let started = Instant::now();
+        if started >= until {
+            break;
+        }
+        let call = driver.call();
+        if let Ok(reply) = conn.send(&call, timeout).await {
+            driver.observe(&reply);
+            if started >= measure_from {
+                recorder.record(&reply, started.elapsed());
+            } else if started >= baseline_from {
+                baseline.record(&reply, started.elapsed());
+            }
+        } else {
+            if started >= measure_from {
+                recorder.errors += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    (recorder, baseline)
+}
+
+/// Runs `scenario` against the server at `addr` with `users` seeded users; `verify_rate` (the
+/// raw argon2id rate) sets the flood's login rate.
+pub(crate) async fn run(
+    scenario: Scenario,
+    addr: SocketAddr,
+    users: u64,
+    settings: &Settings,
+    verify_rate: Option<f64>,
+    server_pid: u32,
+) -> Result<Measured, String> {
+    let n = if scenario == Scenario::Flood {
+        settings.probe_connections
+    } else {
+        settings.connections
+    };
+    let timeout = settings.timeout;
+    let needs_session = matches!(
+        scenario,
+        Scenario::ConfirmStatus | Scenario::Token | Scenario::Refresh | Scenario::Flood
+    );
+    let conns = open(addr, n, needs_session, timeout).await?;
+    let wrong_counter = Arc::new(AtomicU64::new(0));
+    let drivers = conns.into_iter().enumerate().map(|(i, (conn, tokens))| {
+        let access = tokens.as_ref().map(|(a, _)| a.clone()).unwrap_or_default();
+        let bearer = format!("Bearer {access}");
+        let driver = match scenario {
+            Scenario::Noop => Driver::Noop,
+            Scenario::Register => Driver::Register { conn: i, n: 0 },
+            Scenario::Login => Driver::Login {
+                next: i as u64,
+                step: n as u64,
+                users,
+            },
+            Scenario::LoginWrongPassword => Driver::WrongPassword {
+                counter: wrong_counter.clone(),
+                users,
+            },
+            Scenario::ConfirmStatus | Scenario::Flood => {
+                Driver::Fixed(Call::get("/confirm").header(header::AUTHORIZATION, &bearer))
+            }
+            Scenario::Token => {
+                Driver::Fixed(Call::post("/token").header(header::AUTHORIZATION, &bearer))
+            }
+            Scenario::Refresh => Driver::Refresh {
+                token: tokens.map(|(_, r)| r).unwrap_or_default(),
+            },
+        };
+        (conn, driver)
+    });
+    let drivers: Vec<(Conn, Driver)> = drivers.collect();
+
+    // The flood's connections are opened before the clock starts.
+    let flood_conns = if scenario == Scenario::Flood {
+        open(addr, settings.flood_connections, false, timeout).await?
+    } else {
+        Vec::new()
+    };
+
+    let start = Instant::now();
+    let measure_from = start + Duration::from_secs_f64(settings.warmup);
+    let until = measure_from + Duration::from_secs_f64(settings.seconds);
+    let baseline_from = start + Duration::from_secs_f64(settings.warmup / 2.0);
+    let cpu_window = tokio::spawn(async move {
+        tokio::time::sleep_until(measure_from.into()).await;
+        let before = (
+            crate::procfs::cpu_seconds(Some(server_pid)),
+            crate::procfs::cpu_seconds(None),
+        );
+        tokio::time::sleep_until(until.into()).await;
+        let after = (
+            crate::procfs::cpu_seconds(Some(server_pid)),
+            crate::procfs::cpu_seconds(None),
+        );
+        (
+            after.0.zip(before.0).map(|(a, b)| a - b),
+            after.1.zip(before.1).map(|(a, b)| a - b),
+        )
+    });
+    let mut loops = JoinSet::new();
+    for (conn, driver) in drivers {
+        loops.spawn(closed_loop(
+            conn,
+            driver,
+            (baseline_from, measure_from, until),
+            timeout,
+        ));
+    }
+    let mut flood = if scenario == Scenario::Flood {
+        let rate = settings.flood_factor * verify_rate.ok_or("the flood needs the raw rate")?;
+        Some(flood(flood_conns, users, rate, measure_from, until, timeout).await)
+    } else {
+        None
+    };
+    let mut requests = Recorder::default();
+    let mut baseline = Recorder::default();
+    while let Some(joined) = loops.join_next().await {
+        let (measured, before) = joined.map_err(|e| e.to_string())?;
+        requests.merge(measured);
+        baseline.merge(before);
+    }
+    if let Some(flood) = &mut flood {
+        flood.baseline = baseline;
+    }
+    let (server_cpu, client_cpu) = cpu_window.await.unwrap_or((None, None));
+    Ok(Measured {
+        requests,
+        window: settings.seconds,
+        flood,
+        server_cpu,
+        client_cpu,
+    })
+}
+
+/// Logins at `rate` per second from `from` to `until`, open loop, on the flood connections,
+/// after a burst of one login on each of them at once.
+async fn flood(
+    conns: Vec<Opened>,
+    users: u64,
+    rate: f64,
+    from: Instant,
+    until: Instant,
+    timeout: Duration,
+) -> Flood {
+    let tickets = Arc::new(Semaphore::new(0));
+    let next_user = Arc::new(AtomicU64::new(0));
+    let mut tasks = JoinSet::new();
+    for (mut conn, _) in conns {
+        let tickets = tickets.clone();
+        let next_user = next_user.clone();
+        tasks.spawn(async move {
+            let mut burst = Recorder::default();
+            let mut steady = Recorder::default();
+            tokio::time::sleep_until(from.into()).await;
+            for round in 0..MAX_REQUESTS_PER_CONNECTION {
+                if round > 0 {
+                    // Wait for the dispatcher's next due login, or the end.
+                    let Ok(Ok(ticket)) =
+                        tokio::time::timeout_at(until.into(), tickets.acquire()).await
+                    else {
+                        break;
+                    };
+                    ticket.forget();
+                }
+                let i = next_user.fetch_add(1, Ordering::Relaxed) % users;
+                let started = Instant::now();
+                let recorder = if round == 0 { &mut burst } else { &mut steady };
+                match conn.send(&login_call(i, PASSWORD), timeout).await {
+                    Ok(reply) => recorder.record(&reply, started.elapsed()),
+                    Err(_) => recorder.errors += 1,
+                }
+            }
+            (burst, steady)
+        });
+    }
+    // The dispatcher: tickets at `rate` per second, checked every millisecond.
+    tokio::time::sleep_until(from.into()).await;
+    let mut issued = 0_u64;
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    while Instant::now() < until {
+        tick.tick().await;
+        let due = (from.elapsed().as_secs_f64() * rate) as u64;
+        if due > issued {
+            tickets.add_permits(usize::try_from(due - issued).unwrap_or(0));
+            issued = due;
+        }
+    }
+    let not_sent = tickets.available_permits() as u64;
+    tickets.close();
+    let mut result = Flood {
+        offered_rate: rate,
+        not_sent,
+        ..Flood::default()
+    };
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((burst, steady)) = joined {
+            result.burst.merge(burst);
+            result.steady.merge(steady);
+        }
+    }
+    result
+}
