@@ -1034,6 +1034,18 @@ pub async fn change_username_rules(s: &TestServer) {
     );
     // Admins may rename others; a missing user is 404.
     s.make_admin(tess_id).await;
+    // The application's admin-only route reads the token: admin after the next refresh.
+    let admin_route = format!("{}/admin", s.root);
+    tess.send("GET", &admin_route, &[], vec![])
+        .await
+        .assert_error(403, "Forbidden", "forbidden");
+    assert_eq!(tess.post_empty("/token/refresh").await.status, 200);
+    let r = tess.send("GET", &admin_route, &[], vec![]).await;
+    assert_eq!((r.status, r.body.clone()), (200, Value::from("tess")));
+    s.client()
+        .send("GET", &admin_route, &[], vec![])
+        .await
+        .assert_error(401, "Not authenticated", "not_authenticated");
     tess.post(&path(sam_id), json!({"username": "renamed"}))
         .await
         .assert_null();

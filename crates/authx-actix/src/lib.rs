@@ -208,14 +208,19 @@ impl From<AuthError> for AuthRejection {
 
 type Extraction<T> = Pin<Box<dyn Future<Output = Result<T, AuthRejection>>>>;
 
-fn authenticate(req: &HttpRequest) -> Extraction<Claims> {
-    let auth = auth_of(req);
+/// The `Auth` of the app and the core's view of a request's credentials, for the extractors.
+fn credentials(req: &HttpRequest) -> (Result<Auth, AuthError>, AuthRequest) {
     // The peer is irrelevant to token checks; it is not required here.
     let core = core_request(
         req.peer_addr()
             .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |a| a.ip()),
         req,
     );
+    (auth_of(req), core)
+}
+
+fn authenticate(req: &HttpRequest) -> Extraction<Claims> {
+    let (auth, core) = credentials(req);
     Box::pin(async move { Ok(auth?.authenticate(&core).await?) })
 }
 
@@ -234,15 +239,8 @@ impl FromRequest for AdminUser {
     type Future = Extraction<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut dev::Payload) -> Self::Future {
-        let claims = authenticate(req);
-        Box::pin(async move {
-            let claims = claims.await?;
-            if claims.is_admin() {
-                Ok(AdminUser(claims))
-            } else {
-                Err(AuthError::Forbidden.into())
-            }
-        })
+        let (auth, core) = credentials(req);
+        Box::pin(async move { Ok(AdminUser(auth?.authenticate_admin(&core).await?)) })
     }
 }
 

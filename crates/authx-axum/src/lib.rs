@@ -155,10 +155,15 @@ impl IntoResponse for AuthRejection {
     }
 }
 
-async fn authenticate(parts: &Parts, auth: &Auth) -> Result<Claims, AuthError> {
+/// The core's view of a request's credentials (its headers) for the extractors.
+fn credentials(parts: &Parts) -> AuthRequest {
     // The peer is irrelevant to token checks; it is not required here.
     let peer = peer(parts).unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
-    auth.authenticate(&core_request(peer, &parts.headers)).await
+    core_request(peer, &parts.headers)
+}
+
+async fn authenticate(parts: &Parts, auth: &Auth) -> Result<Claims, AuthError> {
+    auth.authenticate(&credentials(parts)).await
 }
 
 impl<S> FromRequestParts<S> for AuthUser
@@ -209,14 +214,10 @@ where
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let AuthUser(claims) =
-            <AuthUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
-        if claims.is_admin() {
-            Ok(AdminUser(claims))
-        } else {
-            Err(AuthRejection(AuthResponse::from_error(
-                &AuthError::Forbidden,
-            )))
-        }
+        Auth::from_ref(state)
+            .authenticate_admin(&credentials(parts))
+            .await
+            .map(AdminUser)
+            .map_err(|e| AuthRejection(AuthResponse::from_error(&e)))
     }
 }

@@ -279,13 +279,19 @@ fn reject<T>(req: &Request<'_>, error: &AuthError) -> Outcome<T, AuthRejection> 
     Outcome::Error((Status::new(response.status), AuthRejection(response)))
 }
 
-async fn authenticate(req: &Request<'_>) -> Result<Claims, AuthError> {
+/// The `Auth` of the app and the core's view of a request's credentials, for the guards.
+fn credentials<'r>(req: &'r Request<'_>) -> Result<(&'r Auth, AuthRequest), AuthError> {
     let auth = auth_of(req)?;
     // The peer is irrelevant to token checks; it is not required here.
     let peer = req
         .remote()
         .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |addr| addr.ip());
-    auth.authenticate(&core_request(peer, req)).await
+    Ok((auth, core_request(peer, req)))
+}
+
+async fn authenticate(req: &Request<'_>) -> Result<Claims, AuthError> {
+    let (auth, core) = credentials(req)?;
+    auth.authenticate(&core).await
 }
 
 #[rocket::async_trait]
@@ -305,9 +311,12 @@ impl<'r> FromRequest<'r> for AdminUser {
     type Error = AuthRejection;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        match authenticate(req).await {
-            Ok(claims) if claims.is_admin() => Outcome::Success(AdminUser(claims)),
-            Ok(_) => reject(req, &AuthError::Forbidden),
+        let admin = match credentials(req) {
+            Ok((auth, core)) => auth.authenticate_admin(&core).await,
+            Err(e) => Err(e),
+        };
+        match admin {
+            Ok(claims) => Outcome::Success(AdminUser(claims)),
             Err(e) => reject(req, &e),
         }
     }

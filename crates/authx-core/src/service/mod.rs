@@ -266,6 +266,18 @@ impl Auth {
         Ok(claims)
     }
 
+    /// Authenticates a request like [`authenticate`](Self::authenticate) and requires the
+    /// `admin` permission: `403 Forbidden` otherwise. The adapters' `AdminUser` extractors call
+    /// it, so the rule lives here once.
+    pub async fn authenticate_admin(&self, req: &AuthRequest) -> Result<Claims, AuthError> {
+        let claims = self.authenticate(req).await?;
+        if claims.is_admin() {
+            Ok(claims)
+        } else {
+            Err(AuthError::Forbidden)
+        }
+    }
+
     /// The client's IP: the socket peer, or, when the peer is a trusted proxy, the right-most
     /// address of `X-Forwarded-For` (or `Forwarded`) that is not a trusted proxy.
     pub fn client_ip(&self, req: &AuthRequest) -> IpAddr {
