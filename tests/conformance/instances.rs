@@ -4,7 +4,6 @@
 //!
 //! Needs `AUTHX_TEST_POSTGRES_URL` and `AUTHX_TEST_REDIS_URL`; skips (saying so) otherwise.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use authx::Auth;
@@ -19,13 +18,8 @@ use crate::support::{PASSWORD, SECRET};
 
 struct Instance {
     base: String,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    /// Held for its `Drop`, which stops the server.
+    _running: crate::support::Running,
 }
 
 async fn instance(
@@ -52,20 +46,10 @@ async fn instance(
         .clock(Arc::new(clock.clone()))
         .build()
         .unwrap();
-    let app = axum::Router::new().nest("/api/users", authx::axum::router(auth));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
+    let (addr, running) = crate::support::start_axum(auth, "/api/users").await;
     Instance {
         base: format!("http://{addr}/api/users"),
-        task,
+        _running: running,
     }
 }
 

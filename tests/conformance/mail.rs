@@ -20,7 +20,8 @@ use authx_testkit::smtp::{AuthMechanism, Received, SilentServer, SmtpServer, Tes
 use serde_json::{Value, json};
 
 use crate::support::{
-    Adapter, Backend, CAPTCHA_SECRET, Db, Options, PASSWORD, SECRET, TestServer, start_axum,
+    Adapter, Backend, CAPTCHA_SECRET, Db, Options, PASSWORD, SECRET, TestServer, registration,
+    start_axum,
 };
 
 macro_rules! mail_tests {
@@ -64,15 +65,6 @@ const SENDER: &str = "noreply@localhost";
 const LINK_PREFIX: &str = "http://localhost:8000/confirm?token=";
 const SMTP_USER: &str = "authx-mailer";
 const SMTP_PASSWORD: &str = "smtp password with spaces";
-
-fn registration(name: &str) -> Value {
-    json!({
-        "email": format!("{name}@example.com"),
-        "username": name,
-        "password1": PASSWORD,
-        "password2": PASSWORD,
-    })
-}
 
 fn with_captcha(mut body: Value, captcha: &str) -> Value {
     body["captcha"] = json!(captcha);
@@ -383,9 +375,7 @@ async fn smtp_down_then_up_delivers_every_mail_once(backend: Backend) {
     for name in NAMES {
         assert_eq!(smtp.inbox.to(&format!("{name}@example.com")).len(), 1);
     }
-    if let crate::support::Running::Task(task) = running {
-        task.abort();
-    }
+    drop(running);
 }
 
 async fn a_server_that_never_greets_does_not_hold_the_outbox(backend: Backend) {

@@ -7,16 +7,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use crate::support::{Adapter, Backend, Options, PASSWORD, SECRET, TestServer, link_token};
-
-fn registration(name: &str) -> Value {
-    json!({
-        "email": format!("{name}@example.com"),
-        "username": name,
-        "password1": PASSWORD,
-        "password2": PASSWORD,
-    })
-}
+use crate::support::{
+    Adapter, Backend, Options, PASSWORD, SECRET, TestServer, assert_one_winner, link_token,
+    registration,
+};
 
 /// Verifies an HS256 JWT with a separate HMAC implementation and returns its claims.
 fn verify_independently(token: &str) -> Value {
@@ -335,16 +329,7 @@ pub async fn register_race_creates_one_user(s: &TestServer) {
             (status, body)
         });
     }
-    let mut ok = 0;
-    while let Some(res) = tasks.join_next().await {
-        let (status, body) = res.unwrap();
-        match status {
-            200 => ok += 1,
-            400 => assert_eq!(body["detail"], "Username already exists"),
-            other => panic!("unexpected {other}: {body}"),
-        }
-    }
-    assert_eq!(ok, 1);
+    assert_one_winner(tasks).await;
 }
 
 pub async fn login_by_username_and_email(s: &TestServer) {
@@ -1114,16 +1099,7 @@ pub async fn change_username_race_has_one_winner(s: &TestServer) {
             (status, r.json::<Value>().await.unwrap())
         });
     }
-    let mut ok = 0;
-    while let Some(res) = tasks.join_next().await {
-        let (status, body) = res.unwrap();
-        match status {
-            200 => ok += 1,
-            400 => assert_eq!(body["detail"], "Username already exists"),
-            other => panic!("{other}: {body}"),
-        }
-    }
-    assert_eq!(ok, 1);
+    assert_one_winner(tasks).await;
 }
 
 pub async fn routing_errors_are_json(s: &TestServer) {

@@ -86,12 +86,13 @@ pub struct TestServer {
     pub auth: Auth,
     pub db: Db,
     pub http: reqwest::Client,
-    running: Running,
+    /// Held for its `Drop`, which stops the server.
+    _running: Running,
     /// The PostgreSQL database made for this server, held to be dropped after it.
     _postgres: Option<PostgresDatabase>,
 }
 
-/// How a test server is stopped.
+/// A running test server, stopped when this is dropped.
 pub enum Running {
     /// A task on the test's runtime (axum, rocket).
     Task(tokio::task::JoinHandle<()>),
@@ -99,9 +100,9 @@ pub enum Running {
     Actix(actix_web::dev::ServerHandle),
 }
 
-impl Drop for TestServer {
+impl Drop for Running {
     fn drop(&mut self) {
-        match &self.running {
+        match self {
             Running::Task(task) => task.abort(),
             // The stop command is sent at once; the server's thread ends when it has stopped.
             Running::Actix(handle) => drop(handle.stop(false)),
@@ -245,7 +246,7 @@ impl TestServer {
                 .pool_max_idle_per_host(64)
                 .build()
                 .unwrap(),
-            running,
+            _running: running,
         })
     }
 
@@ -271,17 +272,7 @@ impl TestServer {
     /// Registers `name` (`name@example.com`, [`PASSWORD`]) and returns its logged-in client.
     pub async fn register(&self, name: &str) -> Client<'_> {
         let mut client = self.client();
-        let r = client
-            .post(
-                "/register",
-                serde_json::json!({
-                    "email": format!("{name}@example.com"),
-                    "username": name,
-                    "password1": PASSWORD,
-                    "password2": PASSWORD,
-                }),
-            )
-            .await;
+        let r = client.post("/register", registration(name)).await;
         assert_eq!(r.status, 200, "register {name}: {}", r.body);
         client
     }
@@ -360,6 +351,31 @@ impl TestServer {
         }
         panic!("no mail number {count} to {to} was delivered");
     }
+}
+
+/// The register body for `name` (`name@example.com`, [`PASSWORD`] twice).
+pub fn registration(name: &str) -> Value {
+    serde_json::json!({
+        "email": format!("{name}@example.com"),
+        "username": name,
+        "password1": PASSWORD,
+        "password2": PASSWORD,
+    })
+}
+
+/// Joins concurrent requests that race for one unique name: exactly one may win with `200`,
+/// every other must lose with `400 Username already exists`.
+pub async fn assert_one_winner(mut tasks: tokio::task::JoinSet<(u16, Value)>) {
+    let mut winners = 0;
+    while let Some(res) = tasks.join_next().await {
+        let (status, body) = res.unwrap();
+        match status {
+            200 => winners += 1,
+            400 => assert_eq!(body["detail"], "Username already exists"),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(winners, 1);
 }
 
 /// The token of the confirmation link in `mail`'s text part (the link is on a line of its own).
