@@ -9,11 +9,18 @@ use crate::repo::{Backend, impl_repo};
 use crate::sql::claim_due_mail;
 
 /// The embedded migrations, `migrations/postgres`.
-const MIGRATIONS: &[crate::EmbeddedMigration] = &[(
-    1,
-    "initial",
-    include_str!("../migrations/postgres/0001_initial.sql"),
-)];
+pub(crate) const MIGRATIONS: &[crate::EmbeddedMigration] = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "session holds refresh token",
+        include_str!("../migrations/postgres/0002_session_holds_refresh_token.sql"),
+    ),
+];
 
 /// Connections in the pool (sqlx's default).
 const POOL_SIZE: u32 = 10;

@@ -192,78 +192,55 @@ macro_rules! impl_repo {
             impl SessionStore for $store {
                 async fn create_session(&self, session: NewSession) -> StoreResult<()> {
                     let _turn = self.write_turn().await;
-                    let mut tx = self.begin_write().await?;
                     query(sql::INSERT_SESSION)
                         .bind(&session.sid)
                         .bind(session.user_id)
                         .bind(session.created_at)
                         .bind(session.expires_at)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(store_error)?;
-                    query(sql::INSERT_REFRESH_TOKEN)
                         .bind(&session.refresh_jti)
-                        .bind(&session.sid)
-                        .bind(session.created_at)
-                        .bind(session.expires_at)
-                        .execute(&mut *tx)
+                        .execute(&self.pool)
                         .await
                         .map_err(store_error)?;
-                    tx.commit().await.map_err(store_error)
+                    Ok(())
                 }
 
                 async fn rotate_refresh_token(
                     &self,
                     rotation: RefreshRotation,
                 ) -> StoreResult<RotationOutcome> {
-                    let _turn = self.write_turn().await;
-                    // The transaction starts with the conditional UPDATE: a concurrent rotation of
-                    // the same token waits (on PostgreSQL for the row lock, on SQLite for the write
-                    // lock), then re-checks `rotated_at IS NULL` and matches nothing.
-                    let mut tx = self.begin_write().await?;
-                    let rotated = query(sql::ROTATE_REFRESH_TOKEN)
-                        .bind(&rotation.presented_jti)
-                        .bind(&rotation.sid)
-                        .bind(rotation.now)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(store_error)?
-                        .rows_affected()
-                        == 1;
-                    let outcome = if rotated {
-                        query(sql::INSERT_REFRESH_TOKEN)
-                            .bind(&rotation.next_jti)
+                    // One conditional UPDATE: a concurrent rotation of the same token waits (on
+                    // PostgreSQL for the row lock, on SQLite for the write lock), then re-checks
+                    // `refresh_jti` and matches nothing. A trigger records the replaced token.
+                    let rotated = {
+                        let _turn = self.write_turn().await;
+                        query(sql::ROTATE_REFRESH_TOKEN)
                             .bind(&rotation.sid)
-                            .bind(rotation.now)
-                            .bind(rotation.next_expires_at)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(store_error)?;
-                        query(sql::EXTEND_SESSION)
-                            .bind(&rotation.sid)
-                            .bind(rotation.next_expires_at)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(store_error)?;
-                        RotationOutcome::Rotated
-                    } else {
-                        let state = query_as(sql::REFRESH_TOKEN_STATE)
                             .bind(&rotation.presented_jti)
-                            .fetch_optional(&mut *tx)
+                            .bind(rotation.now)
+                            .bind(&rotation.next_jti)
+                            .bind(rotation.next_expires_at)
+                            .execute(&self.pool)
                             .await
-                            .map_err(store_error)?;
-                        let outcome = sql::refused_rotation(state, &rotation);
-                        if outcome == RotationOutcome::Replayed {
-                            query(sql::REVOKE_SESSION)
-                                .bind(&rotation.sid)
-                                .bind(rotation.now)
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(store_error)?;
-                        }
-                        outcome
+                            .map_err(store_error)?
+                            .rows_affected()
+                            == 1
                     };
-                    tx.commit().await.map_err(store_error)?;
+                    if rotated {
+                        return Ok(RotationOutcome::Rotated);
+                    }
+                    // Refused: a rotated token's record never changes, so reading it after the
+                    // UPDATE tells why, and a replay's revocation (idempotent) needs no
+                    // transaction around both.
+                    let state = query_as(sql::REFRESH_TOKEN_STATE)
+                        .bind(&rotation.sid)
+                        .bind(&rotation.presented_jti)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(store_error)?;
+                    let outcome = sql::refused_rotation(state, &rotation);
+                    if outcome == RotationOutcome::Replayed {
+                        self.revoke_session(&rotation.sid, rotation.now).await?;
+                    }
                     Ok(outcome)
                 }
 

@@ -81,25 +81,22 @@ pub(crate) const CONFIRM_USER: &str = "UPDATE users SET confirmed = TRUE WHERE i
 pub(crate) const USE_USER_TOKENS: &str = "UPDATE email_tokens SET used_at = $2 \
      WHERE user_id = $1 AND purpose = $3 AND used_at IS NULL";
 
-/// `$1` sid, `$2` user id, `$3` created at, `$4` expires at.
-pub(crate) const INSERT_SESSION: &str =
-    "INSERT INTO sessions (sid, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)";
-/// `$1` jti, `$2` sid, `$3` issued at, `$4` expires at.
-pub(crate) const INSERT_REFRESH_TOKEN: &str =
-    "INSERT INTO refresh_tokens (jti, sid, issued_at, expires_at) VALUES ($1, $2, $3, $4)";
-/// `$1` presented jti, `$2` sid, `$3` now. Marks the token rotated if it is current, unexpired,
-/// and its session live: a single write, so that of concurrent rotations only one succeeds.
-pub(crate) const ROTATE_REFRESH_TOKEN: &str = "UPDATE refresh_tokens SET rotated_at = $3 \
-     WHERE jti = $1 AND sid = $2 AND rotated_at IS NULL AND expires_at > $3 \
-     AND EXISTS (SELECT 1 FROM sessions s WHERE s.sid = refresh_tokens.sid \
-                 AND s.revoked_at IS NULL AND s.expires_at > $3)";
-/// `$1` sid, `$2` expiry of its new refresh token: a session lives as long as its current token.
-pub(crate) const EXTEND_SESSION: &str = "UPDATE sessions SET expires_at = $2 WHERE sid = $1";
-/// `$1` jti. Why a rotation did not happen: the token's sid, expiry and rotation time, and its
-/// session's revocation and expiry.
-pub(crate) const REFRESH_TOKEN_STATE: &str = "SELECT t.sid, t.expires_at, t.rotated_at, \
-     s.revoked_at, s.expires_at FROM refresh_tokens t JOIN sessions s ON s.sid = t.sid \
-     WHERE t.jti = $1";
+/// `$1` sid, `$2` user id, `$3` created at, `$4` expires at, `$5` jti of its first refresh token.
+pub(crate) const INSERT_SESSION: &str = "INSERT INTO sessions \
+     (sid, user_id, created_at, expires_at, refresh_jti) VALUES ($1, $2, $3, $4, $5)";
+/// `$1` sid, `$2` presented jti, `$3` now, `$4` next jti, `$5` expiry of the next token.
+/// Swaps in the next token if the presented one is current and the session live, and extends
+/// the session to the next token's expiry: a single write, so that of concurrent rotations only
+/// one succeeds. The trigger `sessions_record_rotated_refresh_token` records the replaced token
+/// in `rotated_refresh_tokens` within the same statement.
+pub(crate) const ROTATE_REFRESH_TOKEN: &str = "UPDATE sessions \
+     SET refresh_jti = $4, rotated_at = $3, expires_at = $5 \
+     WHERE sid = $1 AND refresh_jti = $2 AND revoked_at IS NULL AND expires_at > $3";
+/// `$1` sid, `$2` presented jti. Why a rotation did not happen: the session's revocation and
+/// expiry, and when the presented token was rotated if it was.
+pub(crate) const REFRESH_TOKEN_STATE: &str = "SELECT s.revoked_at, s.expires_at, r.rotated_at \
+     FROM sessions s LEFT JOIN rotated_refresh_tokens r ON r.jti = $2 AND r.sid = s.sid \
+     WHERE s.sid = $1";
 /// `$1` sid, `$2` now.
 pub(crate) const REVOKE_SESSION: &str =
     "UPDATE sessions SET revoked_at = $2 WHERE sid = $1 AND revoked_at IS NULL";
@@ -217,24 +214,23 @@ pub(crate) fn stored_error(error: &str) -> &str {
     &error[..end]
 }
 
-/// A row of [`REFRESH_TOKEN_STATE`]: token sid, token expiry, token rotation, session
-/// revocation, session expiry.
-pub(crate) type RefreshTokenState = (String, i64, Option<i64>, Option<i64>, i64);
+/// A row of [`REFRESH_TOKEN_STATE`]: session revocation, session expiry, when the presented
+/// token was rotated.
+pub(crate) type RefreshTokenState = (Option<i64>, i64, Option<i64>);
 
-/// Why a presented refresh token was not rotated, from its state ([`REFRESH_TOKEN_STATE`]).
+/// Why a presented refresh token was not rotated, from the state of its session
+/// ([`REFRESH_TOKEN_STATE`]).
 ///
-/// [`RotationOutcome::Replayed`] means the caller must revoke the session, in the same
-/// transaction.
+/// [`RotationOutcome::Replayed`] means the caller must revoke the session.
 pub(crate) fn refused_rotation(
     state: Option<RefreshTokenState>,
     rotation: &RefreshRotation,
 ) -> RotationOutcome {
     let now = rotation.now;
-    let Some((sid, expires_at, rotated_at, revoked_at, session_expires_at)) = state else {
+    let Some((revoked_at, session_expires_at, rotated_at)) = state else {
         return RotationOutcome::Invalid;
     };
-    if sid != rotation.sid || revoked_at.is_some() || expires_at <= now || session_expires_at <= now
-    {
+    if revoked_at.is_some() || session_expires_at <= now {
         return RotationOutcome::Invalid;
     }
     match rotated_at {
@@ -242,8 +238,8 @@ pub(crate) fn refused_rotation(
             RotationOutcome::RecentlyRotated
         }
         Some(_) => RotationOutcome::Replayed,
-        // Current and live, yet the rotation matched nothing: a concurrent change we cannot
-        // explain is refused without touching the session.
+        // Never issued in this session, or current and live yet the rotation matched nothing
+        // (a concurrent change we cannot explain): refused without touching the session.
         None => RotationOutcome::Invalid,
     }
 }

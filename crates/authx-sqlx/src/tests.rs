@@ -524,14 +524,22 @@ async fn sessions_open_and_revoke(repo: Arc<dyn Repo>) {
         "{orphan:?}"
     );
     let duplicate = repo
-        .create_session(session("s4", alice.id, "r2", NOW + DAY))
+        .create_session(session("s2", alice.id, "r4", NOW + DAY))
         .await;
     assert!(
         matches!(duplicate, Err(StoreError::Unavailable(_))),
         "{duplicate:?}"
     );
     assert!(repo.session_revoked("s3").await.expect("state"));
-    assert!(repo.session_revoked("s4").await.expect("state"));
+    // The existing session kept its token.
+    assert_eq!(
+        rotate(&*repo, rotation("s2", "r4", "r4b", NOW + 8)).await,
+        RotationOutcome::Invalid
+    );
+    assert_eq!(
+        rotate(&*repo, rotation("s2", "r2b", "r2c", NOW + 8)).await,
+        RotationOutcome::Rotated
+    );
 }
 
 async fn rotation_outcomes(repo: Arc<dyn Repo>) {
@@ -942,8 +950,56 @@ async fn connect_refuses_unknown_schemes_without_leaking_the_url() {
     assert!(!err.to_string().contains("secret"));
 }
 
+// ----- upgrading a database of schema version 1 -----
+
+/// Sessions as schema version 1 held them (one row per refresh token): `s1` rotated twice (`r1`
+/// at NOW + 10, `r2` at NOW + 20, `r3` current), `s2` never rotated, `s3` without a current
+/// token (which version 1 never wrote, but a database could hold).
+const V1_SESSIONS: &str = "\
+    INSERT INTO users (email, username, password_hash, created_at) \
+    VALUES ('alice@example.com', 'alice', 'x', 1700000000); \
+    INSERT INTO sessions (sid, user_id, created_at, expires_at) VALUES \
+    ('s1', 1, 1700000000, 1700086400), ('s2', 1, 1700000000, 1700086400), \
+    ('s3', 1, 1700000000, 1700086400); \
+    INSERT INTO refresh_tokens (jti, sid, issued_at, expires_at, rotated_at) VALUES \
+    ('r1', 's1', 1700000000, 1700086400, 1700000010), \
+    ('r2', 's1', 1700000010, 1700086400, 1700000020), \
+    ('r3', 's1', 1700000020, 1700086400, NULL), \
+    ('q1', 's2', 1700000000, 1700086400, NULL), \
+    ('o1', 's3', 1700000000, 1700086400, 1700000005);";
+
+/// After the upgrade, [`V1_SESSIONS`] behave as they did: current tokens rotate, rotated ones
+/// keep their grace period and replay detection, the session without a token is gone.
+async fn v1_sessions_survive_the_upgrade(repo: &dyn Repo) {
+    assert_eq!(
+        rotate(repo, rotation("s1", "r2", "x1", NOW + 25)).await,
+        RotationOutcome::RecentlyRotated
+    );
+    assert_eq!(
+        rotate(repo, rotation("s1", "r3", "r4", NOW + 30)).await,
+        RotationOutcome::Rotated
+    );
+    assert_eq!(
+        rotate(repo, rotation("s2", "q1", "q2", NOW + 30)).await,
+        RotationOutcome::Rotated
+    );
+    assert!(repo.session_revoked("s3").await.expect("state"));
+    assert_eq!(
+        rotate(repo, rotation("s3", "o1", "o2", NOW + 30)).await,
+        RotationOutcome::Invalid
+    );
+    assert_eq!(
+        rotate(repo, rotation("s1", "r1", "x2", NOW + 40)).await,
+        RotationOutcome::Replayed
+    );
+    assert!(repo.session_revoked("s1").await.expect("state"));
+    assert!(!repo.session_revoked("s2").await.expect("state"));
+}
+
 #[cfg(feature = "sqlite")]
 mod sqlite {
+    use std::str::FromStr as _;
+
     use authx_core::store::UserStore;
 
     use super::{Teardown, TestDb, register};
@@ -993,6 +1049,29 @@ mod sqlite {
     }
 
     #[tokio::test]
+    async fn upgrades_a_version_1_database() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("authx.db").display());
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+            .expect("url")
+            .create_if_missing(true);
+        let pool = sqlx::SqlitePool::connect_with(options)
+            .await
+            .expect("opened");
+        crate::migrator(&crate::sqlite::MIGRATIONS[..1])
+            .run(&pool)
+            .await
+            .expect("version 1");
+        sqlx::raw_sql(super::V1_SESSIONS)
+            .execute(&pool)
+            .await
+            .expect("seeded");
+        pool.close().await;
+        let store = SqliteStore::connect(&url).await.expect("upgraded");
+        super::v1_sessions_survive_the_upgrade(&store).await;
+    }
+
+    #[tokio::test]
     async fn in_memory_database_keeps_its_data() {
         let repo = crate::connect("sqlite::memory:").await.expect("opened");
         let alice = register(&*repo, "alice").await;
@@ -1025,6 +1104,15 @@ mod postgres {
     impl Scratch {
         /// Creates the database, or `None` (saying so) when no server is configured.
         async fn create() -> Option<(Self, String)> {
+            Self::create_with(|_| async {}).await
+        }
+
+        /// Creates the database and runs `prepare` on its URL before the store opens it.
+        async fn create_with<F, Fut>(prepare: F) -> Option<(Self, String)>
+        where
+            F: FnOnce(String) -> Fut,
+            Fut: std::future::Future<Output = ()>,
+        {
             let Ok(admin_url) = std::env::var(URL_VAR) else {
                 println!("skipped: {URL_VAR} not set");
                 return None;
@@ -1039,6 +1127,7 @@ mod postgres {
                 .expect("database created");
             let _ = admin.close().await;
             let url = with_database(&admin_url, &name);
+            prepare(url.clone()).await;
             let store = PostgresStore::connect(&url).await.expect("postgres opened");
             Some((
                 Self {
@@ -1099,6 +1188,28 @@ mod postgres {
             Some(alice)
         );
         drop(repo);
+        scratch.drop_database().await;
+    }
+
+    #[tokio::test]
+    async fn upgrades_a_version_1_database() {
+        let seeded = Scratch::create_with(|url| async move {
+            let pool = sqlx::PgPool::connect(&url).await.expect("opened");
+            crate::migrator(&crate::postgres::MIGRATIONS[..1])
+                .run(&pool)
+                .await
+                .expect("version 1");
+            sqlx::raw_sql(super::V1_SESSIONS)
+                .execute(&pool)
+                .await
+                .expect("seeded");
+            pool.close().await;
+        })
+        .await;
+        let Some((scratch, _)) = seeded else {
+            return;
+        };
+        super::v1_sessions_survive_the_upgrade(&scratch.store).await;
         scratch.drop_database().await;
     }
 
