@@ -61,7 +61,8 @@ const USAGE: &str = "usage: authx-bench [--adapter axum|actix|rocket|all] [--sce
 [--db sqlite|postgres|all] [--connections 64] [--seconds 10] [--warmup 2] \
 [--flood-connections 1000] [--flood-factor 4] [--probe-connections 8] [--argon2-seconds 3] [--client-threads 1] \
 [--hash-concurrency N] [--hash-queue N] [--sqlite-pool N] [--pg-pool N]
-scenarios: noop, register, login, login-wrong-password, confirm-status, token, refresh, flood";
+scenarios: noop, register, login, login-wrong-password, confirm-status, token, refresh, flood
+(--adapter and --scenario also take comma-separated lists)";
 
 struct Args {
     adapters: Vec<Adapter>,
@@ -155,12 +156,18 @@ fn parse(args: &[String]) -> Result<Args, String> {
     let adapters = if adapter == "all" {
         Adapter::ALL.to_vec()
     } else {
-        vec![Adapter::parse(&adapter)?]
+        adapter
+            .split(',')
+            .map(Adapter::parse)
+            .collect::<Result<_, _>>()?
     };
     let scenarios = if scenario == "all" {
         Scenario::ALL.to_vec()
     } else {
-        vec![Scenario::parse(&scenario)?]
+        scenario
+            .split(',')
+            .map(Scenario::parse)
+            .collect::<Result<_, _>>()?
     };
     let have_postgres = std::env::var(POSTGRES_VAR).is_ok();
     let dbs = match db.as_str() {

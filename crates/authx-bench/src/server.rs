@@ -4,7 +4,6 @@
 //! closes.
 
 use std::io::{Read as _, Write as _};
-use std::str::FromStr as _;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -122,7 +121,7 @@ async fn open_database(
                 .await
                 .map_err(|e| e.to_string())?,
             Some(size) => {
-                let pool = sqlx::postgres::PgPoolOptions::new()
+                let pool = authx::sqlx::PostgresStore::pool_options()
                     .max_connections(size)
                     .connect(&url)
                     .await
@@ -141,15 +140,10 @@ async fn open_database(
             .await
             .map_err(|e| e.to_string())?,
         Some(size) => {
-            // The same connection settings as `SqliteStore::connect`, another pool size.
-            let connect = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
-                .map_err(|e| e.to_string())?
-                .create_if_missing(true)
-                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
-                .foreign_keys(true)
-                .busy_timeout(std::time::Duration::from_secs(5));
-            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            // The settings of `SqliteStore::connect`, another pool size.
+            let connect =
+                authx::sqlx::SqliteStore::connect_options(&url).map_err(|e| e.to_string())?;
+            let pool = authx::sqlx::SqliteStore::pool_options()
                 .max_connections(size)
                 .connect_with(connect)
                 .await

@@ -25,6 +25,9 @@ pub(crate) const MIGRATIONS: &[crate::EmbeddedMigration] = &[
 /// Connections in the pool (sqlx's default).
 const POOL_SIZE: u32 = 10;
 
+/// A connection idle in the pool this long is pinged before it is handed out.
+const PING_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// authx storage in a PostgreSQL database.
 ///
 /// ```no_run
@@ -38,16 +41,33 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
-    /// Connects to the database at `url` (`postgres://` or `postgresql://`) with a pool of 10
-    /// connections, and applies the embedded migrations.
+    /// Connects to the database at `url` (`postgres://` or `postgresql://`) with
+    /// [`pool_options`](Self::pool_options), and applies the embedded migrations.
     pub async fn connect(url: &str) -> Result<Self, Error> {
-        let pool = PgPoolOptions::new()
-            .max_connections(POOL_SIZE)
-            .connect(url)
-            .await?;
+        let pool = Self::pool_options().connect(url).await?;
         let store = Self::from_pool(pool);
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// The pool settings [`connect`](Self::connect) uses: 10 connections, and a connection
+    /// that sat idle in the pool for 30 s or more is pinged before use (a dead one is replaced
+    /// then). sqlx's default pings on every use, a second round trip to the server for every
+    /// statement; under load connections are never idle that long, so they go unpinged, and a
+    /// connection that breaks while busy fails its statement (`503`) and leaves the pool.
+    /// Start from these to build a pool of your own for [`from_pool`](Self::from_pool).
+    pub fn pool_options() -> PgPoolOptions {
+        PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_WHEN_IDLE_FOR {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
     }
 
     /// Wraps an existing pool, as configured by the caller, without migrating it (see

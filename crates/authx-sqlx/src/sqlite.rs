@@ -51,32 +51,50 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating it if missing) the database at `url` (`sqlite://path`, `sqlite:path` or
-    /// `sqlite::memory:`), tuned for concurrent use (WAL, `synchronous=NORMAL`, foreign keys,
-    /// a 5 s busy timeout), and applies the embedded migrations.
+    /// `sqlite::memory:`) with [`connect_options`](Self::connect_options) and
+    /// [`pool_options`](Self::pool_options), and applies the embedded migrations.
     ///
     /// An in-memory database lives in one connection that the pool keeps open.
     pub async fn connect(url: &str) -> Result<Self, Error> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
+        let options = Self::connect_options(url)?;
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let pool = if in_memory {
-            SqlitePoolOptions::new()
+            Self::pool_options()
                 .min_connections(1)
                 .max_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
         } else {
-            SqlitePoolOptions::new().max_connections(POOL_SIZE)
+            Self::pool_options()
         }
         .connect_with(options)
         .await?;
         let store = Self::from_pool(pool);
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// The connection settings [`connect`](Self::connect) uses for `url`: created if missing,
+    /// WAL, `synchronous=NORMAL`, foreign keys, a 5 s busy timeout. Start from these to build
+    /// a pool of your own for [`from_pool`](Self::from_pool).
+    pub fn connect_options(url: &str) -> Result<SqliteConnectOptions, Error> {
+        Ok(SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT))
+    }
+
+    /// The pool settings [`connect`](Self::connect) uses for a database file: 8 connections,
+    /// not pinged before use. sqlx pings a connection every time the pool hands it out unless
+    /// told not to; a SQLite connection is a file handle on a thread of its own and cannot
+    /// lose its server, so the ping was only a second round trip to that thread for every
+    /// statement (and a cancelled acquire could drop the connection while it was pinged).
+    pub fn pool_options() -> SqlitePoolOptions {
+        SqlitePoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .test_before_acquire(false)
     }
 
     /// Wraps an existing pool, as configured by the caller, without migrating it (see
