@@ -7,6 +7,12 @@ use authx::Auth;
 
 use crate::client::PREFIX;
 
+/// A route of each framework's own beside the auth router, for the `bare` scenario.
+pub(crate) const BARE_PATH: &str = "/bare";
+/// What it answers, as `application/json` with `Cache-Control: no-store` (a few bytes and
+/// headers, like the auth router's smallest answers).
+const BARE_BODY: &str = r#"{"ok":true}"#;
+
 /// A web framework adapter of authx.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Adapter {
@@ -52,7 +58,17 @@ fn start_actix(auth: Auth) -> Result<SocketAddr, String> {
     std::thread::spawn(move || {
         let served = actix_web::rt::System::new().block_on(async move {
             let server = HttpServer::new(move || {
-                App::new().service(authx::actix::scope(PREFIX, auth.clone()))
+                App::new()
+                    .route(
+                        BARE_PATH,
+                        actix_web::web::get().to(|| async {
+                            actix_web::HttpResponse::Ok()
+                                .content_type("application/json")
+                                .insert_header(("Cache-Control", "no-store"))
+                                .body(BARE_BODY)
+                        }),
+                    )
+                    .service(authx::actix::scope(PREFIX, auth.clone()))
             })
             .disable_signals()
             .bind(("127.0.0.1", 0));
@@ -91,6 +107,7 @@ async fn start_rocket(auth: Auth) -> Result<SocketAddr, String> {
     let tx = std::sync::Mutex::new(Some(tx));
     let rocket = rocket::custom(config)
         .attach(authx::rocket::AuthFairing::new(PREFIX, auth))
+        .mount("/", rocket::routes![bare])
         .attach(rocket::fairing::AdHoc::on_liftoff("port", move |rocket| {
             let config = rocket.config();
             let addr = SocketAddr::new(config.address, config.port);
@@ -107,8 +124,39 @@ async fn start_rocket(auth: Auth) -> Result<SocketAddr, String> {
     rx.await.map_err(|_| "rocket did not start".to_owned())
 }
 
+/// The `bare` answer in rocket.
+#[derive(rocket::Responder)]
+#[response(content_type = "json")]
+struct Bare {
+    body: &'static str,
+    cache: rocket::http::Header<'static>,
+}
+
+/// The `bare` route in rocket.
+#[rocket::get("/bare")]
+fn bare() -> Bare {
+    Bare {
+        body: BARE_BODY,
+        cache: rocket::http::Header::new("Cache-Control", "no-store"),
+    }
+}
+
 async fn start_axum(auth: Auth) -> Result<SocketAddr, String> {
-    let app: axum::Router = axum::Router::new().nest(PREFIX, authx::axum::router(auth));
+    use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+    let app: axum::Router = axum::Router::new()
+        .route(
+            BARE_PATH,
+            axum::routing::get(|| async {
+                (
+                    [
+                        (CONTENT_TYPE, "application/json"),
+                        (CACHE_CONTROL, "no-store"),
+                    ],
+                    BARE_BODY,
+                )
+            }),
+        )
+        .nest(PREFIX, authx::axum::router(auth));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;

@@ -43,7 +43,8 @@ impl Reply {
     }
 }
 
-/// What a request is: method, path under [`PREFIX`], headers and JSON body.
+/// What a request is: method, path (under [`PREFIX`] unless made with
+/// [`at_root`](Call::at_root)), headers and JSON body.
 #[derive(Clone)]
 pub(crate) struct Call {
     pub(crate) method: Method,
@@ -53,16 +54,23 @@ pub(crate) struct Call {
 }
 
 impl Call {
-    pub(crate) fn get(path: impl Into<String>) -> Self {
+    /// `GET` of `path` under [`PREFIX`].
+    pub(crate) fn get(path: &str) -> Self {
+        Self::at_root(Method::GET, &format!("{PREFIX}{path}"))
+    }
+
+    /// A request for `path` as it is, outside the auth router.
+    pub(crate) fn at_root(method: Method, path: &str) -> Self {
         Self {
-            method: Method::GET,
-            path: path.into(),
+            method,
+            path: path.to_owned(),
             headers: Vec::new(),
             body: None,
         }
     }
 
-    pub(crate) fn post(path: impl Into<String>) -> Self {
+    /// `POST` to `path` under [`PREFIX`].
+    pub(crate) fn post(path: &str) -> Self {
         Self {
             method: Method::POST,
             ..Self::get(path)
@@ -136,7 +144,7 @@ impl Conn {
         sender.ready().await.map_err(|e| e.to_string())?;
         let mut request = Request::builder()
             .method(call.method.clone())
-            .uri(format!("{PREFIX}{}", call.path))
+            .uri(call.path.as_str())
             .header(header::HOST, self.host.clone());
         if call.body.is_some() {
             request = request.header(header::CONTENT_TYPE, "application/json");

@@ -330,11 +330,50 @@ pub(crate) fn targets(rows: &[Row]) {
         let min = rates.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
         let spread = if max > 0.0 { (max - min) / max } else { 0.0 };
         let listed: Vec<String> = rates.iter().map(|(a, r)| format!("{a} {r:.1}")).collect();
+        let floor = scenario == Scenario::Bare.name() || scenario == Scenario::Noop.name();
         println!(
             "- adapters within 15% on {db}/{scenario}: {} (spread {:.1}%): {}",
             listed.join(", "),
             100.0 * spread,
-            verdict(spread <= 0.15)
+            if floor {
+                "(the frameworks' floor, not a target)"
+            } else {
+                verdict(spread <= 0.15)
+            }
         );
+    }
+    above_the_floor(rows);
+}
+
+/// Server CPU per request above the framework's own `bare` route, for every adapter and
+/// database with a `bare` row in this invocation: what authx adds in each framework.
+fn above_the_floor(rows: &[Row]) {
+    let floor = |row: &Row| {
+        rows.iter()
+            .find(|r| r.scenario == Scenario::Bare && r.adapter == row.adapter && r.db == row.db)
+            .and_then(server_cpu_ms_per_request)
+    };
+    let mut lines = Vec::new();
+    for row in rows {
+        if matches!(row.scenario, Scenario::Bare | Scenario::Flood) {
+            continue;
+        }
+        if let (Some(cpu), Some(bare)) = (server_cpu_ms_per_request(row), floor(row)) {
+            lines.push(format!(
+                "- {}/{}/{}: {:.1} µs per request = {:.1} µs of the framework's bare route + {:.1} µs",
+                row.adapter.name(),
+                row.db.name(),
+                row.scenario.name(),
+                1000.0 * cpu,
+                1000.0 * bare,
+                1000.0 * (cpu - bare)
+            ));
+        }
+    }
+    if !lines.is_empty() {
+        println!("\nServer CPU per request above each framework's own bare route:");
+        for line in lines {
+            println!("{line}");
+        }
     }
 }

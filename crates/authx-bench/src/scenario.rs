@@ -26,6 +26,9 @@ pub(crate) enum Scenario {
     /// `GET` of an unknown path under the prefix: the adapter's `404`, no service work. The
     /// ceiling of the client and HTTP stack on this machine.
     Noop,
+    /// `GET /bare`, a route of the framework's own beside the auth router, answering a fixed
+    /// small JSON body: the framework's floor, without authx.
+    Bare,
     Register,
     Login,
     LoginWrongPassword,
@@ -36,7 +39,8 @@ pub(crate) enum Scenario {
 }
 
 impl Scenario {
-    pub(crate) const ALL: [Self; 8] = [
+    pub(crate) const ALL: [Self; 9] = [
+        Self::Bare,
         Self::Noop,
         Self::Register,
         Self::Login,
@@ -50,6 +54,7 @@ impl Scenario {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Noop => "noop",
+            Self::Bare => "bare",
             Self::Register => "register",
             Self::Login => "login",
             Self::LoginWrongPassword => "login-wrong-password",
@@ -123,6 +128,7 @@ pub(crate) struct Flood {
 /// What one connection sends next, and what it keeps from the answer.
 enum Driver {
     Noop,
+    Bare,
     Register { conn: usize, n: u64 },
     Login { next: u64, step: u64, users: u64 },
     WrongPassword { counter: Arc<AtomicU64>, users: u64 },
@@ -139,6 +145,7 @@ impl Driver {
     fn call(&mut self) -> Call {
         match self {
             Self::Noop => Call::get("/no/such/route"),
+            Self::Bare => Call::at_root(hyper::Method::GET, crate::adapter::BARE_PATH),
             Self::Register { conn, n } => {
                 *n += 1;
                 let name = format!("r{conn}n{n}");
@@ -296,6 +303,7 @@ pub(crate) async fn run(
         let bearer = format!("Bearer {access}");
         let driver = match scenario {
             Scenario::Noop => Driver::Noop,
+            Scenario::Bare => Driver::Bare,
             Scenario::Register => Driver::Register { conn: i, n: 0 },
             Scenario::Login => Driver::Login {
                 next: i as u64,
