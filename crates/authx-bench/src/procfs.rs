@@ -38,3 +38,54 @@ pub(crate) fn load_average() -> Option<f64> {
         .parse()
         .ok()
 }
+
+/// The machine's CPU time so far, from the `cpu` line of `/proc/stat`, in clock ticks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MachineTicks {
+    /// Every state.
+    total: u64,
+    /// Idle and waiting for I/O.
+    idle: u64,
+    /// Taken by the hypervisor for other guests while this one wanted to run.
+    steal: u64,
+}
+
+/// The machine's CPU time so far.
+pub(crate) fn machine_ticks() -> Option<MachineTicks> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    // user nice system idle iowait irq softirq steal guest guest_nice; guest time is already
+    // counted in user and nice.
+    let total = fields.iter().take(8).sum();
+    Some(MachineTicks {
+        total,
+        idle: fields.get(3)? + fields.get(4)?,
+        steal: *fields.get(7)?,
+    })
+}
+
+/// How the machine's CPU time went between two readings.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct MachineShare {
+    /// Share of the time idle.
+    pub(crate) idle: f64,
+    /// Share of the time stolen by the hypervisor.
+    pub(crate) steal: f64,
+}
+
+impl MachineTicks {
+    /// The shares of idle and stolen time since `before`.
+    pub(crate) fn since(self, before: Self) -> Option<MachineShare> {
+        let total = self.total.checked_sub(before.total).filter(|t| *t > 0)? as f64;
+        Some(MachineShare {
+            idle: self.idle.saturating_sub(before.idle) as f64 / total,
+            steal: self.steal.saturating_sub(before.steal) as f64 / total,
+        })
+    }
+}

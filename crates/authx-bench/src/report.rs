@@ -94,8 +94,24 @@ fn mib(kib: Option<u64>) -> String {
     kib.map_or_else(|| "-".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0))
 }
 
+fn percent(share: Option<f64>) -> String {
+    share.map_or_else(|| "-".to_owned(), |s| format!("{:.1}%", 100.0 * s))
+}
+
+/// A hypervisor taking this much of the machine's time makes a run suspect.
+const STEAL_WORTH_NOTING: f64 = 0.02;
+
 fn note(row: &Row) -> String {
     let mut note = String::new();
+    if let Some(machine) = row.measured.machine
+        && machine.steal >= STEAL_WORTH_NOTING
+    {
+        let _ = write!(
+            note,
+            "{:.1}% of the machine's time stolen; ",
+            100.0 * machine.steal
+        );
+    }
     if let Some(raw) = raw_rate(row) {
         let _ = write!(note, "raw argon2id verify {raw:.1}/s");
         if row.scenario != Scenario::Flood {
@@ -218,11 +234,13 @@ pub(crate) fn run(row: &Row, settings: &Settings) {
         println!();
     }
     println!(
-        "  server (child process) peak RSS {} MiB (VmHWM); CPU in the window: server {} cores ({} ms/request), client {} cores; load average before {}",
+        "  server (child process) peak RSS {} MiB (VmHWM); CPU in the window: server {} cores ({} ms/request), client {} cores, machine {} idle, {} stolen; load average before {}",
         mib(row.server_peak_rss_kib),
         fmt_opt(cores(row.measured.server_cpu, row), 2),
         fmt_opt(server_cpu_ms_per_request(row), 3),
         fmt_opt(cores(row.measured.client_cpu, row), 2),
+        percent(row.measured.machine.map(|m| m.idle)),
+        percent(row.measured.machine.map(|m| m.steal)),
         fmt_opt(row.load_before, 2),
     );
 }

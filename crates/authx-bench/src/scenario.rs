@@ -108,6 +108,9 @@ pub(crate) struct Measured {
     /// CPU time of the server process and of this one during the measured window, in seconds.
     pub(crate) server_cpu: Option<f64>,
     pub(crate) client_cpu: Option<f64>,
+    /// How the whole machine's CPU time went in the measured window: idle, and stolen by the
+    /// hypervisor for other guests (which neither process's CPU time shows).
+    pub(crate) machine: Option<crate::procfs::MachineShare>,
 }
 
 /// The login side of the flood.
@@ -344,15 +347,18 @@ pub(crate) async fn run(
         let before = (
             crate::procfs::cpu_seconds(Some(server_pid)),
             crate::procfs::cpu_seconds(None),
+            crate::procfs::machine_ticks(),
         );
         tokio::time::sleep_until(until.into()).await;
         let after = (
             crate::procfs::cpu_seconds(Some(server_pid)),
             crate::procfs::cpu_seconds(None),
+            crate::procfs::machine_ticks(),
         );
         (
             after.0.zip(before.0).map(|(a, b)| a - b),
             after.1.zip(before.1).map(|(a, b)| a - b),
+            after.2.zip(before.2).and_then(|(a, b)| a.since(b)),
         )
     });
     let mut loops = JoinSet::new();
@@ -380,13 +386,14 @@ pub(crate) async fn run(
     if let Some(flood) = &mut flood {
         flood.baseline = baseline;
     }
-    let (server_cpu, client_cpu) = cpu_window.await.unwrap_or((None, None));
+    let (server_cpu, client_cpu, machine) = cpu_window.await.unwrap_or((None, None, None));
     Ok(Measured {
         requests,
         window: settings.seconds,
         flood,
         server_cpu,
         client_cpu,
+        machine,
     })
 }
 
