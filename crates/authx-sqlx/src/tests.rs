@@ -1046,6 +1046,8 @@ mod sqlite {
             assert_eq!(value, expected, "{pragma}");
         }
         assert!(pool.options().get_max_connections() > 1);
+        // Connections are handed out without a ping (a round trip to their thread).
+        assert!(!pool.options().get_test_before_acquire());
     }
 
     #[tokio::test]
@@ -1178,6 +1180,8 @@ mod postgres {
         let Some((scratch, url)) = Scratch::create().await else {
             return;
         };
+        // Connections are pinged only after sitting idle, not on every use.
+        assert!(!scratch.store.pool().options().get_test_before_acquire());
         let url = url.replacen("postgres://", "postgresql://", 1);
         let repo = crate::connect(&url).await.expect("reopened by URL");
         let alice = register(&*repo, "alice").await;
