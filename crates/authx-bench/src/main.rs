@@ -104,6 +104,18 @@ fn parse_server(args: &[String]) -> Result<ServerOptions, String> {
     Ok(options)
 }
 
+/// `all`, or a comma-separated list of names, each read by `parse`.
+fn selection<T: Copy>(
+    raw: &str,
+    all: &[T],
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
+    if raw == "all" {
+        return Ok(all.to_vec());
+    }
+    raw.split(',').map(parse).collect()
+}
+
 fn parse(args: &[String]) -> Result<Args, String> {
     let mut adapter = "axum".to_owned();
     let mut scenario = "login".to_owned();
@@ -153,22 +165,8 @@ fn parse(args: &[String]) -> Result<Args, String> {
     if !in_range {
         return Err(format!("a value is out of range\n{USAGE}"));
     }
-    let adapters = if adapter == "all" {
-        Adapter::ALL.to_vec()
-    } else {
-        adapter
-            .split(',')
-            .map(Adapter::parse)
-            .collect::<Result<_, _>>()?
-    };
-    let scenarios = if scenario == "all" {
-        Scenario::ALL.to_vec()
-    } else {
-        scenario
-            .split(',')
-            .map(Scenario::parse)
-            .collect::<Result<_, _>>()?
-    };
+    let adapters = selection(&adapter, &Adapter::ALL, Adapter::parse)?;
+    let scenarios = selection(&scenario, &Scenario::ALL, Scenario::parse)?;
     let have_postgres = std::env::var(POSTGRES_VAR).is_ok();
     let dbs = match db.as_str() {
         "sqlite" => vec![Db::Sqlite],
