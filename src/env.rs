@@ -14,7 +14,14 @@
 //! | `SMTP_HOST`, `SMTP_PORT`, `SMTP_USERNAME`, `SMTP_PASSWORD`, `SMTP_TLS` (`none`/`starttls`/`tls`), `AUTHX_SENDER` | send mail through SMTP | mail printed to stdout |
 //! | `SMTP_CA_FILE` | a PEM file of an extra CA to trust for SMTP TLS | system roots only |
 //! | `AUTHX_RECAPTCHA_SECRET`, `AUTHX_CAPTCHA_VERIFY_URL` | CAPTCHA on register (siteverify; reCAPTCHA unless another verify URL is given) | off |
-//! | `REDIS_URL` | `redis://[user:password@]host[:port][/db]`: login limits, lockout and the revocation cache in Redis (keys under `authx:`), shared by every instance using it | in-process |
+//! | `REDIS_URL` | `redis://[user:password@]host[:port][/db]`: login limits, lockout and session revocations in Redis, shared by every instance using it | in-process |
+//! | `AUTHX_REDIS_PREFIX` | key prefix in Redis; instances sharing it share a user base | `authx` |
+//! | `AUTHX_SESSION_ABSOLUTE_LIFETIME` | seconds after its login that a session ends however often it is refreshed | `2592000` (30 days) |
+//! | `AUTHX_JANITOR_INTERVAL` | seconds between clean-ups of ended sessions, used tokens and old mail | `3600` |
+//! | `AUTHX_ADMIN_EMAILS` | comma-separated emails whose accounts are granted `admin` once that address is confirmed | none |
+//!
+//! In debug mode the origin of `AUTHX_ADDR` (`http://127.0.0.1:8000`) is allowed by the CSRF
+//! check too, so the front end works whether opened at the base URL or at the listen address.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -72,6 +79,14 @@ pub struct Environment {
     pub allowed_origins: Vec<String>,
     /// `REDIS_URL` (wrapped: it may carry a password).
     pub redis_url: Option<authx_core::Secret>,
+    /// `AUTHX_REDIS_PREFIX`.
+    pub redis_prefix: String,
+    /// `AUTHX_SESSION_ABSOLUTE_LIFETIME`, in seconds.
+    pub session_lifetime: u64,
+    /// `AUTHX_JANITOR_INTERVAL`, in seconds.
+    pub janitor_interval: u64,
+    /// `AUTHX_ADMIN_EMAILS`.
+    pub admin_emails: Vec<String>,
     /// `SMTP_HOST` and the other `SMTP_*` variables; `None` prints mail to stdout.
     pub smtp: Option<authx_core::mail::SmtpSettings>,
     /// `AUTHX_SENDER`.
@@ -101,6 +116,30 @@ where
             name,
             message: format!("{raw:?}: {e}"),
         }),
+    }
+}
+
+/// A comma-separated list, empty entries dropped.
+fn list(name: &str) -> Vec<String> {
+    var(name)
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A number of seconds above zero.
+fn positive(name: &'static str, default: u64) -> Result<u64, EnvError> {
+    match parse(name, default)? {
+        0 => Err(EnvError::Invalid {
+            name,
+            message: "must be at least 1".into(),
+        }),
+        seconds => Ok(seconds),
     }
 }
 
@@ -162,16 +201,12 @@ impl Environment {
             debug: parse("AUTHX_DEBUG", true)?,
             base_url: var("AUTHX_BASE_URL").unwrap_or_else(|| "http://localhost:8000".into()),
             login_limit_per_ip: parse("AUTHX_LOGIN_LIMIT_PER_IP", 30)?,
-            allowed_origins: var("AUTHX_ALLOWED_ORIGINS")
-                .map(|v| {
-                    v.split(',')
-                        .map(str::trim)
-                        .filter(|o| !o.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            allowed_origins: list("AUTHX_ALLOWED_ORIGINS"),
             redis_url: var("REDIS_URL").map(authx_core::Secret::new),
+            redis_prefix: var("AUTHX_REDIS_PREFIX").unwrap_or_else(|| "authx".into()),
+            session_lifetime: positive("AUTHX_SESSION_ABSOLUTE_LIFETIME", 2_592_000)?,
+            janitor_interval: positive("AUTHX_JANITOR_INTERVAL", 3600)?,
+            admin_emails: list("AUTHX_ADMIN_EMAILS"),
             jwt,
         })
     }
@@ -210,13 +245,25 @@ impl Environment {
     ) -> Result<AuthBuilder, EnvError> {
         let mut limits = authx_core::limit::Limits::default();
         limits.login_per_ip.max = self.login_limit_per_ip;
+        let mut origins = self.allowed_origins.clone();
+        if self.debug {
+            origins.push(format!("http://{}", self.addr));
+        }
+        let session = std::time::Duration::from_secs(self.session_lifetime);
+        let janitor = std::time::Duration::from_secs(self.janitor_interval);
         let builder = authx_core::Auth::builder()
             .repo(repo)
             .auth_backend(self.auth_backend().await?)
             .debug(self.debug)
             .base_url(self.base_url.clone())
-            .allowed_origins(self.allowed_origins.clone())
-            .limits(limits);
+            .allowed_origins(origins)
+            .admin_emails(self.admin_emails.clone())
+            .limits(limits)
+            .configure(|s| {
+                // Tokens never outlive their session, however short it is.
+                s.lifetimes.session = session;
+                s.janitor.interval = janitor;
+            });
         let builder = match &self.sender {
             Some(sender) => builder.sender(sender.clone()),
             None => builder,
@@ -241,7 +288,7 @@ impl Environment {
         match &self.redis_url {
             None => Ok(builder),
             Some(url) => {
-                let store = authx_redis::RedisLimitStore::connect(url.expose(), "authx")
+                let store = authx_redis::RedisLimitStore::connect(url.expose(), &self.redis_prefix)
                     .await
                     .map_err(EnvError::Redis)?;
                 tracing::info!("authx: limits and revocations are kept in Redis");

@@ -1,6 +1,7 @@
 //! Two application instances serving one user base: one PostgreSQL database and one Redis,
 //! as behind a load balancer. A lockout earned on one instance holds on the other, and a
-//! session revoked on one (logout, refresh-token replay) is refused by the other at once.
+//! session ended on one (logout, refresh-token replay, the sessions routes, "log out
+//! everywhere") is refused by the other at once.
 //!
 //! Needs `AUTHX_TEST_POSTGRES_URL` and `AUTHX_TEST_REDIS_URL`; skips (saying so) otherwise.
 
@@ -67,11 +68,10 @@ fn cookie(res: &reqwest::Response, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_lockouts_and_revocations() {
-    let (Ok(pg), Ok(redis)) = (
-        std::env::var("AUTHX_TEST_POSTGRES_URL"),
-        std::env::var("AUTHX_TEST_REDIS_URL"),
-    ) else {
-        println!("skipped: AUTHX_TEST_POSTGRES_URL and AUTHX_TEST_REDIS_URL are both needed");
+    let Some(pg) = authx_testkit::service_url("AUTHX_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let Some(redis) = authx_testkit::service_url("AUTHX_TEST_REDIS_URL") else {
         return;
     };
     let db = crate::support::PostgresDatabase::create(&pg).await;
@@ -153,6 +153,80 @@ async fn two_instances_share_lockouts_and_revocations() {
     assert_eq!(
         token(&a.base, &rotated_access).await.unwrap().status(),
         StatusCode::UNAUTHORIZED
+    );
+
+    // The sessions routes: a session ended on B through A's list is refused by B at once.
+    let res = login(&b.base, PASSWORD).await.unwrap();
+    let access_b = cookie(&res, "access_token");
+    let refresh_b = cookie(&res, "refresh_token");
+    let res = login(&a.base, PASSWORD).await.unwrap();
+    let access_a = cookie(&res, "access_token");
+    let listed: serde_json::Value = http
+        .get(format!("{}/sessions", a.base))
+        .bearer_auth(&access_a)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let victim = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == false)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        token(&b.base, &access_b).await.unwrap().status(),
+        StatusCode::OK
+    );
+    let res = http
+        .delete(format!("{}/sessions/{victim}", a.base))
+        .bearer_auth(&access_a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        token(&b.base, &access_b).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let res = http
+        .post(format!("{}/token/refresh", b.base))
+        .header("cookie", format!("refresh_token={refresh_b}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    // "Log out everywhere" on B ends A's sessions on A at once (one cut-off in Redis); a
+    // login right after it works on both.
+    let res = login(&b.base, PASSWORD).await.unwrap();
+    let access_b = cookie(&res, "access_token");
+    assert_eq!(
+        token(&a.base, &access_a).await.unwrap().status(),
+        StatusCode::OK
+    );
+    clock.advance_ms(1);
+    let res = http
+        .post(format!("{}/logout_all", b.base))
+        .bearer_auth(&access_b)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        token(&a.base, &access_a).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let res = login(&a.base, PASSWORD).await.unwrap();
+    let fresh = cookie(&res, "access_token");
+    assert_eq!(
+        token(&b.base, &fresh).await.unwrap().status(),
+        StatusCode::OK
     );
 
     // Five failures on A lock the account on B, and the lock is enforced before the password.

@@ -1,5 +1,6 @@
 #![allow(
     unreachable_pub,
+    clippy::many_single_char_names,
     missing_docs,
     clippy::unwrap_used,
     clippy::missing_panics_doc
@@ -15,6 +16,7 @@
 mod instances;
 mod mail;
 mod scenarios;
+mod sessions;
 mod support;
 
 /// Instantiates every scenario for one adapter and backend.
@@ -67,6 +69,11 @@ macro_rules! all_scenarios {
                 tokens_in_body_for_api_clients,
                 revoked_sessions_lose_access_at_once,
                 jwks_serves_asymmetric_keys,
+                sessions_are_listed_with_their_clients,
+                ending_one_session_kills_its_tokens_at_once,
+                revoke_others_and_logout_all,
+                sessions_end_at_their_absolute_lifetime,
+                storage_stays_bounded_by_live_data,
             ]
         );
     };

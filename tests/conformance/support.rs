@@ -50,6 +50,11 @@ pub struct Options {
     pub mail: MailSettings,
     /// Verify `captcha` on register against this siteverify URL, with [`CAPTCHA_SECRET`].
     pub captcha_verify_url: Option<String>,
+    /// The absolute session lifetime (default 30 days).
+    pub session_lifetime: Option<Duration>,
+    /// Run the background janitor at this interval (default: not at all; tests call
+    /// `auth.run_janitor()`).
+    pub janitor_interval: Option<Duration>,
 }
 
 impl Default for Options {
@@ -63,6 +68,8 @@ impl Default for Options {
             smtp: None,
             mail: MailSettings::default(),
             captcha_verify_url: None,
+            session_lifetime: None,
+            janitor_interval: None,
         }
     }
 }
@@ -174,10 +181,7 @@ impl TestServer {
                 (Arc::new(store), Db::Sqlite(pool, dir))
             }
             Backend::Postgres => {
-                let Ok(url) = std::env::var("AUTHX_TEST_POSTGRES_URL") else {
-                    println!("skipped: AUTHX_TEST_POSTGRES_URL not set");
-                    return None;
-                };
+                let url = authx_testkit::service_url("AUTHX_TEST_POSTGRES_URL")?;
                 let database = PostgresDatabase::create(&url).await;
                 let url = database.url.clone();
                 postgres = Some(database);
@@ -214,6 +218,15 @@ impl TestServer {
                 queue: 1024,
             })
             .mail(options.mail.clone())
+            .configure(|s| {
+                if let Some(lifetime) = options.session_lifetime {
+                    s.lifetimes.session = lifetime;
+                }
+                s.janitor.enabled = options.janitor_interval.is_some();
+                if let Some(interval) = options.janitor_interval {
+                    s.janitor.interval = interval;
+                }
+            })
             .clock(Arc::new(clock.clone()));
         let builder = match &options.smtp {
             Some(smtp) => builder.smtp(smtp.clone()),
@@ -260,9 +273,60 @@ impl TestServer {
     pub fn client(&self) -> Client<'_> {
         Client {
             server: self,
+            http: self.http.clone(),
             cookies: BTreeMap::new(),
             bearer: None,
+            user_agent: None,
         }
+    }
+
+    /// A client connecting from `ip` (any address of 127.0.0.0/8) and sending `user_agent`.
+    pub fn client_from(&self, ip: [u8; 4], user_agent: &str) -> Client<'_> {
+        Client {
+            http: reqwest::Client::builder()
+                .local_address(std::net::IpAddr::from(ip))
+                .build()
+                .unwrap(),
+            user_agent: Some(user_agent.to_owned()),
+            ..self.client()
+        }
+    }
+
+    /// The service clock's current time, in seconds.
+    pub fn clock_now(&self) -> i64 {
+        use authx::clock::Clock as _;
+        self.clock.now()
+    }
+
+    /// The number of rows of `table`.
+    pub async fn count(&self, table: &str) -> i64 {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        match &self.db {
+            Db::Sqlite(pool, _) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+            Db::Postgres(pool) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+        }
+    }
+
+    /// The number of rows of every table authx writes, by table.
+    pub async fn row_counts(&self) -> Vec<(&'static str, i64)> {
+        let mut counts = Vec::new();
+        for table in [
+            "users",
+            "sessions",
+            "email_tokens",
+            "mail_outbox",
+            "session_cutoff",
+            "leases",
+        ] {
+            counts.push((table, self.count(table).await));
+        }
+        counts
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -590,8 +654,10 @@ impl Reply {
 /// A client that keeps cookies the way a browser would (by name; `Max-Age=0` deletes).
 pub struct Client<'s> {
     pub server: &'s TestServer,
+    pub http: reqwest::Client,
     pub cookies: BTreeMap<String, String>,
     pub bearer: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 impl Client<'_> {
@@ -613,6 +679,10 @@ impl Client<'_> {
         self.send("GET", path, &[], Vec::new()).await
     }
 
+    pub async fn delete(&mut self, path: &str) -> Reply {
+        self.send("DELETE", path, &[], Vec::new()).await
+    }
+
     pub async fn send(
         &mut self,
         method: &str,
@@ -625,11 +695,10 @@ impl Client<'_> {
         } else {
             self.server.url(path)
         };
-        let mut req = self
-            .server
-            .http
-            .request(method.parse().unwrap(), url)
-            .body(body);
+        let mut req = self.http.request(method.parse().unwrap(), url).body(body);
+        if let Some(agent) = &self.user_agent {
+            req = req.header("user-agent", agent);
+        }
         if !self.cookies.is_empty() {
             let cookie = self
                 .cookies

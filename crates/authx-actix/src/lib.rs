@@ -25,6 +25,7 @@
 //! ```
 //!
 //! Every route is registered with its name, so `req.url_for("auth:login", [""; 0])` works.
+//! [`configure_social`] (or [`social_scope`]) serves social login under a prefix of its own.
 //! The adapter only translates: every route, message, status and cookie comes from
 //! `authx-core`, so the same requests get the same answers as in the axum and rocket adapters.
 //!
@@ -42,12 +43,13 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, dev, guard, web};
 use authx_core::config::BODY_LIMIT;
-use authx_core::routes::{self, Method};
+use authx_core::routes::Routers;
 use authx_core::{Auth, AuthError, AuthRequest, AuthResponse, Claims};
 
 pub use authx_core;
 
-/// Registers the auth routes in the scope (or app) it configures, with `Auth` as its data.
+/// Registers every router the configuration enables but social login in the scope (or app) it
+/// configures, with `Auth` as its data.
 ///
 /// ```
 /// # fn app(auth: authx_core::Auth) {
@@ -56,49 +58,58 @@ pub use authx_core;
 /// # }
 /// ```
 ///
-/// Each route of the core's table is a resource named after it (`auth:login`, ...); another
-/// method on a known path answers `405`, an unknown path in the scope `404`, both in the
-/// contract's JSON form. This sets the scope's default service: configure a scope of its own
-/// rather than the whole `App`, or every unknown path of the application answers the JSON `404`.
+/// The core resolves each request of the scope (any method, path and query): unknown paths
+/// answer `404`, another method on a known path `405`, both in the contract's JSON form. Each
+/// route is also a resource named after it (`auth:login`, ...) for `url_for`. This sets the
+/// scope's default service: configure a scope of its own rather than the whole `App`, or every
+/// unknown path of the application answers the JSON `404`.
 pub fn configure(auth: Auth) -> impl FnOnce(&mut web::ServiceConfig) {
+    configure_routers(auth, Routers::main())
+}
+
+/// Registers the social login router (`/{provider}`, `/{provider}/callback`) in the scope it
+/// configures (the examples use `/auth`).
+pub fn configure_social(auth: Auth) -> impl FnOnce(&mut web::ServiceConfig) {
+    configure_routers(auth, Routers::social())
+}
+
+/// Registers the chosen `routers` alone in the scope it configures.
+pub fn configure_routers(auth: Auth, routers: Routers) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(web::Data::new(auth));
-        // One named resource per route, guarded by its method: `/confirm` has two names.
-        for route in routes::ROUTES {
-            let method = match route.method {
-                Method::Get => guard::Any(guard::Get()).or(guard::Head()),
-                Method::Post => guard::Any(guard::Post()),
+        // Named resources for `url_for` only: the guard lets no request in, so every request
+        // reaches the default service, where the core resolves it on the path as received
+        // (actix matches a partly decoded one).
+        for route in routers.routes() {
+            let path = match route.path {
+                "" => "/",
+                path => path,
             };
             cfg.service(
-                web::resource(route.path)
+                web::resource(path)
                     .name(route.name)
-                    .guard(method)
-                    .to(move |req, body| dispatch(req, body, route.path)),
+                    .guard(guard::fn_guard(|_| false))
+                    .to(HttpResponse::NotFound),
             );
         }
-        // Then each path once more, for any other method: `405`.
-        for (path, _) in routes::paths() {
-            cfg.service(web::resource(path).to(move |req, body| dispatch(req, body, path)));
-        }
-        cfg.default_service(web::to(|| async { error(&AuthError::NotFound) }));
+        cfg.default_service(web::to(move |req, body| dispatch(req, body, routers)));
     }
 }
 
-/// `web::scope(prefix)` with the auth routes: `App::new().service(authx_actix::scope("/api/users", auth))`.
+/// `web::scope(prefix)` with [`configure`]: `App::new().service(authx_actix::scope("/api/users", auth))`.
 pub fn scope(prefix: &str, auth: Auth) -> actix_web::Scope {
     web::scope(prefix).configure(configure(auth))
 }
 
-/// Serves a request that actix routed to the resource of `path`. The core resolves it again on
-/// the path as received (actix matches a partly decoded one) to answer exactly as axum does.
-async fn dispatch(req: HttpRequest, body: web::Payload, path: &'static str) -> HttpResponse {
+/// `web::scope(prefix)` with [`configure_social`].
+pub fn social_scope(prefix: &str, auth: Auth) -> actix_web::Scope {
+    web::scope(prefix).configure(configure_social(auth))
+}
+
+/// Serves a request of the scope: the core resolves its route.
+async fn dispatch(req: HttpRequest, body: web::Payload, routers: Routers) -> HttpResponse {
     let auth = match auth_of(&req) {
         Ok(auth) => auth,
-        Err(e) => return error(&e),
-    };
-    let relative = tail(req.uri().path(), path.matches('/').count());
-    let found = match routes::lookup(req.method().as_str(), relative) {
-        Ok(found) => found,
         Err(e) => return error(&e),
     };
     let Some(peer) = req.peer_addr() else {
@@ -106,17 +117,25 @@ async fn dispatch(req: HttpRequest, body: web::Payload, path: &'static str) -> H
             "authx-actix: the request has no peer address",
         ));
     };
-    let mut core = core_request(peer.ip(), &req);
-    core.param = found.param;
+    // What the scope left of the path, taken from the path as received.
+    let full = req.uri().path();
+    let relative = tail(full, req.match_info().unprocessed().matches('/').count());
+    let prefix = &full[..full.len() - relative.len()];
+    let mut core = core_request(peer.ip(), &req).at(
+        req.method().as_str(),
+        prefix,
+        relative,
+        req.uri().query(),
+    );
     // Read one byte past the limit so an oversized body is told apart from a full one.
     match body.to_bytes_limited(BODY_LIMIT + 1).await {
         Ok(Ok(bytes)) if bytes.len() <= BODY_LIMIT => core.body = bytes.to_vec(),
         _ => return error(&AuthError::PayloadTooLarge),
     }
-    into_response(auth.handle(found.route.route, &core).await)
+    into_response(auth.serve(routers, core).await)
 }
 
-/// The last `segments` segments of `path`, with their leading `/`.
+/// The last `segments` segments of `path`, with their leading `/` (`""` for none).
 fn tail(path: &str, segments: usize) -> &str {
     let mut start = path.len();
     for _ in 0..segments {
@@ -256,6 +275,7 @@ mod tests {
         );
         assert_eq!(tail("/api/users/login", 1), "/login");
         assert_eq!(tail("/login", 3), "/login");
+        assert_eq!(tail("/api/users", 0), "");
     }
 
     #[test]

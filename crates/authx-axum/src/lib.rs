@@ -1,5 +1,6 @@
-//! The axum adapter of authx: a [`router`] to nest under any prefix, and extractors
-//! ([`AuthUser`], `Option<AuthUser>`, [`AdminUser`]) for the host application's own handlers.
+//! The axum adapter of authx: [`router`] (and [`social_router`], [`routers`]) to nest under any
+//! prefix, and extractors ([`AuthUser`], `Option<AuthUser>`, [`AdminUser`]) for the host
+//! application's own handlers.
 //!
 //! ```no_run
 //! use std::net::SocketAddr;
@@ -14,6 +15,7 @@
 //! let app = Router::new()
 //!     .route("/me", get(me))
 //!     .nest("/api/users", authx_axum::router(auth.clone()))
+//!     .nest("/auth", authx_axum::social_router(auth.clone()))
 //!     .with_state(auth);
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await.unwrap();
 //! // The client IP (login throttling) comes from the connection: serve with connect info.
@@ -22,79 +24,92 @@
 //! ```
 //!
 //! The adapter only translates: every route, message, status and cookie comes from
-//! `authx-core`, so the same requests get the same answers as in the actix and rocket adapters.
+//! `authx-core`, which resolves the route of every request, so the same requests get the same
+//! answers as in the actix and rocket adapters.
 
 use std::net::SocketAddr;
 
 use authx_core::config::BODY_LIMIT;
-use authx_core::routes::{self, Method, PathParam};
+use authx_core::routes::Routers;
 use authx_core::{Auth, AuthError, AuthRequest, AuthResponse, Claims};
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, FromRef, FromRequestParts, OptionalFromRequestParts, Request};
+use axum::extract::{
+    ConnectInfo, FromRef, FromRequestParts, NestedPath, OptionalFromRequestParts, OriginalUri,
+    Request, State,
+};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodFilter, MethodRouter, on};
+use axum::routing::any;
 
 pub use authx_core;
 
-/// The auth routes as an axum [`Router`], to nest under any prefix.
+/// Every router the configuration enables but social login, as an axum [`Router`] to nest
+/// under any prefix (`/api/users`).
 ///
-/// Every route of the core's table is registered with its method; another method on a known
-/// path answers `405`, an unknown path under the prefix `404`, both in the contract's JSON form.
+/// The core resolves each request under the prefix (any method, path and query): unknown
+/// paths answer `404`, another method on a known path `405`, both in the contract's JSON form.
 /// Serve the application with `into_make_service_with_connect_info::<SocketAddr>()`: the client
 /// IP for login throttling is the socket peer.
 pub fn router<S>(auth: Auth) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    let mut router: Router<Auth> = Router::new();
-    for (path, table) in routes::paths() {
-        let mut methods: MethodRouter<Auth> = MethodRouter::new();
-        for route in table {
-            let filter = match route.method {
-                Method::Get => MethodFilter::GET,
-                Method::Post => MethodFilter::POST,
-            };
-            let route = *route;
-            methods =
-                methods.merge(on(
-                    filter,
-                    move |axum::extract::State(auth): axum::extract::State<Auth>,
-                          request: Request| async move {
-                        serve(&auth, &route, request).await
-                    },
-                ));
-        }
-        let methods = methods.fallback(|| async { error(&AuthError::MethodNotAllowed) });
-        router = router.route(path, methods);
-    }
-    router
-        .fallback(|| async { error(&AuthError::NotFound) })
+    routers(auth, Routers::main())
+}
+
+/// The social login router (`/{provider}`, `/{provider}/callback`), to nest under a prefix of
+/// its own (the examples use `/auth`). Empty until a provider is configured.
+pub fn social_router<S>(auth: Auth) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    routers(auth, Routers::social())
+}
+
+/// The chosen `routers` alone (`Routers::of(&[RouterKind::Sessions])`), to nest under any
+/// prefix.
+pub fn routers<S>(auth: Auth, routers: Routers) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let serve = move |State(auth): State<Auth>, request: Request| async move {
+        serve(&auth, routers, request).await
+    };
+    Router::new()
+        .route("/", any(serve))
+        .route("/{*path}", any(serve))
+        .fallback(serve)
         .with_state(auth)
 }
 
-async fn serve(auth: &Auth, route: &routes::Route, request: Request) -> Response {
+async fn serve(auth: &Auth, routers: Routers, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let Some(peer) = peer(&parts) else {
         return error(&AuthError::unavailable(
             "authx-axum needs the peer address: serve with into_make_service_with_connect_info::<SocketAddr>()",
         ));
     };
-    let mut req = core_request(peer, &parts.headers);
-    if route.param != PathParam::None {
-        match route.param_in(parts.uri.path()) {
-            Some(param) => req.param = Some(param),
-            None => return error(&AuthError::NotFound),
-        }
-    }
+    // The path as received: nesting strips the prefix from the request's own URI.
+    let uri = parts
+        .extensions
+        .get::<OriginalUri>()
+        .map_or(&parts.uri, |OriginalUri(uri)| uri);
+    let prefix = parts
+        .extensions
+        .get::<NestedPath>()
+        .map_or("", NestedPath::as_str);
+    let full = uri.path();
+    let relative = full.strip_prefix(prefix).unwrap_or(full);
+    let mut req =
+        core_request(peer, &parts.headers).at(parts.method.as_str(), prefix, relative, uri.query());
     // Read one byte past the limit so an oversized body is told apart from a full one.
     match axum::body::to_bytes(body, BODY_LIMIT + 1).await {
         Ok(bytes) if bytes.len() <= BODY_LIMIT => req.body = bytes.to_vec(),
         _ => return error(&AuthError::PayloadTooLarge),
     }
-    into_response(auth.handle(route.route, &req).await)
+    into_response(auth.serve(routers, req).await)
 }
 
 fn peer(parts: &Parts) -> Option<std::net::IpAddr> {

@@ -12,7 +12,7 @@ use authx::config::Hashing;
 use authx::limit::Limits;
 use authx::mail::{Mail, MailError, Mailer};
 use authx::password::{PasswordHasher, PasswordParams};
-use authx::store::{NewEmailToken, NewUser, Repo, TokenPurpose};
+use authx::store::{NewEmailToken, NewUser, QueuedToken, Repo, TokenPurpose};
 use authx::token::JwtBackend;
 use authx::{Auth, Secret};
 
@@ -171,6 +171,7 @@ async fn seed(repo: &dyn Repo, users: u64) -> Result<(), String> {
             hash: authx::random::sha256_hex(&format!("seed-{i}")),
             purpose: TokenPurpose::ConfirmEmail,
             email: email.clone(),
+            state: String::new(),
             created_at: now,
             expires_at: now + 86_400,
         };
@@ -183,16 +184,19 @@ async fn seed(repo: &dyn Repo, users: u64) -> Result<(), String> {
         let new = NewUser {
             email,
             username,
-            password_hash: password_hash.clone(),
+            password_hash: Some(password_hash.clone()),
+            confirmed: false,
             created_at: now,
         };
-        repo.create_user(new, token, mail)
+        repo.users()
+            .create_user(new, Some(QueuedToken { token, mail }))
             .await
             .map_err(|e| format!("seeding user {i}: {e}"))?;
     }
     // Bounded: each round claims up to 1,000 mails.
     for _ in 0..=users / 1000 + 1 {
         let batch = repo
+            .outbox()
             .claim_due_mail(now, now + 600, 1000)
             .await
             .map_err(|e| e.to_string())?;
@@ -200,7 +204,8 @@ async fn seed(repo: &dyn Repo, users: u64) -> Result<(), String> {
             break;
         }
         for mail in batch {
-            repo.mark_mail_sent(mail.id, &mail.claim, now)
+            repo.outbox()
+                .mark_mail_sent(mail.id, &mail.claim, now)
                 .await
                 .map_err(|e| e.to_string())?;
         }

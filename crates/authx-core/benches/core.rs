@@ -22,7 +22,7 @@ use authx_core::limit::Limits;
 use authx_core::mail::{Mail, MailError, Mailer};
 use authx_core::password::{PasswordHasher, PasswordParams};
 use authx_core::token::{JwtBackend, SigningAlgorithm, TokenKind};
-use authx_core::{Auth, AuthRequest, AuthResponse, Claims, RouteName, Secret};
+use authx_core::{Auth, AuthRequest, AuthResponse, Claims, Routers, Secret};
 use criterion::{Criterion, criterion_group, criterion_main};
 use tokio::runtime::Runtime;
 
@@ -74,6 +74,7 @@ fn claims(kind: TokenKind) -> Claims {
         exp: now + 900,
         jti: "c2lnbmVkLXRva2VuLWp0aQ".into(),
         sid: "c2Vzc2lvbi1pZC0xMjM0NQ".into(),
+        auth_ms: Some(now * 1000),
     }
 }
 
@@ -154,8 +155,18 @@ async fn service(params: PasswordParams) -> Auth {
         })
         .mailer(Arc::new(NoMail))
         .mail_worker(false)
+        .configure(|s| s.janitor.enabled = false)
         .build()
         .unwrap()
+}
+
+/// Serves `req` as a `method` of `path` under the main routers, as an adapter does.
+async fn call(auth: &Auth, method: &str, path: &str, req: &AuthRequest) -> AuthResponse {
+    auth.serve(
+        Routers::main(),
+        req.clone().at(method, "/api/users", path, None),
+    )
+    .await
 }
 
 fn json(value: &serde_json::Value) -> AuthRequest {
@@ -189,7 +200,12 @@ fn register_body(name: &str) -> serde_json::Value {
 fn flows(c: &mut Criterion) {
     let rt = runtime();
     let auth = rt.block_on(service(PasswordParams::INSECURE_FAST_FOR_TESTS));
-    let registered = rt.block_on(auth.handle(RouteName::Register, &json(&register_body("alice"))));
+    let registered = rt.block_on(call(
+        &auth,
+        "POST",
+        "/register",
+        &json(&register_body("alice")),
+    ));
     assert_eq!(registered.status, 200, "{}", registered.body);
     let access = cookie_value(&registered, "access_token");
     let bearer =
@@ -200,19 +216,15 @@ fn flows(c: &mut Criterion) {
     group.bench_function("register", |b| {
         b.to_async(&rt).iter(|| async {
             let n = counter.fetch_add(1, Ordering::Relaxed);
-            let r = auth
-                .handle(
-                    RouteName::Register,
-                    &json(&register_body(&format!("user_{n}"))),
-                )
-                .await;
+            let body = json(&register_body(&format!("user_{n}")));
+            let r = call(&auth, "POST", "/register", &body).await;
             assert_eq!(r.status, 200, "{}", r.body);
         });
     });
     let login = json(&serde_json::json!({ "login": "alice", "password": PASSWORD }));
     group.bench_function("login", |b| {
         b.to_async(&rt).iter(|| async {
-            let r = auth.handle(RouteName::Login, &login).await;
+            let r = call(&auth, "POST", "/login", &login).await;
             assert_eq!(r.status, 200, "{}", r.body);
         });
     });
@@ -223,22 +235,20 @@ fn flows(c: &mut Criterion) {
             let token = refresh.lock().unwrap().clone();
             let req = AuthRequest::new(PEER)
                 .header("cookie", format!("refresh_token={token}").as_bytes());
-            let r = auth.handle(RouteName::RefreshAccessToken, &req).await;
+            let r = call(&auth, "POST", "/token/refresh", &req).await;
             assert_eq!(r.status, 200, "{}", r.body);
             *refresh.lock().unwrap() = cookie_value(&r, "refresh_token");
         });
     });
     group.bench_function("get_confirm", |b| {
         b.to_async(&rt).iter(|| async {
-            let r = auth
-                .handle(RouteName::GetEmailConfirmationStatus, &bearer)
-                .await;
+            let r = call(&auth, "GET", "/confirm", &bearer).await;
             assert_eq!(r.status, 200, "{}", r.body);
         });
     });
     group.bench_function("token", |b| {
         b.to_async(&rt).iter(|| async {
-            let r = auth.handle(RouteName::Token, &bearer).await;
+            let r = call(&auth, "POST", "/token", &bearer).await;
             assert_eq!(r.status, 200, "{}", r.body);
         });
     });
@@ -248,7 +258,7 @@ fn flows(c: &mut Criterion) {
     let anonymous = AuthRequest::new(PEER);
     group.bench_function("logout_cookie_removal", |b| {
         b.to_async(&rt).iter(|| async {
-            let r = auth.handle(RouteName::Logout, &anonymous).await;
+            let r = call(&auth, "POST", "/logout", &anonymous).await;
             assert_eq!(r.set_cookies().count(), 2);
         });
     });
@@ -256,7 +266,12 @@ fn flows(c: &mut Criterion) {
 
     // Login as it runs in production: the flow is dominated by one argon2id verification.
     let owasp = rt.block_on(service(PasswordParams::OWASP));
-    let r = rt.block_on(owasp.handle(RouteName::Register, &json(&register_body("bob"))));
+    let r = rt.block_on(call(
+        &owasp,
+        "POST",
+        "/register",
+        &json(&register_body("bob")),
+    ));
     assert_eq!(r.status, 200, "{}", r.body);
     let login = json(&serde_json::json!({ "login": "bob", "password": PASSWORD }));
     let mut group = c.benchmark_group("flow_owasp_argon2");
@@ -264,7 +279,7 @@ fn flows(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(4));
     group.bench_function("login", |b| {
         b.to_async(&rt).iter(|| async {
-            let r = owasp.handle(RouteName::Login, &login).await;
+            let r = call(&owasp, "POST", "/login", &login).await;
             assert_eq!(r.status, 200, "{}", r.body);
         });
     });

@@ -1,4 +1,8 @@
 //! Time, injectable so that expiry is tested without sleeping.
+//!
+//! Stored instants are whole seconds ([`Timestamp`]); session cut-offs are exact to the
+//! millisecond ([`Millis`]), so that a login right after "log out everywhere" works while a
+//! session opened a moment before it does not, even within the same second.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -7,12 +11,20 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Seconds since the Unix epoch, the unit of every stored instant.
 pub type Timestamp = i64;
 
+/// Milliseconds since the Unix epoch: when sessions open and when cut-offs end them.
+pub type Millis = i64;
+
 /// A source of the current time.
 ///
 /// The service asks its clock, never the system, so tests can move time forward.
 pub trait Clock: Send + Sync + 'static {
-    /// The current time in seconds since the Unix epoch.
-    fn now(&self) -> Timestamp;
+    /// The current time in milliseconds since the Unix epoch.
+    fn now_ms(&self) -> Millis;
+
+    /// The current time in whole seconds since the Unix epoch.
+    fn now(&self) -> Timestamp {
+        self.now_ms().div_euclid(1000)
+    }
 }
 
 /// The system's wall clock.
@@ -20,10 +32,10 @@ pub trait Clock: Send + Sync + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
+    fn now_ms(&self) -> Millis {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
     }
 }
 
@@ -34,34 +46,41 @@ impl Clock for SystemClock {
 /// let clock = ManualClock::new(1_000);
 /// clock.advance(60);
 /// assert_eq!(clock.now(), 1_060);
+/// clock.advance_ms(1_500);
+/// assert_eq!((clock.now(), clock.now_ms()), (1_061, 1_061_500));
 /// ```
 #[derive(Debug, Clone)]
 pub struct ManualClock(Arc<AtomicI64>);
 
 impl ManualClock {
-    /// A clock stopped at `now`.
+    /// A clock stopped at `now` (whole seconds).
     pub fn new(now: Timestamp) -> Self {
-        Self(Arc::new(AtomicI64::new(now)))
+        Self(Arc::new(AtomicI64::new(now.saturating_mul(1000))))
     }
 
-    /// A clock stopped at the current system time.
+    /// A clock stopped at the current system time, to the millisecond.
     pub fn at_system_time() -> Self {
-        Self::new(SystemClock.now())
+        Self(Arc::new(AtomicI64::new(SystemClock.now_ms())))
     }
 
     /// Moves the clock forward by `seconds`.
     pub fn advance(&self, seconds: i64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
+        self.advance_ms(seconds.saturating_mul(1000));
     }
 
-    /// Sets the clock to `now`.
+    /// Moves the clock forward by `millis` milliseconds.
+    pub fn advance_ms(&self, millis: i64) {
+        self.0.fetch_add(millis, Ordering::SeqCst);
+    }
+
+    /// Sets the clock to `now` (whole seconds).
     pub fn set(&self, now: Timestamp) {
-        self.0.store(now, Ordering::SeqCst);
+        self.0.store(now.saturating_mul(1000), Ordering::SeqCst);
     }
 }
 
 impl Clock for ManualClock {
-    fn now(&self) -> Timestamp {
+    fn now_ms(&self) -> Millis {
         self.0.load(Ordering::SeqCst)
     }
 }

@@ -22,6 +22,9 @@ pub enum AuthError {
     /// A required field is absent.
     #[error("Field required: {0}")]
     MissingField(&'static str),
+    /// A query parameter has a malformed value.
+    #[error("Invalid query parameter: {0}")]
+    InvalidQuery(&'static str),
     /// The body is over the size limit.
     #[error("Payload too large")]
     PayloadTooLarge,
@@ -128,6 +131,7 @@ impl AuthError {
             Self::InvalidBody(_)
             | Self::UnsupportedContentType
             | Self::MissingField(_)
+            | Self::InvalidQuery(_)
             | Self::InvalidEmail
             | Self::EmailExists
             | Self::UsernameLength
@@ -157,6 +161,7 @@ impl AuthError {
             Self::InvalidBody(_) => "invalid_body",
             Self::UnsupportedContentType => "unsupported_content_type",
             Self::MissingField(_) => "field_required",
+            Self::InvalidQuery(_) => "invalid_query",
             Self::PayloadTooLarge => "payload_too_large",
             Self::InvalidEmail => "invalid_email",
             Self::EmailExists => "email_exists",
@@ -189,7 +194,9 @@ impl AuthError {
     pub fn detail(&self) -> Cow<'static, str> {
         match self {
             Self::InvalidBody(message) => Cow::Owned(message.clone()),
-            Self::MissingField(_) | Self::PasswordLength { .. } => Cow::Owned(self.to_string()),
+            Self::MissingField(_) | Self::InvalidQuery(_) | Self::PasswordLength { .. } => {
+                Cow::Owned(self.to_string())
+            }
             other => Cow::Borrowed(other.static_detail()),
         }
     }
@@ -221,7 +228,10 @@ impl AuthError {
             Self::MethodNotAllowed => "Method not allowed",
             Self::CrossSiteRequest => "Cross-site request refused",
             Self::Unavailable { .. } => "Service unavailable",
-            Self::InvalidBody(_) | Self::MissingField(_) | Self::PasswordLength { .. } => "",
+            Self::InvalidBody(_)
+            | Self::MissingField(_)
+            | Self::InvalidQuery(_)
+            | Self::PasswordLength { .. } => "",
         }
     }
 
@@ -248,6 +258,7 @@ pub fn error_codes() -> Vec<(&'static str, u16, String)> {
         AuthError::InvalidBody("Request body must be a JSON object".into()),
         AuthError::UnsupportedContentType,
         AuthError::MissingField("email"),
+        AuthError::InvalidQuery("p"),
         AuthError::PayloadTooLarge,
         AuthError::InvalidEmail,
         AuthError::EmailExists,

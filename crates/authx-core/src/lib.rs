@@ -20,9 +20,9 @@ pub mod token;
 pub use config::{AuthBuilder, AuthConfig, ConfigError};
 pub use error::AuthError;
 pub use request::{AuthRequest, AuthResponse};
-pub use routes::{ROUTES, Route, RouteName};
+pub use routes::{ROUTES, Route, RouteName, RouterKind, Routers};
 pub use secret::Secret;
-pub use service::Auth;
+pub use service::{Auth, JanitorReport};
 pub use token::Claims;
 
 #[cfg(test)]

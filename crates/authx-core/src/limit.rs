@@ -1,5 +1,6 @@
-//! Abuse limits: login throttling per client IP and per account, and the confirmation-mail
-//! limit, over a pluggable [`LimitStore`] (in-process by default, Redis for several instances).
+//! Abuse limits (login throttling per client IP and per account, the confirmation-mail limit)
+//! and the state that ends sessions at once (revoked sessions, per-user and global cut-offs),
+//! over a pluggable [`LimitStore`]: in-process by default, Redis for several instances.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -7,8 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::clock::Timestamp;
-use crate::store::StoreResult;
+use crate::clock::{Millis, Timestamp};
+use crate::store::{StoreResult, UserId};
 
 /// A fixed-window rate limit: `max` events per `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,8 +97,30 @@ pub struct FailureState {
     pub locked_until: Option<Timestamp>,
 }
 
-/// Where limit state and the revocation cache live (in-process by default, Redis when several
-/// instances serve one user base). Every method is atomic: concurrent calls never lose a count.
+/// What the limit store knows of one session: whether it was revoked, and the latest cut-off
+/// (of its user or of everyone) that applies to it. The service decides: a session opened
+/// before the cut-off has ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SessionStatus {
+    /// The session was revoked by itself (logout, replay, ended from the sessions list).
+    pub revoked: bool,
+    /// The later of its user's cut-off and the global one, if any is in force.
+    pub cutoff_ms: Option<Millis>,
+}
+
+impl SessionStatus {
+    /// Whether a session opened at `opened_ms` has ended.
+    pub fn ends(&self, opened_ms: Millis) -> bool {
+        self.revoked || self.cutoff_ms.is_some_and(|cutoff| opened_ms < cutoff)
+    }
+}
+
+/// Where limit state and the session revocation state live (in-process by default, Redis when
+/// several instances serve one user base). Every method is atomic: concurrent calls never lose
+/// a count, and a cut-off never moves back.
+///
+/// Revocations and cut-offs are kept until `keep_until`, when no access token they concern can
+/// still be valid; storage, not this store, remembers ended sessions for good.
 #[async_trait]
 pub trait LimitStore: Send + Sync + 'static {
     /// Counts one event for `key` in the fixed window of `window` seconds containing `now`.
@@ -113,10 +136,26 @@ pub trait LimitStore: Send + Sync + 'static {
     ) -> StoreResult<FailureState>;
     /// Forgets the failures of `key` (after a successful login).
     async fn reset_failures(&self, key: &str) -> StoreResult<()>;
-    /// Marks session `sid` revoked until `until` (when its last access token has expired).
-    async fn revoke(&self, sid: &str, until: Timestamp) -> StoreResult<()>;
-    /// Whether session `sid` is marked revoked at `now`.
-    async fn is_revoked(&self, sid: &str, now: Timestamp) -> StoreResult<bool>;
+    /// Marks sessions `sids` revoked until `keep_until`.
+    async fn revoke_sessions(&self, sids: &[String], keep_until: Timestamp) -> StoreResult<()>;
+    /// Ends every session of `user` opened before `at`: sets the user's cut-off to the later
+    /// of the stored one and `at`.
+    async fn cut_off_user(
+        &self,
+        user: UserId,
+        at: Millis,
+        keep_until: Timestamp,
+    ) -> StoreResult<()>;
+    /// Ends every session opened before `at`: sets the global cut-off to the later of the
+    /// stored one and `at`.
+    async fn cut_off_everyone(&self, at: Millis, keep_until: Timestamp) -> StoreResult<()>;
+    /// What is known of session `sid` of `user` at `now`, in one round trip.
+    async fn session_status(
+        &self,
+        sid: &str,
+        user: UserId,
+        now: Timestamp,
+    ) -> StoreResult<SessionStatus>;
 }
 
 #[derive(Debug, Default)]
@@ -124,6 +163,8 @@ struct MemoryState {
     windows: HashMap<String, (Timestamp, u64)>,
     failures: HashMap<String, (FailureState, Timestamp)>,
     revoked: HashMap<String, Timestamp>,
+    user_cutoffs: HashMap<UserId, (Millis, Timestamp)>,
+    global_cutoff: Option<(Millis, Timestamp)>,
     ops: u64,
 }
 
@@ -150,6 +191,7 @@ impl MemoryLimitStore {
             state.windows.retain(|_, (end, _)| *end > now);
             state.failures.retain(|_, (_, forget_at)| *forget_at > now);
             state.revoked.retain(|_, until| *until > now);
+            state.user_cutoffs.retain(|_, (_, keep)| *keep > now);
         }
         f(&mut state)
     }
@@ -214,17 +256,51 @@ impl LimitStore for MemoryLimitStore {
         Ok(())
     }
 
-    async fn revoke(&self, sid: &str, until: Timestamp) -> StoreResult<()> {
+    async fn revoke_sessions(&self, sids: &[String], keep_until: Timestamp) -> StoreResult<()> {
         self.with_state(0, |s| {
-            let entry = s.revoked.entry(sid.to_owned()).or_insert(until);
-            *entry = (*entry).max(until);
+            for sid in sids {
+                let entry = s.revoked.entry(sid.clone()).or_insert(keep_until);
+                *entry = (*entry).max(keep_until);
+            }
         });
         Ok(())
     }
 
-    async fn is_revoked(&self, sid: &str, now: Timestamp) -> StoreResult<bool> {
+    async fn cut_off_user(
+        &self,
+        user: UserId,
+        at: Millis,
+        keep_until: Timestamp,
+    ) -> StoreResult<()> {
+        self.with_state(0, |s| {
+            let entry = s.user_cutoffs.entry(user).or_insert((at, keep_until));
+            *entry = (entry.0.max(at), entry.1.max(keep_until));
+        });
+        Ok(())
+    }
+
+    async fn cut_off_everyone(&self, at: Millis, keep_until: Timestamp) -> StoreResult<()> {
+        self.with_state(0, |s| {
+            let (cutoff, keep) = s.global_cutoff.unwrap_or((at, keep_until));
+            s.global_cutoff = Some((cutoff.max(at), keep.max(keep_until)));
+        });
+        Ok(())
+    }
+
+    async fn session_status(
+        &self,
+        sid: &str,
+        user: UserId,
+        now: Timestamp,
+    ) -> StoreResult<SessionStatus> {
         Ok(self.with_state(now, |s| {
-            s.revoked.get(sid).is_some_and(|until| *until > now)
+            let live = |(cutoff, keep): (Millis, Timestamp)| (keep > now).then_some(cutoff);
+            let user_cutoff = s.user_cutoffs.get(&user).copied().and_then(live);
+            let global_cutoff = s.global_cutoff.and_then(live);
+            SessionStatus {
+                revoked: s.revoked.get(sid).is_some_and(|until| *until > now),
+                cutoff_ms: user_cutoff.max(global_cutoff),
+            }
         }))
     }
 }
@@ -285,11 +361,40 @@ mod tests {
 
     #[tokio::test]
     async fn revocations_expire() {
+        let s = &MemoryLimitStore::new();
+        let revoked = |now| async move { s.session_status("sid", 1, now).await.unwrap().revoked };
+        assert!(!revoked(10).await);
+        s.revoke_sessions(&["sid".into()], 100).await.unwrap();
+        assert!(revoked(99).await);
+        assert!(!revoked(100).await);
+    }
+
+    #[tokio::test]
+    async fn cut_offs_take_the_latest_and_never_move_back() {
         let s = MemoryLimitStore::new();
-        assert!(!s.is_revoked("sid", 10).await.unwrap());
-        s.revoke("sid", 100).await.unwrap();
-        assert!(s.is_revoked("sid", 99).await.unwrap());
-        assert!(!s.is_revoked("sid", 100).await.unwrap());
+        assert_eq!(
+            s.session_status("a", 7, 10).await.unwrap(),
+            SessionStatus::default()
+        );
+        s.cut_off_user(7, 5_000, 100).await.unwrap();
+        s.cut_off_user(7, 4_000, 100).await.unwrap();
+        let status = s.session_status("a", 7, 10).await.unwrap();
+        assert_eq!(status.cutoff_ms, Some(5_000));
+        assert!(status.ends(4_999) && !status.ends(5_000));
+        // Other users are untouched; the global cut-off applies to all, the later one wins.
+        assert_eq!(s.session_status("b", 8, 10).await.unwrap().cutoff_ms, None);
+        s.cut_off_everyone(6_000, 100).await.unwrap();
+        s.cut_off_everyone(1_000, 100).await.unwrap();
+        assert_eq!(
+            s.session_status("b", 8, 10).await.unwrap().cutoff_ms,
+            Some(6_000)
+        );
+        assert_eq!(
+            s.session_status("a", 7, 10).await.unwrap().cutoff_ms,
+            Some(6_000)
+        );
+        // Kept until their access tokens are gone.
+        assert_eq!(s.session_status("a", 7, 100).await.unwrap().cutoff_ms, None);
     }
 
     #[tokio::test]

@@ -7,25 +7,32 @@ use serde_json::{Map, Value};
 use crate::config::BODY_LIMIT;
 use crate::error::AuthError;
 
-/// What the core needs of an HTTP request. Adapters fill it from their framework's request.
+/// What the core needs of an HTTP request. Adapters fill it from their framework's request
+/// and hand it to [`Auth::serve`](crate::Auth::serve), which resolves the route.
 ///
 /// ```
 /// use authx_core::AuthRequest;
 /// let req = AuthRequest::new("127.0.0.1".parse().unwrap())
+///     .at("POST", "/api/users", "/login", None)
 ///     .header("Content-Type", b"application/json")
 ///     .header("X-Unrelated", b"ignored")
 ///     .body(br#"{"login":"bob","password":"secret123"}"#.to_vec());
 /// assert_eq!(req.header_value("content-type"), Some("application/json"));
 /// assert_eq!(req.header_value("x-unrelated"), None);
+/// assert_eq!((req.method(), req.path()), ("POST", "/login"));
 /// ```
 #[derive(Debug, Clone)]
 pub struct AuthRequest {
     /// The socket peer address.
     pub peer: IpAddr,
+    method: String,
+    prefix: String,
+    path: String,
+    query: Option<String>,
     /// The headers the core reads, names lower-cased, in order.
     headers: Vec<(&'static str, String)>,
-    /// The path parameter (`{token}` or `{id}`), as received.
-    pub param: Option<String>,
+    /// The path parameter of the resolved route, percent-decoded.
+    pub(crate) param: Option<String>,
     /// The body bytes.
     pub body: Vec<u8>,
 }
@@ -40,17 +47,54 @@ const READ_HEADERS: &[&str] = &[
     "x-forwarded-for",
     "forwarded",
     "x-csrf-token",
+    "user-agent",
 ];
 
 impl AuthRequest {
-    /// A request from `peer` with no headers, parameter or body.
+    /// A `GET` of the prefix itself from `peer`, with no headers or body.
     pub fn new(peer: IpAddr) -> Self {
         Self {
             peer,
+            method: "GET".into(),
+            prefix: String::new(),
+            path: String::new(),
+            query: None,
             headers: Vec::new(),
             param: None,
             body: Vec::new(),
         }
+    }
+
+    /// Sets what is asked: `method` as on the wire, the `prefix` the router is mounted under
+    /// (`/api/users`, as received), the `path` relative to it as received, not
+    /// percent-decoded (`/login`; `""` for the prefix itself), and the raw query string.
+    #[must_use]
+    pub fn at(mut self, method: &str, prefix: &str, path: &str, query: Option<&str>) -> Self {
+        method.clone_into(&mut self.method);
+        prefix.clone_into(&mut self.prefix);
+        path.clone_into(&mut self.path);
+        self.query = query.map(str::to_owned);
+        self
+    }
+
+    /// The method, as on the wire.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The mount prefix, as received.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The path relative to the prefix, as received.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The raw query string, if any.
+    pub fn query(&self) -> Option<&str> {
+        self.query.as_deref()
     }
 
     /// Adds a header if the core reads it (the name is matched without regard to case). Values
@@ -68,13 +112,6 @@ impl AuthRequest {
         {
             self.headers.push((known, value.to_owned()));
         }
-    }
-
-    /// Sets the path parameter.
-    #[must_use]
-    pub fn param(mut self, param: impl Into<String>) -> Self {
-        self.param = Some(param.into());
-        self
     }
 
     /// Sets the body.
@@ -165,6 +202,46 @@ impl Fields {
                 "Field {name} must be a string"
             ))),
         }
+    }
+}
+
+/// The query string's parameters, read by name; unknown ones are ignored.
+pub(crate) struct Query(Vec<(String, String)>);
+
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "read by the search router's routes, which come next"
+    )
+)]
+impl Query {
+    pub(crate) fn of(req: &AuthRequest) -> Self {
+        Self(
+            url::form_urlencoded::parse(req.query().unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    /// The first value of `name`, if present.
+    pub(crate) fn string(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A positive integer parameter; present but not one: `400 invalid_query`.
+    pub(crate) fn positive(&self, name: &'static str) -> Result<Option<u64>, AuthError> {
+        self.string(name)
+            .map(|raw| {
+                crate::routes::parse_id(raw)
+                    .and_then(|n| u64::try_from(n).ok())
+                    .filter(|n| *n > 0)
+                    .ok_or(AuthError::InvalidQuery(name))
+            })
+            .transpose()
     }
 }
 
@@ -286,6 +363,19 @@ mod tests {
         );
         assert_eq!(f.string("c").unwrap_err().detail(), "Field required: c");
         assert_eq!(f.string("d").unwrap_err().detail(), "Field required: d");
+    }
+
+    #[test]
+    fn queries() {
+        let at = |query| AuthRequest::new([127, 0, 0, 1].into()).at("GET", "", "", Some(query));
+        let q = Query::of(&at("p=2&username=a%25b+c&p=9&x"));
+        assert_eq!(q.string("username"), Some("a%b c"));
+        assert_eq!(q.positive("p").unwrap(), Some(2));
+        assert_eq!(q.positive("missing").unwrap(), None);
+        for bad in ["p=0", "p=abc", "p=-1", "p=", "p=1.5"] {
+            let e = Query::of(&at(bad)).positive("p").unwrap_err();
+            assert_eq!((e.status(), e.code()), (400, "invalid_query"), "{bad}");
+        }
     }
 
     #[test]

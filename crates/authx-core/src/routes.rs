@@ -1,24 +1,35 @@
-//! The route table every adapter iterates: one source of truth for names, methods and paths,
-//! and for how a request path is matched against them ([`lookup`]), so that every adapter
-//! answers `404`/`405` and decodes path parameters the same way whatever its router does.
+//! The route table every adapter serves: one source of truth for names, methods, paths, the
+//! router each route belongs to, the credential it needs and its CSRF rule. The core resolves
+//! every request against it ([`lookup`]), so adapters route nothing themselves: a new route
+//! (any method, any query parameter) needs no adapter code, and every adapter answers
+//! `404`/`405` and decodes path parameters the same way.
 
 use crate::error::AuthError;
 
-/// An HTTP method used by the auth routes.
+/// An HTTP method of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Method {
-    /// `GET`
+    /// `GET` (and `HEAD`).
     Get,
     /// `POST`
     Post,
+    /// `PUT`
+    Put,
+    /// `DELETE`
+    Delete,
 }
 
 impl Method {
+    /// Every method of the table.
+    pub const ALL: [Self; 4] = [Self::Get, Self::Post, Self::Put, Self::Delete];
+
     /// The method as written on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Get => "GET",
             Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Delete => "DELETE",
         }
     }
 
@@ -27,9 +38,153 @@ impl Method {
     pub fn accepts(self, method: &str) -> bool {
         method == self.as_str() || (self == Self::Get && method == "HEAD")
     }
+
+    /// Whether requests of this method change state (and so get the CSRF checks).
+    pub fn changes_state(self) -> bool {
+        self != Self::Get
+    }
 }
 
-/// One of the auth routes.
+/// The routers of the contract (section 9.1). `router(auth)` in each adapter serves every
+/// enabled one but [`Social`](Self::Social) under one prefix; `social_router(auth)` serves the
+/// social one under a prefix of its own; a chosen set can be mounted alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RouterKind {
+    /// Register, login, logout, tokens, refresh, email confirmation, change username, JWKS.
+    Auth,
+    /// Forgot, reset, change and set password.
+    Password,
+    /// One's sessions and "log out everywhere".
+    Sessions,
+    /// Ban, kick, blackout, permissions.
+    Admin,
+    /// User lookup and search.
+    Search,
+    /// The TOTP second factor.
+    TwoFactor,
+    /// The OpenAPI document.
+    OpenApi,
+    /// Social login (OAuth2 / OpenID Connect).
+    Social,
+}
+
+impl RouterKind {
+    /// Every router.
+    pub const ALL: [Self; 8] = [
+        Self::Auth,
+        Self::Password,
+        Self::Sessions,
+        Self::Admin,
+        Self::Search,
+        Self::TwoFactor,
+        Self::OpenApi,
+        Self::Social,
+    ];
+
+    /// The routers `router(auth)` serves (all but social login).
+    pub const MAIN: [Self; 7] = [
+        Self::Auth,
+        Self::Password,
+        Self::Sessions,
+        Self::Admin,
+        Self::Search,
+        Self::TwoFactor,
+        Self::OpenApi,
+    ];
+
+    const fn bit(self) -> u16 {
+        1 << self as u16
+    }
+}
+
+/// A set of routers: what one mounting serves, or what the configuration enables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Routers(u16);
+
+impl Routers {
+    /// No router.
+    pub const NONE: Self = Self(0);
+
+    /// The set of `routers`.
+    pub const fn of(routers: &[RouterKind]) -> Self {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < routers.len() {
+            bits |= routers[i].bit();
+            i += 1;
+        }
+        Self(bits)
+    }
+
+    /// What `router(auth)` mounts: every router but social login.
+    pub const fn main() -> Self {
+        Self::of(&RouterKind::MAIN)
+    }
+
+    /// What `social_router(auth)` mounts.
+    pub const fn social() -> Self {
+        Self::of(&[RouterKind::Social])
+    }
+
+    /// Whether `router` is in the set.
+    pub const fn contains(self, router: RouterKind) -> bool {
+        self.0 & router.bit() != 0
+    }
+
+    /// The set with `router` added.
+    #[must_use]
+    pub const fn with(self, router: RouterKind) -> Self {
+        Self(self.0 | router.bit())
+    }
+
+    /// The set without `router`.
+    #[must_use]
+    pub const fn without(self, router: RouterKind) -> Self {
+        Self(self.0 & !router.bit())
+    }
+
+    /// The routers in both sets.
+    #[must_use]
+    pub const fn and(self, other: Self) -> Self {
+        Self(self.0 & other.0)
+    }
+
+    /// The routes of this set, in table order.
+    pub fn routes(self) -> impl Iterator<Item = &'static Route> {
+        ROUTES.iter().filter(move |r| self.contains(r.router))
+    }
+}
+
+/// What a route needs before it runs; the core checks it for every adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Guard {
+    /// Nothing (the route reads what it needs itself, e.g. a refresh token or an emailed one).
+    None,
+    /// A valid access token of a live session (`401` otherwise).
+    AccessToken,
+    /// An access token whose user holds `admin` in storage (`401`, then `403`).
+    Admin,
+    /// The second-factor challenge cookie.
+    Challenge,
+}
+
+/// The CSRF rule of a route (see [`AuthBuilder::csrf_check`](crate::AuthBuilder::csrf_check)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Csrf {
+    /// A read: no check.
+    None,
+    /// A state change before there is a session (register, login, emailed tokens): the
+    /// cross-site check only.
+    CrossSite,
+    /// A state change that may ride on a session's cookies: the cross-site check and, in
+    /// double-submit mode, the session's CSRF token.
+    Session,
+}
+
+/// One of the routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RouteName {
@@ -53,17 +208,28 @@ pub enum RouteName {
     ChangeUsername,
     /// `GET /.well-known/jwks.json` (asymmetric keys only)
     Jwks,
+    /// `GET /sessions`
+    ListSessions,
+    /// `DELETE /sessions/{session_id}`
+    RevokeSession,
+    /// `POST /sessions/revoke_others`
+    RevokeOtherSessions,
+    /// `POST /logout_all`
+    LogoutAll,
 }
 
 /// The kind of path parameter a route takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PathParam {
     /// No parameter.
     None,
     /// `{token}`: an emailed token.
     Token,
-    /// `{id}`: a user id, a decimal integer.
+    /// `{id}`: a user id, a decimal integer (a path with anything else there is another path).
     Id,
+    /// `{session_id}`: the public id of a session.
+    SessionId,
 }
 
 /// A row of the route table.
@@ -75,16 +241,26 @@ pub struct Route {
     pub name: &'static str,
     /// Its method.
     pub method: Method,
-    /// Its path relative to the mount prefix, with parameters written `{param}`.
+    /// Its path relative to the mount prefix, parameters written `{param}`; `""` is the prefix
+    /// itself.
     pub path: &'static str,
     /// Its path parameter, if any.
     pub param: PathParam,
+    /// The router it belongs to.
+    pub router: RouterKind,
+    /// What it needs before it runs.
+    pub guard: Guard,
+    /// Its CSRF rule.
+    pub csrf: Csrf,
+    /// One line for humans (and the OpenAPI document).
+    pub summary: &'static str,
 }
 
 impl Route {
-    /// The path as a list of segments; a parameter segment is `{name}`.
+    /// The path as a list of segments; a parameter segment is `{name}`. The prefix itself has
+    /// none.
     pub fn segments(&self) -> impl Iterator<Item = &'static str> {
-        self.path.trim_start_matches('/').split('/')
+        self.path.split('/').skip(1)
     }
 
     /// The path with its parameter written by `write_param` (e.g. `<id>` for rocket).
@@ -102,36 +278,49 @@ impl Route {
 
     /// Whether `path`, relative to the mount prefix and as received (not percent-decoded), is
     /// this route's path: the same number of segments, static segments equal byte for byte
-    /// (so `/register/` and `/%72egister` are other paths), parameter segments not empty.
-    pub fn matches(&self, path: &str) -> bool {
-        let Some(rest) = path.strip_prefix('/') else {
-            return false;
-        };
+    /// (so `/register/` and `/%72egister` are other paths), a parameter segment not empty and,
+    /// for `{id}`, a decimal user id once decoded.
+    fn match_path(&self, path: &str) -> Option<PathMatch> {
+        if self.path.is_empty() {
+            return path.is_empty().then_some(PathMatch { param: None });
+        }
+        let rest = path.strip_prefix('/')?;
         let mut wanted = self.segments();
         let mut given = rest.split('/');
+        let mut param = None;
         loop {
             match (wanted.next(), given.next()) {
-                (None, None) => return true,
-                (Some(w), Some(g)) if w.starts_with('{') && !g.is_empty() => {}
+                (None, None) => return Some(PathMatch { param }),
+                (Some(w), Some(g)) if w.starts_with('{') => {
+                    let decoded = percent_decode(g).filter(|p| !p.is_empty())?;
+                    if self.param == PathParam::Id && parse_id(&decoded).is_none() {
+                        return None;
+                    }
+                    param = Some(decoded);
+                }
                 (Some(w), Some(g)) if w == g => {}
-                _ => return false,
+                _ => return None,
             }
         }
     }
 
-    /// The route's path parameter, percent-decoded, read from the end of `path`: the segment
-    /// at the parameter's position counted from the end, so `path` may still carry the mount
-    /// prefix. `None` when the route has no parameter, or the segment is empty, not valid
-    /// percent-encoding, or not UTF-8.
-    pub fn param_in(&self, path: &str) -> Option<String> {
-        let segments: Vec<&str> = self.segments().collect();
-        let from_end = segments.len() - segments.iter().position(|s| s.starts_with('{'))?;
-        let raw = path.rsplit('/').nth(from_end - 1)?;
-        if raw.is_empty() {
-            return None;
-        }
-        percent_decode(raw)
+    /// Whether the path has a parameter at segment `i`, for ordering: static segments first.
+    fn param_positions(&self) -> Vec<bool> {
+        self.segments().map(|s| s.starts_with('{')).collect()
     }
+}
+
+/// A path that matched a route, with its decoded parameter.
+struct PathMatch {
+    param: Option<String>,
+}
+
+/// A user id from a path segment: decimal digits only, within range.
+pub(crate) fn parse_id(raw: &str) -> Option<i64> {
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    raw.parse().ok()
 }
 
 fn percent_decode(raw: &str) -> Option<String> {
@@ -163,112 +352,118 @@ pub struct Match {
     pub param: Option<String>,
 }
 
-/// Resolves a request against the table, for adapters whose router cannot express the
-/// contract's routing by itself: `method` as written on the wire, `path` relative to the mount
-/// prefix and as received (not percent-decoded).
+/// Resolves a request against the routes of `routers`: `method` as written on the wire, `path`
+/// relative to the mount prefix and as received (not percent-decoded; `""` for the prefix
+/// itself).
 ///
-/// A path of the table with another method is `405 Method not allowed`; any other path, or a
-/// parameter that does not decode, `404 Not found`. Where two routes match (`/confirm/x` and
-/// `/{id}/change_username` both match `/confirm/change_username`), the one with a static
-/// segment first wins, as in axum's router.
+/// A static segment always wins over a parameter, whatever the method: of the route paths
+/// that match, the one with static segments furthest left serves the request. No route of
+/// that path for this method is `405 Method not allowed`; no matching path (or a parameter
+/// that does not decode, or an `{id}` that is not a decimal id), `404 Not found`.
 ///
 /// ```
-/// use authx_core::routes::lookup;
-/// let found = lookup("POST", "/confirm/a%20b").unwrap();
+/// use authx_core::routes::{Routers, lookup};
+/// let all = Routers::main();
+/// let found = lookup(all, "POST", "/confirm/a%20b").unwrap();
 /// assert_eq!((found.route.name, found.param.as_deref()), ("auth:confirm_email", Some("a b")));
-/// assert_eq!(lookup("GET", "/login").unwrap_err().status(), 405);
-/// assert_eq!(lookup("POST", "/login/").unwrap_err().status(), 404);
+/// assert_eq!(lookup(all, "GET", "/login").unwrap_err().status(), 405);
+/// assert_eq!(lookup(all, "POST", "/login/").unwrap_err().status(), 404);
 /// ```
-pub fn lookup(method: &str, path: &str) -> Result<Match, AuthError> {
-    let mut candidates: Vec<&'static Route> = ROUTES.iter().filter(|r| r.matches(path)).collect();
-    if candidates.is_empty() {
-        return Err(AuthError::NotFound);
+pub fn lookup(routers: Routers, method: &str, path: &str) -> Result<Match, AuthError> {
+    let mut best: Option<(Vec<bool>, &'static str)> = None;
+    for route in routers.routes() {
+        if route.match_path(path).is_some() {
+            let rank = route.param_positions();
+            if best.as_ref().is_none_or(|(r, _)| rank < *r) {
+                best = Some((rank, route.path));
+            }
+        }
     }
-    candidates.retain(|r| r.method.accepts(method));
-    // Static segments before parameters, left to right.
-    let route = candidates
-        .into_iter()
-        .min_by_key(|r| r.segments().map(|s| s.starts_with('{')).collect::<Vec<_>>())
+    let (_, pattern) = best.ok_or(AuthError::NotFound)?;
+    let route = routers
+        .routes()
+        .find(|r| r.path == pattern && r.method.accepts(method))
         .ok_or(AuthError::MethodNotAllowed)?;
-    let param = match route.param {
-        PathParam::None => None,
-        PathParam::Token | PathParam::Id => Some(route.param_in(path).ok_or(AuthError::NotFound)?),
-    };
-    Ok(Match { route, param })
+    let found = route.match_path(path).ok_or(AuthError::NotFound)?;
+    Ok(Match {
+        route,
+        param: found.param,
+    })
 }
 
-/// Every auth route, in the order of the contract.
+// One argument per column of the table, named at the call site by their order in the table.
+#[allow(clippy::too_many_arguments)]
+const fn row(
+    route: RouteName,
+    name: &'static str,
+    method: Method,
+    path: &'static str,
+    param: PathParam,
+    router: RouterKind,
+    guard: Guard,
+    summary: &'static str,
+) -> Route {
+    let csrf = match (method, guard) {
+        (Method::Get, _) => Csrf::None,
+        (_, Guard::AccessToken | Guard::Admin) => Csrf::Session,
+        _ => Csrf::CrossSite,
+    };
+    Route {
+        route,
+        name,
+        method,
+        path,
+        param,
+        router,
+        guard,
+        csrf,
+        summary,
+    }
+}
+
+const fn session_csrf(mut route: Route) -> Route {
+    route.csrf = Csrf::Session;
+    route
+}
+
+use Method::{Delete, Get, Post};
+use PathParam as P;
+use RouterKind as R;
+
+/// Every route, in the order of the contract.
+#[rustfmt::skip]
 pub const ROUTES: &[Route] = &[
-    Route {
-        route: RouteName::Register,
-        name: "auth:register",
-        method: Method::Post,
-        path: "/register",
-        param: PathParam::None,
-    },
-    Route {
-        route: RouteName::Login,
-        name: "auth:login",
-        method: Method::Post,
-        path: "/login",
-        param: PathParam::None,
-    },
-    Route {
-        route: RouteName::Logout,
-        name: "auth:logout",
-        method: Method::Post,
-        path: "/logout",
-        param: PathParam::None,
-    },
-    Route {
-        route: RouteName::Token,
-        name: "auth:token",
-        method: Method::Post,
-        path: "/token",
-        param: PathParam::None,
-    },
-    Route {
-        route: RouteName::RefreshAccessToken,
-        name: "auth:refresh_access_token",
-        method: Method::Post,
-        path: "/token/refresh",
-        param: PathParam::None,
-    },
-    Route {
-        route: RouteName::GetEmailConfirmationStatus,
-        name: "auth:get_email_confirmation_status",
-        method: Method::Get,
-        path: "/confirm",
-        param: PathParam::None,
-    },
-    Route {
-        route: RouteName::RequestEmailConfirmation,
-        name: "auth:request_email_confirmation",
-        method: Method::Post,
-        path: "/confirm",
-        param: PathParam::None,
-    },
-    Route {
-        route: RouteName::ConfirmEmail,
-        name: "auth:confirm_email",
-        method: Method::Post,
-        path: "/confirm/{token}",
-        param: PathParam::Token,
-    },
-    Route {
-        route: RouteName::ChangeUsername,
-        name: "auth:change_username",
-        method: Method::Post,
-        path: "/{id}/change_username",
-        param: PathParam::Id,
-    },
-    Route {
-        route: RouteName::Jwks,
-        name: "auth:jwks",
-        method: Method::Get,
-        path: "/.well-known/jwks.json",
-        param: PathParam::None,
-    },
+    row(RouteName::Register, "auth:register", Post, "/register", P::None, R::Auth, Guard::None,
+        "Create an account, open a session and queue the confirmation mail"),
+    row(RouteName::Login, "auth:login", Post, "/login", P::None, R::Auth, Guard::None,
+        "Log in by username or email and open a session"),
+    // Logout and refresh read the session's cookies themselves.
+    session_csrf(row(RouteName::Logout, "auth:logout", Post, "/logout", P::None, R::Auth,
+        Guard::None, "End the session of the presented tokens and delete the cookies")),
+    row(RouteName::Token, "auth:token", Post, "/token", P::None, R::Auth, Guard::AccessToken,
+        "The access token's claims"),
+    session_csrf(row(RouteName::RefreshAccessToken, "auth:refresh_access_token", Post,
+        "/token/refresh", P::None, R::Auth, Guard::None,
+        "Rotate the refresh token and issue a new access token")),
+    row(RouteName::GetEmailConfirmationStatus, "auth:get_email_confirmation_status", Get,
+        "/confirm", P::None, R::Auth, Guard::AccessToken, "The email and whether it is confirmed"),
+    row(RouteName::RequestEmailConfirmation, "auth:request_email_confirmation", Post,
+        "/confirm", P::None, R::Auth, Guard::AccessToken, "Mail a new confirmation link"),
+    row(RouteName::ConfirmEmail, "auth:confirm_email", Post, "/confirm/{token}", P::Token,
+        R::Auth, Guard::None, "Confirm the email with the mailed token"),
+    row(RouteName::ChangeUsername, "auth:change_username", Post, "/{id}/change_username", P::Id,
+        R::Auth, Guard::AccessToken, "Change one's username (or, as an admin, anyone's)"),
+    row(RouteName::Jwks, "auth:jwks", Get, "/.well-known/jwks.json", P::None, R::Auth,
+        Guard::None, "The public keys that verify the tokens (asymmetric keys only)"),
+    row(RouteName::ListSessions, "auth:list_sessions", Get, "/sessions", P::None, R::Sessions,
+        Guard::AccessToken, "One's live sessions, newest first"),
+    row(RouteName::RevokeSession, "auth:revoke_session", Delete, "/sessions/{session_id}",
+        P::SessionId, R::Sessions, Guard::AccessToken, "End one of one's sessions"),
+    row(RouteName::RevokeOtherSessions, "auth:revoke_other_sessions", Post,
+        "/sessions/revoke_others", P::None, R::Sessions, Guard::AccessToken,
+        "End every session but the current one"),
+    row(RouteName::LogoutAll, "auth:logout_all", Post, "/logout_all", P::None, R::Sessions,
+        Guard::AccessToken, "End every session of the user and delete the cookies"),
 ];
 
 /// Looks a route up by its name (`auth:login`).
@@ -276,10 +471,10 @@ pub fn by_name(name: &str) -> Option<&'static Route> {
     ROUTES.iter().find(|r| r.name == name)
 }
 
-/// The distinct paths of the table, each with the routes (methods) it serves.
-pub fn paths() -> Vec<(&'static str, Vec<&'static Route>)> {
+/// The distinct paths of the routes of `routers`, each with the routes (methods) it serves.
+pub fn paths(routers: Routers) -> Vec<(&'static str, Vec<&'static Route>)> {
     let mut out: Vec<(&'static str, Vec<&'static Route>)> = Vec::new();
-    for route in ROUTES {
+    for route in routers.routes() {
         match out.iter_mut().find(|(p, _)| *p == route.path) {
             Some((_, routes)) => routes.push(route),
             None => out.push((route.path, vec![route])),
@@ -297,21 +492,58 @@ mod tests {
         let mut names: Vec<_> = ROUTES.iter().map(|r| r.name).collect();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), 10);
-        assert!(names.iter().all(|n| n.starts_with("auth:")));
+        assert_eq!(names.len(), ROUTES.len());
+        for route in ROUTES {
+            let (router, _) = route.name.split_once(':').unwrap();
+            assert!(
+                ["auth", "admin", "social"].contains(&router),
+                "{}",
+                route.name
+            );
+            assert!(!route.summary.is_empty(), "{} has no summary", route.name);
+        }
+    }
+
+    #[test]
+    fn every_state_change_is_csrf_checked() {
+        for route in ROUTES {
+            assert_eq!(
+                route.method.changes_state(),
+                route.csrf != Csrf::None,
+                "{}",
+                route.name
+            );
+        }
+    }
+
+    #[test]
+    fn ids_are_decimal_user_ids() {
+        assert_eq!(parse_id("42"), Some(42));
+        assert_eq!(parse_id("007"), Some(7));
+        for bad in [
+            "",
+            "-1",
+            "+1",
+            "1.0",
+            "abc",
+            "1e3",
+            "99999999999999999999999",
+            " 1",
+        ] {
+            assert_eq!(parse_id(bad), None, "{bad}");
+        }
     }
 
     #[test]
     fn path_with_rewrites_parameters() {
         let r = by_name("auth:change_username").map(|r| r.path_with(|p| format!("<{p}>")));
         assert_eq!(r.as_deref(), Some("/<id>/change_username"));
-        assert_eq!(paths().len(), 9);
     }
 
     #[test]
     fn lookup_resolves_like_a_router() {
         let name = |m, p| {
-            lookup(m, p)
+            lookup(Routers::main(), m, p)
                 .map(|f| (f.route.name, f.param))
                 .map_err(|e| e.status())
         };
@@ -332,22 +564,39 @@ mod tests {
             name("POST", "/%31/change_username"),
             Ok(("auth:change_username", Some("1".into())))
         );
+        assert_eq!(
+            name("DELETE", "/sessions/abc"),
+            Ok(("auth:revoke_session", Some("abc".into())))
+        );
+        assert_eq!(
+            name("POST", "/sessions/revoke_others"),
+            Ok(("auth:revoke_other_sessions", None))
+        );
         for (method, path, status) in [
             ("GET", "/login", 405),
             ("DELETE", "/confirm", 405),
+            ("PUT", "/confirm", 405),
             ("GET", "/1/change_username", 405),
+            // The static segment wins over `{session_id}`, whatever the method.
+            ("DELETE", "/sessions/revoke_others", 405),
             ("POST", "/register/", 404),
             ("POST", "/%72egister", 404),
             ("POST", "//change_username", 404),
+            ("POST", "/abc/change_username", 404),
+            ("POST", "/-1/change_username", 404),
+            ("POST", "/99999999999999999999/change_username", 404),
             ("POST", "/confirm/", 404),
             ("POST", "/confirm/%zz", 404),
             ("POST", "/confirm/%ff", 404),
+            ("DELETE", "/sessions/", 404),
             ("POST", "", 404),
             ("POST", "/", 404),
             ("POST", "register", 404),
         ] {
             assert_eq!(
-                lookup(method, path).map_err(|e| e.status()).err(),
+                lookup(Routers::main(), method, path)
+                    .map_err(|e| e.status())
+                    .err(),
                 Some(status),
                 "{method} {path}"
             );
@@ -355,18 +604,23 @@ mod tests {
     }
 
     #[test]
-    fn param_in_reads_from_the_end() {
-        let route = by_name("auth:change_username").unwrap();
+    fn only_mounted_routers_answer() {
+        let auth_only = Routers::of(&[RouterKind::Auth]);
         assert_eq!(
-            route
-                .param_in("/api/users/a%20b/change_username")
-                .as_deref(),
-            Some("a b")
+            lookup(auth_only, "GET", "/sessions").unwrap_err().status(),
+            404
         );
-        assert_eq!(route.param_in("/api/users/%zz/change_username"), None);
-        assert_eq!(route.param_in("/api/users/%+1/change_username"), None);
-        assert_eq!(route.param_in("/api/users/%ff/change_username"), None);
-        assert_eq!(route.param_in("/api/users/%/change_username"), None);
-        assert_eq!(by_name("auth:login").unwrap().param_in("/login"), None);
+        assert!(lookup(auth_only, "POST", "/login").is_ok());
+        assert_eq!(
+            lookup(Routers::social(), "POST", "/login")
+                .unwrap_err()
+                .status(),
+            404
+        );
+        assert!(
+            Routers::main()
+                .without(RouterKind::Sessions)
+                .contains(RouterKind::Auth)
+        );
     }
 }

@@ -8,7 +8,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
-use crate::clock::Timestamp;
+use crate::clock::{Millis, Timestamp};
 use crate::config::ConfigError;
 use crate::error::AuthError;
 use crate::store::User;
@@ -45,16 +45,22 @@ pub struct Claims {
     pub jti: String,
     /// The login session this token belongs to.
     pub sid: String,
+    /// When that session opened, in milliseconds since the epoch: cut-offs ("log out
+    /// everywhere", a ban) compare with it. Tokens issued before version 2 lack it, and their
+    /// `iat` stands in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_ms: Option<Millis>,
 }
 
 impl Claims {
-    /// Claims for `user` in session `sid`.
+    /// Claims for `user` in session `sid`, opened at `opened_ms`, valid until `exp`.
     pub(crate) fn for_user(
         user: &User,
         kind: TokenKind,
         sid: &str,
+        opened_ms: Millis,
         now: Timestamp,
-        lifetime: i64,
+        exp: Timestamp,
     ) -> Self {
         Self {
             sub: user.id.to_string(),
@@ -63,10 +69,17 @@ impl Claims {
             permissions: user.permissions.clone(),
             kind,
             iat: now,
-            exp: now.saturating_add(lifetime),
+            exp,
             jti: crate::random::token(16),
             sid: sid.to_owned(),
+            auth_ms: Some(opened_ms),
         }
+    }
+
+    /// When the token's session opened, to the millisecond (see [`auth_ms`](Self::auth_ms)).
+    pub fn session_opened_ms(&self) -> Millis {
+        self.auth_ms
+            .unwrap_or_else(|| self.iat.saturating_mul(1000))
     }
 
     /// Whether `"admin"` is among the permissions.
@@ -366,6 +379,7 @@ mod tests {
             exp: NOW + 900,
             jti: "j".into(),
             sid: "s".into(),
+            auth_ms: Some(NOW * 1000),
         }
     }
 
@@ -518,6 +532,7 @@ mod rotation_tests {
             exp: NOW + 60,
             jti: "j".into(),
             sid: "s".into(),
+            auth_ms: Some(NOW * 1000),
         }
     }
 

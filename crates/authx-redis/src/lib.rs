@@ -19,29 +19,39 @@
 //! - It answers exactly as the in-process `MemoryLimitStore` does (the crate's tests run one
 //!   scenario against both). Every method is one atomic round trip: a Lua script, or a single
 //!   command for the reads and the reset, so concurrent calls from any number of instances
-//!   never lose a count.
+//!   never lose a count and a cut-off never moves back. [`session_status`], which runs on every
+//!   authenticated request, is one `MGET` of the session's three keys; [`revoke_sessions`] is
+//!   one script call for all the sessions given, and no call at all for none.
 //! - All decisions use the `now` the service passes (its injectable clock). Redis expiry only
 //!   collects garbage: each key lives as long as the logic needs it plus a margin of five
 //!   minutes. The expiry is relative (`EXPIRE`), so a clock that differs from the Redis
-//!   server's, such as a test clock, never makes a key vanish early.
+//!   server's, such as a test clock, never makes a key vanish early. Revocations and cut-offs
+//!   come without a `now`: their keys are kept until `keep_until` by the system clock, while
+//!   whether they are still in force is judged, as for every key, by the service's `now`.
 //! - Keys are `{prefix}:window:{key}` (hash `end`, `count`), `{prefix}:failures:{key}` (hash
-//!   `failures`, `locked_until`, `forget_at`) and `{prefix}:revoked:{sid}` (the instant, in Unix
-//!   seconds, until which the session is revoked).
+//!   `failures`, `locked_until`, `forget_at`), `{prefix}:revoked:{sid}` (the instant, in Unix
+//!   seconds, until which the revocation of session `sid` is kept), `{prefix}:cutoff:user:{id}`
+//!   (the cut-off of user `id`) and `{prefix}:cutoff:all` (the global cut-off). A cut-off is
+//!   stored as `{cutoff_ms}:{keep_until}`: the cut-off instant in Unix milliseconds, and the
+//!   instant in Unix seconds until which it is kept.
 //! - When Redis is unreachable, slow or answers an error, the call fails with
 //!   [`StoreError::Unavailable`] (the service answers 503) after at most the store's timeout
 //!   ([`DEFAULT_TIMEOUT`] unless changed with [`RedisLimitStore::with_timeout`]). The
 //!   connection manager reconnects in the background, and calls succeed again once Redis is
 //!   back.
+//!
+//! [`session_status`]: LimitStore::session_status
+//! [`revoke_sessions`]: LimitStore::revoke_sessions
 
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use authx_core::clock::Timestamp;
-use authx_core::limit::{FailureState, LimitStore, Lockout, WindowCount};
-use authx_core::store::{StoreError, StoreResult};
+use authx_core::clock::{Millis, Timestamp};
+use authx_core::limit::{FailureState, LimitStore, Lockout, SessionStatus, WindowCount};
+use authx_core::store::{StoreError, StoreResult, UserId};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{RedisError, RedisResult};
+use redis::{FromRedisValue, ParsingError, RedisError, RedisResult, Value};
 
 mod scripts;
 #[cfg(test)]
@@ -58,7 +68,8 @@ const EXPIRY_MARGIN: i64 = 5 * 60;
 /// timestamps below [`LUA_MAX_TIMESTAMP`] the scripts' arithmetic stays exact.
 const LUA_MAX_DURATION: i64 = 1 << 40;
 
-/// Bound on the `now` sent to the scripts (about 142 million years from 1970).
+/// Bound on the instants sent to the scripts: `now` and `keep_until` in seconds (about 142
+/// million years from 1970), cut-offs in milliseconds (about 142,000 years).
 const LUA_MAX_TIMESTAMP: i64 = 1 << 52;
 
 /// Why the store could not connect or answer.
@@ -77,7 +88,8 @@ pub enum Error {
     /// Redis did not answer in time.
     #[error("Redis did not answer within {0:?}")]
     Timeout(Duration),
-    /// A timestamp is too far from 1970 for the scripts' arithmetic.
+    /// An instant (in seconds, or a cut-off in milliseconds) is too far from 1970 for the
+    /// scripts' arithmetic.
     #[error("timestamp {0} is out of range")]
     TimestampOutOfRange(Timestamp),
 }
@@ -151,6 +163,35 @@ impl RedisLimitStore {
         format!("{}:{kind}:{key}", self.prefix)
     }
 
+    fn user_cutoff_key(&self, user: UserId) -> String {
+        format!("{}:cutoff:user:{user}", self.prefix)
+    }
+
+    fn global_cutoff_key(&self) -> String {
+        format!("{}:cutoff:all", self.prefix)
+    }
+
+    /// Sets the cut-off at `key` to the later of the stored one and `at`, kept until the later
+    /// of the stored and the new `keep_until`.
+    async fn cut_off(&self, key: String, at: Millis, keep_until: Timestamp) -> StoreResult<()> {
+        if at.unsigned_abs() > LUA_MAX_TIMESTAMP.unsigned_abs() {
+            return Err(StoreError::unavailable(Error::TimestampOutOfRange(at)));
+        }
+        let keep_until = lua_keep_until(keep_until);
+        self.call(|mut con| async move {
+            scripts::CUT_OFF
+                .key(key)
+                .arg(at)
+                .arg(keep_until)
+                .arg(system_now())
+                .arg(LUA_MAX_DURATION)
+                .arg(EXPIRY_MARGIN)
+                .invoke_async::<()>(&mut con)
+                .await
+        })
+        .await
+    }
+
     /// Runs one Redis call on a handle to the shared connection, within the timeout.
     async fn call<T, F, Fut>(&self, f: F) -> StoreResult<T>
     where
@@ -187,11 +228,45 @@ fn expiry(needed: i64) -> i64 {
     needed.clamp(0, LUA_MAX_DURATION) + EXPIRY_MARGIN
 }
 
+/// `keep_until` as the scripts take it. Beyond the bound it means "kept for ever" either way,
+/// so it is clamped rather than refused: ending sessions never fails on it.
+fn lua_keep_until(keep_until: Timestamp) -> Timestamp {
+    keep_until.clamp(-LUA_MAX_TIMESTAMP, LUA_MAX_TIMESTAMP)
+}
+
 /// The end of the fixed window of `window` seconds containing `now` (as the in-process store
 /// computes it: windows are aligned to multiples of their length).
 fn window_end(window: u64, now: Timestamp) -> Timestamp {
     let window = i64::try_from(window.max(1)).unwrap_or(i64::MAX);
     (now.div_euclid(window) + 1).saturating_mul(window)
+}
+
+/// A cut-off as stored, `{cutoff_ms}:{keep_until}` (see `scripts::CUT_OFF`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StoredCutoff {
+    cutoff_ms: Millis,
+    keep_until: Timestamp,
+}
+
+impl StoredCutoff {
+    /// The cut-off, if it is still kept at `now`.
+    fn in_force(self, now: Timestamp) -> Option<Millis> {
+        (self.keep_until > now).then_some(self.cutoff_ms)
+    }
+}
+
+impl FromRedisValue for StoredCutoff {
+    fn from_redis_value(v: Value) -> Result<Self, ParsingError> {
+        let text = String::from_redis_value(v)?;
+        text.split_once(':')
+            .and_then(|(cutoff_ms, keep_until)| {
+                Some(Self {
+                    cutoff_ms: cutoff_ms.parse().ok()?,
+                    keep_until: keep_until.parse().ok()?,
+                })
+            })
+            .ok_or_else(|| format!("not a stored cut-off: {text:?}").into())
+    }
 }
 
 fn system_now() -> Timestamp {
@@ -283,15 +358,19 @@ impl LimitStore for RedisLimitStore {
             .await
     }
 
-    async fn revoke(&self, sid: &str, until: Timestamp) -> StoreResult<()> {
-        let key = self.key("revoked", sid);
-        // No `now` comes with a revocation: the key is kept from the system clock, which only
-        // decides when the garbage goes (`is_revoked` compares with the service's clock).
-        let keep = expiry(until.saturating_sub(system_now()));
+    async fn revoke_sessions(&self, sids: &[String], keep_until: Timestamp) -> StoreResult<()> {
+        if sids.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<String> = sids.iter().map(|sid| self.key("revoked", sid)).collect();
+        let keep_until = lua_keep_until(keep_until);
+        // No `now` comes with a revocation: the keys are kept by the system clock, which only
+        // decides when the garbage goes (`session_status` compares with the service's clock).
+        let keep = expiry(keep_until.saturating_sub(system_now()));
         self.call(|mut con| async move {
-            scripts::REVOKE
-                .key(key)
-                .arg(until)
+            scripts::REVOKE_SESSIONS
+                .key(keys)
+                .arg(keep_until)
                 .arg(keep)
                 .invoke_async::<()>(&mut con)
                 .await
@@ -299,11 +378,44 @@ impl LimitStore for RedisLimitStore {
         .await
     }
 
-    async fn is_revoked(&self, sid: &str, now: Timestamp) -> StoreResult<bool> {
-        let key = self.key("revoked", sid);
-        let until: Option<Timestamp> = self
-            .call(|mut con| async move { redis::cmd("GET").arg(key).query_async(&mut con).await })
+    async fn cut_off_user(
+        &self,
+        user: UserId,
+        at: Millis,
+        keep_until: Timestamp,
+    ) -> StoreResult<()> {
+        self.cut_off(self.user_cutoff_key(user), at, keep_until)
+            .await
+    }
+
+    async fn cut_off_everyone(&self, at: Millis, keep_until: Timestamp) -> StoreResult<()> {
+        self.cut_off(self.global_cutoff_key(), at, keep_until).await
+    }
+
+    async fn session_status(
+        &self,
+        sid: &str,
+        user: UserId,
+        now: Timestamp,
+    ) -> StoreResult<SessionStatus> {
+        let keys = [
+            self.key("revoked", sid),
+            self.user_cutoff_key(user),
+            self.global_cutoff_key(),
+        ];
+        let (revoked, user_cutoff, global_cutoff): (
+            Option<Timestamp>,
+            Option<StoredCutoff>,
+            Option<StoredCutoff>,
+        ) = self
+            .call(
+                |mut con| async move { redis::cmd("MGET").arg(&keys).query_async(&mut con).await },
+            )
             .await?;
-        Ok(until.is_some_and(|until| until > now))
+        let in_force = |cutoff: Option<StoredCutoff>| cutoff.and_then(|c| c.in_force(now));
+        Ok(SessionStatus {
+            revoked: revoked.is_some_and(|until| until > now),
+            cutoff_ms: in_force(user_cutoff).max(in_force(global_cutoff)),
+        })
     }
 }

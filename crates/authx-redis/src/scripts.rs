@@ -79,16 +79,49 @@ return {failures, locked_until or false}
     )
 });
 
-/// Marks a session revoked, keeping the later of the stored and the new `until`.
+/// Marks sessions revoked, each kept until the later of its stored and the new `keep_until`.
 ///
-/// `KEYS[1]`: the revocation key. `ARGV[1]`: `until`; `ARGV[2]`: seconds to keep the key.
-pub(crate) static REVOKE: LazyLock<Script> = LazyLock::new(|| {
+/// `KEYS`: the revocation keys, one per session. `ARGV[1]`: `keep_until`; `ARGV[2]`: seconds to
+/// keep a key whose `keep_until` this call moves later. A key whose stored `keep_until` is
+/// already as late is left as it is, its expiry with it.
+pub(crate) static REVOKE_SESSIONS: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local stored = tonumber(redis.call('GET', KEYS[1]))
-if stored == nil or stored < tonumber(ARGV[1]) then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+local keep = tonumber(ARGV[1])
+for _, key in ipairs(KEYS) do
+  local stored = tonumber(redis.call('GET', key))
+  if stored == nil or stored < keep then
+    redis.call('SET', key, ARGV[1], 'EX', ARGV[2])
+  end
 end
+return 0
+",
+    )
+});
+
+/// Moves a cut-off (of one user, or of everyone) to the later of the stored one and the new
+/// one, never back, and keeps it until the later of the stored and the new `keep_until`.
+///
+/// `KEYS[1]`: the cut-off key, a string `{cutoff_ms}:{keep_until}`. `ARGV`: the new cut-off in
+/// milliseconds, the new `keep_until`, the system clock's `now` in seconds (only for the key's
+/// expiry), the longest expiry and the expiry margin in seconds.
+///
+/// The caller keeps every instant below 2^52, so comparisons and the expiry are exact; the
+/// winning values are copied as the strings they came as.
+pub(crate) static CUT_OFF: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local cutoff, keep = ARGV[1], ARGV[2]
+local stored = redis.call('GET', KEYS[1])
+if stored then
+  local stored_cutoff, stored_keep = string.match(stored, '^(%-?%d+):(%-?%d+)$')
+  if stored_cutoff then
+    if tonumber(stored_cutoff) > tonumber(cutoff) then cutoff = stored_cutoff end
+    if tonumber(stored_keep) > tonumber(keep) then keep = stored_keep end
+  end
+end
+local needed = math.min(math.max(tonumber(keep) - tonumber(ARGV[3]), 0), tonumber(ARGV[4]))
+redis.call('SET', KEYS[1], cutoff .. ':' .. keep, 'EX', string.format('%d', needed + tonumber(ARGV[5])))
 return 0
 ",
     )

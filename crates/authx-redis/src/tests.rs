@@ -2,15 +2,18 @@
 //! two cannot drift apart, plus what only Redis has: sharing between instances, and outages.
 //!
 //! The Redis tests need `AUTHX_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:6379`) and skip without
-//! it. Each uses its own random key prefix and deletes its keys when it ends, failing or not.
+//! it (they fail instead with `AUTHX_REQUIRE_SERVICES=1`, see `authx_testkit::service_url`).
+//! Each uses its own random key prefix and deletes its keys when it ends, failing or not.
 
 use std::collections::BTreeSet;
 use std::hash::{BuildHasher as _, RandomState};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use authx_core::limit::{FailureState, LimitStore, Limits, Lockout, MemoryLimitStore, WindowCount};
+use authx_core::limit::{
+    FailureState, LimitStore, Limits, Lockout, MemoryLimitStore, SessionStatus, WindowCount,
+};
 use authx_core::store::StoreError;
 use redis::aio::ConnectionManager;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -28,13 +31,7 @@ struct TestRedis {
 
 impl TestRedis {
     fn new() -> Option<Self> {
-        let Some(url) = std::env::var("AUTHX_TEST_REDIS_URL")
-            .ok()
-            .filter(|u| !u.trim().is_empty())
-        else {
-            println!("skipped: AUTHX_TEST_REDIS_URL not set");
-            return None;
-        };
+        let url = authx_testkit::service_url("AUTHX_TEST_REDIS_URL")?;
         let prefix = format!("authx-test-{:016x}", RandomState::new().hash_one(0_u8));
         Some(Self { url, prefix })
     }
@@ -58,6 +55,14 @@ impl TestRedis {
             .arg(format!("{}:*", self.prefix))
             .query(&mut self.connection())
             .expect("KEYS")
+    }
+
+    /// The string stored at `key`, if any.
+    fn get(&self, key: &str) -> Option<String> {
+        redis::cmd("GET")
+            .arg(format!("{}:{key}", self.prefix))
+            .query(&mut self.connection())
+            .expect("GET")
     }
 
     /// Seconds until `key` expires (`-1`: never, `-2`: no such key).
@@ -313,23 +318,200 @@ async fn failures_reset(s: Arc<dyn LimitStore>) {
     );
 }
 
+/// `SessionStatus` with only `revoked` set.
+const REVOKED: SessionStatus = SessionStatus {
+    revoked: true,
+    cutoff_ms: None,
+};
+
+/// `SessionStatus` with only a cut-off.
+fn cut_off_at(cutoff_ms: i64) -> SessionStatus {
+    SessionStatus {
+        revoked: false,
+        cutoff_ms: Some(cutoff_ms),
+    }
+}
+
 async fn revocations_expire(s: Arc<dyn LimitStore>) {
-    assert!(!s.is_revoked("sid", 10).await.expect("is_revoked"));
-    s.revoke("sid", 100).await.expect("revoke");
-    assert!(s.is_revoked("sid", 99).await.expect("is_revoked"));
-    assert!(!s.is_revoked("sid", 100).await.expect("is_revoked"));
-    assert!(!s.is_revoked("other", 99).await.expect("is_revoked"));
-    // The later `until` wins.
-    s.revoke("sid", 50).await.expect("revoke");
-    assert!(s.is_revoked("sid", 99).await.expect("is_revoked"));
-    s.revoke("sid", 200).await.expect("revoke");
-    assert!(s.is_revoked("sid", 199).await.expect("is_revoked"));
-    assert!(!s.is_revoked("sid", 200).await.expect("is_revoked"));
+    let status = |sid: &'static str, user, now| {
+        let s = s.clone();
+        async move { s.session_status(sid, user, now).await.expect("status") }
+    };
+    let revoke = |sid: &'static str, keep_until| {
+        let s = s.clone();
+        async move {
+            s.revoke_sessions(&[sid.to_owned()], keep_until)
+                .await
+                .expect("revoke");
+        }
+    };
+    assert_eq!(status("sid", 1, 10).await, SessionStatus::default());
+    revoke("sid", 100).await;
+    assert_eq!(status("sid", 1, 99).await, REVOKED);
+    // Kept until `keep_until`, by the `now` the caller passes.
+    assert_eq!(status("sid", 1, 100).await, SessionStatus::default());
+    assert_eq!(status("sid", 1, 5_000).await, SessionStatus::default());
+    // Another session is not revoked; a revocation is of the session, whatever the user.
+    assert_eq!(status("other", 1, 99).await, SessionStatus::default());
+    assert_eq!(status("sid", 2, 99).await, REVOKED);
+    // The later `keep_until` wins: an earlier one does not shorten it.
+    revoke("sid", 50).await;
+    assert_eq!(status("sid", 1, 99).await, REVOKED);
+    assert_eq!(status("sid", 1, 100).await, SessionStatus::default());
+    revoke("sid", 200).await;
+    assert_eq!(status("sid", 1, 199).await, REVOKED);
+    assert_eq!(status("sid", 1, 200).await, SessionStatus::default());
+    // A revocation does not touch the cut-offs.
+    assert_eq!(status("sid", 1, 150).await.cutoff_ms, None);
     // Realistic instants.
-    let until = 1_767_225_600 + 900;
-    s.revoke("real", until).await.expect("revoke");
-    assert!(s.is_revoked("real", until - 1).await.expect("is_revoked"));
-    assert!(!s.is_revoked("real", until).await.expect("is_revoked"));
+    let keep_until = 1_767_225_600 + 900;
+    revoke("real", keep_until).await;
+    assert_eq!(status("real", 7, keep_until - 1).await, REVOKED);
+    assert_eq!(
+        status("real", 7, keep_until).await,
+        SessionStatus::default()
+    );
+}
+
+async fn many_sessions_revoked_in_one_call(s: Arc<dyn LimitStore>) {
+    let sids: Vec<String> = (0..1_000).map(|i| format!("sid-{i}")).collect();
+    s.revoke_sessions(&sids, 100).await.expect("revoke");
+    for sid in &sids {
+        assert_eq!(
+            s.session_status(sid, 1, 99).await.expect("status"),
+            REVOKED,
+            "{sid}"
+        );
+        assert_eq!(
+            s.session_status(sid, 1, 100).await.expect("status"),
+            SessionStatus::default(),
+            "{sid}"
+        );
+    }
+    assert_eq!(
+        s.session_status("sid-1000", 1, 99).await.expect("status"),
+        SessionStatus::default()
+    );
+    // One call may mix sessions already revoked (for longer or shorter) with new ones.
+    let mixed = ["sid-0", "sid-1", "new"].map(String::from);
+    s.revoke_sessions(&mixed[..1], 300).await.expect("revoke");
+    s.revoke_sessions(&mixed, 200).await.expect("revoke");
+    for (sid, until) in [("sid-0", 300), ("sid-1", 200), ("new", 200), ("sid-2", 100)] {
+        let status = |now| s.session_status(sid, 1, now);
+        assert_eq!(status(until - 1).await.expect("status"), REVOKED, "{sid}");
+        assert_eq!(
+            status(until).await.expect("status"),
+            SessionStatus::default(),
+            "{sid}"
+        );
+    }
+    // No sessions: nothing happens.
+    s.revoke_sessions(&[], 1_000).await.expect("revoke none");
+    assert_eq!(
+        s.session_status("sid-2", 1, 100).await.expect("status"),
+        SessionStatus::default()
+    );
+}
+
+async fn user_cut_offs_take_the_latest(s: Arc<dyn LimitStore>) {
+    let status = |user, now| {
+        let s = s.clone();
+        async move { s.session_status("a", user, now).await.expect("status") }
+    };
+    assert_eq!(status(7, 10).await, SessionStatus::default());
+    s.cut_off_user(7, 5_000, 100).await.expect("cut off");
+    assert_eq!(status(7, 10).await, cut_off_at(5_000));
+    // An earlier cut-off never moves it back.
+    s.cut_off_user(7, 4_000, 100).await.expect("cut off");
+    let status_7 = status(7, 10).await;
+    assert_eq!(status_7, cut_off_at(5_000));
+    assert!(status_7.ends(4_999));
+    assert!(!status_7.ends(5_000));
+    // A later one moves it forward.
+    s.cut_off_user(7, 5_001, 100).await.expect("cut off");
+    assert_eq!(status(7, 10).await, cut_off_at(5_001));
+    // Other users are untouched.
+    assert_eq!(status(8, 10).await, SessionStatus::default());
+    assert_eq!(status(-7, 10).await, SessionStatus::default());
+    s.cut_off_user(8, 1_000, 100).await.expect("cut off");
+    assert_eq!(status(8, 10).await, cut_off_at(1_000));
+    assert_eq!(status(7, 10).await, cut_off_at(5_001));
+    // Instants before 1970 compare the same way.
+    s.cut_off_user(10, -5_000, 100).await.expect("cut off");
+    s.cut_off_user(10, -6_000, 100).await.expect("cut off");
+    assert_eq!(status(10, 10).await, cut_off_at(-5_000));
+    s.cut_off_user(10, -1, 100).await.expect("cut off");
+    assert_eq!(status(10, 10).await, cut_off_at(-1));
+    // Realistic instants: exact to the millisecond.
+    let at = 1_767_225_600_123;
+    s.cut_off_user(9, at, 1_767_225_600 + 900)
+        .await
+        .expect("cut off");
+    let status_9 = status(9, 1_767_225_600).await;
+    assert_eq!(status_9, cut_off_at(at));
+    assert!(status_9.ends(at - 1));
+    assert!(!status_9.ends(at));
+}
+
+async fn global_cut_off_applies_to_everyone(s: Arc<dyn LimitStore>) {
+    let status = |sid: &'static str, user, now| {
+        let s = s.clone();
+        async move { s.session_status(sid, user, now).await.expect("status") }
+    };
+    s.cut_off_everyone(6_000, 100).await.expect("cut off");
+    s.cut_off_everyone(1_000, 100).await.expect("cut off");
+    assert_eq!(status("a", 7, 10).await, cut_off_at(6_000));
+    assert_eq!(status("b", 8, 10).await, cut_off_at(6_000));
+    // The later of the user's and the global cut-off is reported: here the global one...
+    s.cut_off_user(7, 5_000, 100).await.expect("cut off");
+    assert_eq!(status("a", 7, 10).await, cut_off_at(6_000));
+    // ...here the user's, for that user only.
+    s.cut_off_user(7, 9_000, 100).await.expect("cut off");
+    assert_eq!(status("a", 7, 10).await, cut_off_at(9_000));
+    assert_eq!(status("b", 8, 10).await, cut_off_at(6_000));
+    // A later global cut-off overtakes the user's.
+    s.cut_off_everyone(12_000, 100).await.expect("cut off");
+    assert_eq!(status("a", 7, 10).await, cut_off_at(12_000));
+    assert_eq!(status("b", 8, 10).await, cut_off_at(12_000));
+    // Revoked and cut off are reported together.
+    s.revoke_sessions(&["a".into()], 100).await.expect("revoke");
+    assert_eq!(
+        status("a", 7, 10).await,
+        SessionStatus {
+            revoked: true,
+            cutoff_ms: Some(12_000)
+        }
+    );
+    assert_eq!(status("b", 7, 10).await, cut_off_at(12_000));
+}
+
+async fn cut_offs_are_kept_until_keep_until(s: Arc<dyn LimitStore>) {
+    let status = |user, now| {
+        let s = s.clone();
+        async move { s.session_status("a", user, now).await.expect("status") }
+    };
+    s.cut_off_user(7, 5_000, 100).await.expect("cut off");
+    assert_eq!(status(7, 99).await, cut_off_at(5_000));
+    assert_eq!(status(7, 100).await, SessionStatus::default());
+    // A later `keep_until` extends it (the cut-off itself stays the later one)...
+    s.cut_off_user(7, 4_000, 200).await.expect("cut off");
+    assert_eq!(status(7, 150).await, cut_off_at(5_000));
+    // ...an earlier one does not shorten it.
+    s.cut_off_user(7, 5_500, 120).await.expect("cut off");
+    assert_eq!(status(7, 199).await, cut_off_at(5_500));
+    assert_eq!(status(7, 200).await, SessionStatus::default());
+
+    // The global cut-off, the same; once it is over, the user's shows again.
+    s.cut_off_user(8, 5_000, 1_100).await.expect("cut off");
+    s.cut_off_everyone(8_000, 1_050).await.expect("cut off");
+    assert_eq!(status(8, 1_049).await, cut_off_at(8_000));
+    assert_eq!(status(9, 1_049).await, cut_off_at(8_000));
+    assert_eq!(status(8, 1_050).await, cut_off_at(5_000));
+    assert_eq!(status(9, 1_050).await, SessionStatus::default());
+    assert_eq!(status(8, 1_100).await, SessionStatus::default());
+    s.cut_off_everyone(7_000, 1_060).await.expect("cut off");
+    assert_eq!(status(9, 1_059).await, cut_off_at(8_000));
+    assert_eq!(status(9, 1_060).await, SessionStatus::default());
 }
 
 async fn concurrent_failures_all_count(s: Arc<dyn LimitStore>) {
@@ -373,8 +555,59 @@ async fn concurrent_hits_all_count(s: Arc<dyn LimitStore>) {
     assert_eq!(s.hit("ip", 60, 6_001).await.expect("hit").count, 101);
 }
 
+/// The cut-off and its `keep_until` given by task `i` below: user 7's (even `i`) are kept
+/// longer than the global ones (odd `i`), so that each shows in turn.
+fn concurrent_cut_off(i: i64) -> (i64, i64) {
+    let keep_base = if i % 2 == 0 { 2_000 } else { 1_000 };
+    (10_000 + (i * 37) % 100 * 10, keep_base + (i * 53) % 100)
+}
+
+async fn concurrent_cut_offs_leave_the_latest(s: Arc<dyn LimitStore>) {
+    // Even tasks cut user 7 off, odd tasks everyone, all at once and in no order.
+    let tasks: Vec<_> = (0..100)
+        .map(|i| {
+            let s = s.clone();
+            let (at, keep_until) = concurrent_cut_off(i);
+            tokio::spawn(async move {
+                if i % 2 == 0 {
+                    s.cut_off_user(7, at, keep_until).await
+                } else {
+                    s.cut_off_everyone(at, keep_until).await
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task").expect("cut off");
+    }
+    // The latest cut-off and `keep_until` of each kind, as the literals below use them.
+    let latest = |parity| {
+        (0..100)
+            .filter(|i| i % 2 == parity)
+            .map(concurrent_cut_off)
+            .fold((i64::MIN, i64::MIN), |(a, k), (b, l)| (a.max(b), k.max(l)))
+    };
+    assert_eq!(latest(0), (10_980, 2_098));
+    assert_eq!(latest(1), (10_990, 1_099));
+    let status = |user, now| {
+        let s = s.clone();
+        async move { s.session_status("sid", user, now).await.expect("status") }
+    };
+    // The global cut-off is the later while it is kept...
+    assert_eq!(status(7, 0).await, cut_off_at(10_990));
+    assert_eq!(status(8, 0).await, cut_off_at(10_990));
+    assert_eq!(status(7, 1_098).await, cut_off_at(10_990));
+    assert_eq!(status(8, 1_098).await, cut_off_at(10_990));
+    // ...then user 7's own shows, until it is not kept either.
+    assert_eq!(status(7, 1_099).await, cut_off_at(10_980));
+    assert_eq!(status(8, 1_099).await, SessionStatus::default());
+    assert_eq!(status(7, 2_097).await, cut_off_at(10_980));
+    assert_eq!(status(7, 2_098).await, SessionStatus::default());
+}
+
 /// A pseudo-random walk of every operation, with time moving mostly forward: the store must
-/// answer exactly as a fresh `MemoryLimitStore` does.
+/// answer exactly as a fresh `MemoryLimitStore` does. (Fewer than 1024 calls, so the reference
+/// never sweeps: what it keeps past `keep_until` is what Redis keeps for the expiry margin.)
 async fn agrees_with_memory_store(s: Arc<dyn LimitStore>) {
     let reference = MemoryLimitStore::new();
     let lockouts = [Limits::default().lockout, lockout(2, 3, 20, 15)];
@@ -389,7 +622,8 @@ async fn agrees_with_memory_store(s: Arc<dyn LimitStore>) {
     for step in 0..600 {
         now += i64::try_from(next(40)).expect("small") - 8;
         let key = ["a", "b", "c"][usize::try_from(next(3)).expect("small")];
-        match next(7) {
+        let user = i64::try_from(next(3)).expect("small") + 1;
+        match next(9) {
             0 | 1 => {
                 let window = [1, 7, 60][usize::try_from(next(3)).expect("small")];
                 assert_eq!(
@@ -416,15 +650,47 @@ async fn agrees_with_memory_store(s: Arc<dyn LimitStore>) {
                     s.reset_failures(key).await.expect("reset");
                     reference.reset_failures(key).await.expect("reset");
                 } else {
-                    let until = now + i64::try_from(next(60)).expect("small") - 10;
-                    s.revoke(key, until).await.expect("revoke");
-                    reference.revoke(key, until).await.expect("revoke");
+                    // Any subset of the sessions, none included.
+                    let mask = next(8);
+                    let sids: Vec<String> = ["a", "b", "c"]
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| mask & (1 << i) != 0)
+                        .map(|(_, sid)| (*sid).to_owned())
+                        .collect();
+                    let keep_until = now + i64::try_from(next(60)).expect("small") - 10;
+                    s.revoke_sessions(&sids, keep_until).await.expect("revoke");
+                    reference
+                        .revoke_sessions(&sids, keep_until)
+                        .await
+                        .expect("revoke");
+                }
+            }
+            6 => {
+                // Cut-offs up to 20 s either side of `now`, exact to the millisecond.
+                let at = now * 1000 + i64::try_from(next(40_000)).expect("small") - 20_000;
+                let keep_until = now + i64::try_from(next(60)).expect("small") - 10;
+                if next(4) == 0 {
+                    s.cut_off_everyone(at, keep_until).await.expect("cut off");
+                    reference
+                        .cut_off_everyone(at, keep_until)
+                        .await
+                        .expect("cut off");
+                } else {
+                    s.cut_off_user(user, at, keep_until).await.expect("cut off");
+                    reference
+                        .cut_off_user(user, at, keep_until)
+                        .await
+                        .expect("cut off");
                 }
             }
             _ => assert_eq!(
-                s.is_revoked(key, now).await.expect("is_revoked"),
-                reference.is_revoked(key, now).await.expect("is_revoked"),
-                "step {step}: is_revoked {key} at {now}"
+                s.session_status(key, user, now).await.expect("status"),
+                reference
+                    .session_status(key, user, now)
+                    .await
+                    .expect("status"),
+                "step {step}: session_status {key} of {user} at {now}"
             ),
         }
     }
@@ -462,6 +728,11 @@ limit_store_tests!(
     failures_are_forgotten,
     failures_reset,
     revocations_expire,
+    many_sessions_revoked_in_one_call,
+    user_cut_offs_take_the_latest,
+    global_cut_off_applies_to_everyone,
+    cut_offs_are_kept_until_keep_until,
+    concurrent_cut_offs_leave_the_latest,
     concurrent_failures_all_count,
     concurrent_hits_all_count,
     agrees_with_memory_store,
@@ -480,7 +751,11 @@ async fn keys_are_namespaced_and_collected_no_earlier_than_needed() {
     s.record_failure("login:user:7", &Limits::default().lockout, 1000)
         .await
         .expect("record");
-    s.revoke("sid-1", 100).await.expect("revoke");
+    s.revoke_sessions(&["sid-1".into()], 100)
+        .await
+        .expect("revoke");
+    s.cut_off_user(7, 5_000, 100).await.expect("cut off");
+    s.cut_off_everyone(6_000, 100).await.expect("cut off");
     let p = &redis.prefix;
     assert_eq!(
         redis.keys(),
@@ -488,20 +763,54 @@ async fn keys_are_namespaced_and_collected_no_earlier_than_needed() {
             format!("{p}:window:login:ip:127.0.0.1"),
             format!("{p}:failures:login:user:7"),
             format!("{p}:revoked:sid-1"),
+            format!("{p}:cutoff:user:7"),
+            format!("{p}:cutoff:all"),
         ])
     );
+    // The values are as the crate documentation says.
+    assert_eq!(redis.get("revoked:sid-1").as_deref(), Some("100"));
+    assert_eq!(redis.get("cutoff:user:7").as_deref(), Some("5000:100"));
+    assert_eq!(redis.get("cutoff:all").as_deref(), Some("6000:100"));
     // Expiry is relative to the caller's `now`, whatever Redis's clock says, plus a margin.
     let window = redis.ttl("window:login:ip:127.0.0.1");
     assert!((60..=60 + 300).contains(&window), "window TTL {window}");
     let failures = redis.ttl("failures:login:user:7");
     assert!(failures >= 24 * 3600, "failures TTL {failures}");
-    // A revocation already over by the system clock is kept for the margin only.
-    let revoked = redis.ttl("revoked:sid-1");
-    assert!((1..=300).contains(&revoked), "revocation TTL {revoked}");
-    let until = super::system_now() + 900;
-    s.revoke("sid-2", until).await.expect("revoke");
-    let revoked = redis.ttl("revoked:sid-2");
-    assert!((900..=1200).contains(&revoked), "revocation TTL {revoked}");
+    // A revocation or cut-off already over by the system clock is kept for the margin only.
+    for key in ["revoked:sid-1", "cutoff:user:7", "cutoff:all"] {
+        let ttl = redis.ttl(key);
+        assert!((1..=300).contains(&ttl), "{key} TTL {ttl}");
+    }
+    // Otherwise until `keep_until` by the system clock, plus the margin; an earlier
+    // `keep_until` never shortens it.
+    let keep_until = super::system_now() + 900;
+    s.revoke_sessions(&["sid-1".into(), "sid-2".into()], keep_until)
+        .await
+        .expect("revoke");
+    s.revoke_sessions(&["sid-2".into()], 100)
+        .await
+        .expect("revoke");
+    s.cut_off_user(7, 4_000, keep_until).await.expect("cut off");
+    s.cut_off_user(7, 4_500, 100).await.expect("cut off");
+    s.cut_off_everyone(7_000, keep_until)
+        .await
+        .expect("cut off");
+    s.cut_off_everyone(6_500, 100).await.expect("cut off");
+    for key in [
+        "revoked:sid-1",
+        "revoked:sid-2",
+        "cutoff:user:7",
+        "cutoff:all",
+    ] {
+        let ttl = redis.ttl(key);
+        assert!((899..=1200).contains(&ttl), "{key} TTL {ttl}");
+    }
+    assert_eq!(redis.get("revoked:sid-2"), Some(keep_until.to_string()));
+    assert_eq!(
+        redis.get("cutoff:user:7"),
+        Some(format!("5000:{keep_until}"))
+    );
+    assert_eq!(redis.get("cutoff:all"), Some(format!("7000:{keep_until}")));
     // The reset deletes the key.
     s.reset_failures("login:user:7").await.expect("reset");
     assert_eq!(redis.ttl("failures:login:user:7"), -2);
@@ -533,8 +842,27 @@ async fn two_instances_share_lockout_and_revocations() {
         FailureState::default()
     );
 
-    a.revoke("sid", now + 900).await.expect("revoke");
-    assert!(b.is_revoked("sid", now).await.expect("is_revoked"));
+    a.revoke_sessions(&["sid".into()], now + 900)
+        .await
+        .expect("revoke");
+    assert_eq!(
+        b.session_status("sid", 7, now).await.expect("status"),
+        REVOKED
+    );
+    a.cut_off_user(7, now * 1000, now + 900)
+        .await
+        .expect("cut off");
+    b.cut_off_everyone(now * 1000 - 1, now + 900)
+        .await
+        .expect("cut off");
+    assert_eq!(
+        b.session_status("other", 7, now).await.expect("status"),
+        cut_off_at(now * 1000)
+    );
+    assert_eq!(
+        a.session_status("other", 8, now).await.expect("status"),
+        cut_off_at(now * 1000 - 1)
+    );
     assert_eq!(a.hit("ip", 60, now).await.expect("hit").count, 1);
     assert_eq!(b.hit("ip", 60, now).await.expect("hit").count, 2);
 
@@ -542,7 +870,10 @@ async fn two_instances_share_lockout_and_revocations() {
     let other = RedisLimitStore::connect(&redis.url, format!("{}-other", redis.prefix))
         .await
         .expect("connect");
-    assert!(!other.is_revoked("sid", now).await.expect("is_revoked"));
+    assert_eq!(
+        other.session_status("sid", 7, now).await.expect("status"),
+        SessionStatus::default()
+    );
     other.reset_failures("acct").await.expect("reset");
 }
 
@@ -565,15 +896,17 @@ fn lazy_store(url: &str, timeout: Duration) -> RedisLimitStore {
 async fn assert_every_call_unavailable(s: &RedisLimitStore, timeout: Duration) -> Vec<String> {
     let l = Limits::default().lockout;
     let mut causes = Vec::new();
-    for call in 0..6 {
+    for call in 0..8 {
         let started = Instant::now();
         let result = match call {
             0 => s.hit("k", 60, 0).await.map(drop),
             1 => s.failures("k", 0).await.map(drop),
             2 => s.record_failure("k", &l, 0).await.map(drop),
             3 => s.reset_failures("k").await,
-            4 => s.revoke("sid", 100).await,
-            _ => s.is_revoked("sid", 0).await.map(drop),
+            4 => s.revoke_sessions(&["sid".into()], 100).await,
+            5 => s.cut_off_user(7, 5_000, 100).await,
+            6 => s.cut_off_everyone(5_000, 100).await,
+            _ => s.session_status("sid", 7, 0).await.map(drop),
         };
         let elapsed = started.elapsed();
         assert!(
@@ -636,10 +969,12 @@ async fn hung_redis_times_out() {
 }
 
 /// A TCP proxy in front of the test Redis, to freeze it (connections stay open, nothing is
-/// forwarded: a hung Redis), cut it off (a Redis that is down) and bring it back.
+/// forwarded: a hung Redis), cut it off (a Redis that is down) and bring it back. It counts the
+/// commands sent to Redis, so tests can see how many round trips a call takes.
 struct Proxy {
     port: u16,
     frozen: Arc<AtomicBool>,
+    commands: Arc<AtomicU64>,
     task: JoinHandle<()>,
 }
 
@@ -648,7 +983,8 @@ impl Proxy {
         let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let frozen = Arc::new(AtomicBool::new(false));
-        let flag = frozen.clone();
+        let commands = Arc::new(AtomicU64::new(0));
+        let (flag, counted) = (frozen.clone(), commands.clone());
         let task = tokio::spawn(async move {
             // Dropping the set (when the task is aborted) closes every proxied connection.
             let mut pipes = tokio::task::JoinSet::new();
@@ -658,15 +994,30 @@ impl Proxy {
                 };
                 let (from_client, to_client) = inbound.into_split();
                 let (from_redis, to_redis) = outbound.into_split();
-                pipes.spawn(pipe(from_client, to_redis, flag.clone()));
-                pipes.spawn(pipe(from_redis, to_client, flag.clone()));
+                pipes.spawn(pipe(
+                    from_client,
+                    to_redis,
+                    flag.clone(),
+                    Some(counted.clone()),
+                ));
+                pipes.spawn(pipe(from_redis, to_client, flag.clone(), None));
             }
         });
-        Self { port, frozen, task }
+        Self {
+            port,
+            frozen,
+            commands,
+            task,
+        }
     }
 
     fn freeze(&self, frozen: bool) {
         self.frozen.store(frozen, Ordering::SeqCst);
+    }
+
+    /// Commands sent to Redis so far, on every connection.
+    fn commands(&self) -> u64 {
+        self.commands.load(Ordering::SeqCst)
     }
 
     async fn stop(self) {
@@ -675,12 +1026,23 @@ impl Proxy {
     }
 }
 
-/// Copies bytes one way, holding them while the proxy is frozen.
-async fn pipe(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, frozen: Arc<AtomicBool>) {
+/// Copies bytes one way, holding them while the proxy is frozen, and adds the commands they
+/// complete to `commands` (on the way to Redis).
+async fn pipe(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    frozen: Arc<AtomicBool>,
+    commands: Option<Arc<AtomicU64>>,
+) {
     let mut buf = vec![0_u8; 16 * 1024];
+    let mut requests = CommandCounter::default();
     while let Ok(n) = from.read(&mut buf).await {
         if n == 0 {
             break;
+        }
+        // Counted before they are forwarded: once the answer is back, the count is final.
+        if let Some(commands) = &commands {
+            commands.fetch_add(requests.feed(&buf[..n]), Ordering::SeqCst);
         }
         while frozen.load(Ordering::SeqCst) {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -689,6 +1051,105 @@ async fn pipe(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, frozen: Arc<Atomi
             break;
         }
     }
+}
+
+/// Counts the commands in a stream of RESP requests (arrays of bulk strings, which is how
+/// redis-rs sends every command), however the stream is split into reads.
+#[derive(Default)]
+struct CommandCounter {
+    pending: Vec<u8>,
+}
+
+impl CommandCounter {
+    /// Takes the next bytes; returns how many commands they complete.
+    fn feed(&mut self, bytes: &[u8]) -> u64 {
+        self.pending.extend_from_slice(bytes);
+        let mut complete = 0;
+        while let Some(len) = command_len(&self.pending) {
+            self.pending.drain(..len);
+            complete += 1;
+        }
+        complete
+    }
+}
+
+/// The length of the command at the start of `buf`, once it is all there.
+fn command_len(buf: &[u8]) -> Option<usize> {
+    // A `{marker}{n}\r\n` line at `at`: `n`, and where the next line starts.
+    let line = |at: usize, marker: u8| -> Option<(usize, usize)> {
+        let first = *buf.get(at)?;
+        assert_eq!(first, marker, "not a RESP request: {buf:?}");
+        let end = at + buf[at..].windows(2).position(|w| w == b"\r\n")?;
+        let n = std::str::from_utf8(&buf[at + 1..end])
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("not a RESP length: {buf:?}"));
+        Some((n, end + 2))
+    };
+    let (items, mut at) = line(0, b'*')?;
+    for _ in 0..items {
+        let (len, start) = line(at, b'$')?;
+        at = start + len + 2;
+        if buf.len() < at {
+            return None;
+        }
+    }
+    Some(at)
+}
+
+#[test]
+fn commands_are_counted_however_they_are_split() {
+    let stream = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*3\r\n$4\r\nMGET\r\n$2\r\nab\r\n$0\r\n\r\n";
+    let mut whole = CommandCounter::default();
+    assert_eq!(whole.feed(stream), 2);
+    for split in 0..=stream.len() {
+        let mut counter = CommandCounter::default();
+        let first = counter.feed(&stream[..split]);
+        assert_eq!(
+            first + counter.feed(&stream[split..]),
+            2,
+            "split at {split}"
+        );
+    }
+    let mut bytewise = CommandCounter::default();
+    let counts: u64 = stream.iter().map(|b| bytewise.feed(&[*b])).sum();
+    assert_eq!(counts, 2);
+}
+
+/// The test Redis's connection info and `host:port`, or `None` (after saying so) when it is not
+/// reached over plain TCP, so no proxy can stand in front of it.
+fn tcp_target(redis: &TestRedis) -> Option<(redis::ConnectionInfo, String)> {
+    let info = redis::Client::open(redis.url.as_str())
+        .expect("url")
+        .get_connection_info()
+        .clone();
+    match info.addr() {
+        redis::ConnectionAddr::Tcp(host, port) => {
+            let target = format!("{host}:{port}");
+            Some((info, target))
+        }
+        other => {
+            println!("skipped: the test Redis is not plain TCP ({other:?})");
+            None
+        }
+    }
+}
+
+/// A store with the test's key prefix that reaches Redis through `proxy`.
+async fn store_through(
+    proxy: &Proxy,
+    info: &redis::ConnectionInfo,
+    redis: &TestRedis,
+    timeout: Duration,
+) -> RedisLimitStore {
+    let through_proxy = info
+        .clone()
+        .set_addr(redis::ConnectionAddr::Tcp("127.0.0.1".into(), proxy.port));
+    let client = redis::Client::open(through_proxy).expect("client");
+    let manager = ConnectionManager::new_with_config(client, manager_config(timeout))
+        .await
+        .expect("connect through the proxy");
+    RedisLimitStore::from_manager(manager, redis.prefix.clone()).with_timeout(timeout)
 }
 
 /// Retries `failures` until Redis answers again (at most 10 s).
@@ -710,26 +1171,13 @@ async fn hung_or_down_redis_is_unavailable_then_recovers() {
     let Some(redis) = TestRedis::new() else {
         return;
     };
-    let info = redis::Client::open(redis.url.as_str())
-        .expect("url")
-        .get_connection_info()
-        .clone();
-    let target = match info.addr() {
-        redis::ConnectionAddr::Tcp(host, port) => format!("{host}:{port}"),
-        other => {
-            println!("skipped: the test Redis is not plain TCP ({other:?})");
-            return;
-        }
+    let Some((info, target)) = tcp_target(&redis) else {
+        return;
     };
     let proxy = Proxy::start(0, target.clone()).await;
     let port = proxy.port;
-    let through_proxy = info.set_addr(redis::ConnectionAddr::Tcp("127.0.0.1".into(), port));
-    let client = redis::Client::open(through_proxy).expect("client");
     let timeout = Duration::from_millis(500);
-    let manager = ConnectionManager::new_with_config(client, manager_config(timeout))
-        .await
-        .expect("connect through the proxy");
-    let s = RedisLimitStore::from_manager(manager, redis.prefix.clone()).with_timeout(timeout);
+    let s = store_through(&proxy, &info, &redis, timeout).await;
     let l = Limits::default().lockout;
     s.record_failure("acct", &l, 1000).await.expect("record");
 
@@ -738,16 +1186,24 @@ async fn hung_or_down_redis_is_unavailable_then_recovers() {
     assert_every_call_unavailable(&s, timeout).await;
     // It answers again: calls succeed, and no late answer is taken for another call's. (The
     // calls that gave up may still be applied, each whole, when Redis gets them: they touched
-    // other keys.)
+    // other keys, and their revocation and cut-offs are kept until 100 only.)
     proxy.freeze(false);
     assert_eq!(once_back(&s, "acct", 1000).await.failures, 1);
     for expected in 2..=4 {
         let state = s.record_failure("acct", &l, 1000).await.expect("record");
         assert_eq!(state.failures, expected);
     }
-    s.revoke("sid-2", 2000).await.expect("revoke");
-    assert!(s.is_revoked("sid-2", 1999).await.expect("is_revoked"));
-    assert!(!s.is_revoked("sid-3", 0).await.expect("is_revoked"));
+    s.revoke_sessions(&["sid-2".into()], 2000)
+        .await
+        .expect("revoke");
+    assert_eq!(
+        s.session_status("sid-2", 7, 1999).await.expect("status"),
+        REVOKED
+    );
+    assert_eq!(
+        s.session_status("sid-3", 7, 1999).await.expect("status"),
+        SessionStatus::default()
+    );
 
     // Redis gone: every call fails with Unavailable, quickly.
     proxy.stop().await;
@@ -763,4 +1219,137 @@ async fn hung_or_down_redis_is_unavailable_then_recovers() {
         5
     );
     proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_checks_and_revocations_are_one_command_each() {
+    let Some(redis) = TestRedis::new() else {
+        return;
+    };
+    let Some((info, target)) = tcp_target(&redis) else {
+        return;
+    };
+    let proxy = Proxy::start(0, target).await;
+    let s = store_through(&proxy, &info, &redis, Duration::from_secs(2)).await;
+    // The first call of a script may load it into Redis (one command more, once per Redis).
+    s.revoke_sessions(&["warm-up".into()], 100)
+        .await
+        .expect("revoke");
+    s.cut_off_user(1, 1, 100).await.expect("cut off");
+    let commands = |call: &str, before: u64, expected: u64| {
+        assert_eq!(proxy.commands() - before, expected, "{call}");
+    };
+
+    let before = proxy.commands();
+    let status = s.session_status("sid-999", 7, 50).await.expect("status");
+    assert_eq!(status, SessionStatus::default());
+    commands("session_status", before, 1);
+
+    let sids: Vec<String> = (0..1_000).map(|i| format!("sid-{i}")).collect();
+    let before = proxy.commands();
+    s.revoke_sessions(&sids, 100).await.expect("revoke");
+    commands("revoke_sessions of 1000", before, 1);
+
+    let before = proxy.commands();
+    s.revoke_sessions(&[], 100).await.expect("revoke none");
+    commands("revoke_sessions of none", before, 0);
+
+    let before = proxy.commands();
+    s.cut_off_user(7, 5_000, 100).await.expect("cut off");
+    commands("cut_off_user", before, 1);
+    let before = proxy.commands();
+    s.cut_off_everyone(4_000, 100).await.expect("cut off");
+    commands("cut_off_everyone", before, 1);
+
+    // All three keys, still in one command.
+    let before = proxy.commands();
+    let status = s.session_status("sid-999", 7, 50).await.expect("status");
+    assert_eq!(
+        status,
+        SessionStatus {
+            revoked: true,
+            cutoff_ms: Some(5_000)
+        }
+    );
+    commands("session_status", before, 1);
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn revoking_no_sessions_makes_no_call() {
+    // Redis is down: any call would fail.
+    let url = format!("redis://127.0.0.1:{}", closed_port().await);
+    let s = lazy_store(&url, Duration::from_millis(300));
+    s.revoke_sessions(&[], 100)
+        .await
+        .expect("nothing to send, nothing to fail");
+    assert!(matches!(
+        s.revoke_sessions(&["sid".into()], 100).await,
+        Err(StoreError::Unavailable(_))
+    ));
+}
+
+#[tokio::test]
+async fn instants_beyond_exact_lua_arithmetic() {
+    let Some(redis) = TestRedis::new() else {
+        return;
+    };
+    let s = redis.store().await;
+    let bound = 1_i64 << 52;
+    // A cut-off instant the scripts could not compare exactly is refused, and nothing written.
+    for at in [bound + 1, -bound - 1, i64::MAX, i64::MIN] {
+        for everyone in [false, true] {
+            let result = if everyone {
+                s.cut_off_everyone(at, 100).await
+            } else {
+                s.cut_off_user(7, at, 100).await
+            };
+            match result {
+                Err(StoreError::Unavailable(source)) => assert!(
+                    matches!(
+                        source.downcast_ref::<Error>(),
+                        Some(Error::TimestampOutOfRange(t)) if *t == at
+                    ),
+                    "{at}: {source:?}"
+                ),
+                other => panic!("{at}: expected TimestampOutOfRange, got {other:?}"),
+            }
+        }
+    }
+    assert_eq!(redis.keys(), BTreeSet::new());
+    // Up to the bound, comparisons are exact.
+    s.cut_off_user(7, bound, 100).await.expect("cut off");
+    s.cut_off_user(7, bound - 1, 100).await.expect("cut off");
+    assert_eq!(
+        s.session_status("sid", 7, 0).await.expect("status"),
+        cut_off_at(bound)
+    );
+    s.cut_off_user(8, -bound, 100).await.expect("cut off");
+    s.cut_off_user(8, 1 - bound, 100).await.expect("cut off");
+    assert_eq!(
+        s.session_status("sid", 8, 0).await.expect("status"),
+        cut_off_at(1 - bound)
+    );
+    // A `keep_until` beyond it means "kept for ever" either way: clamped, never refused.
+    s.revoke_sessions(&["sid".into()], i64::MAX)
+        .await
+        .expect("revoke");
+    s.cut_off_everyone(1, i64::MAX).await.expect("cut off");
+    assert_eq!(redis.get("revoked:sid"), Some(bound.to_string()));
+    assert_eq!(redis.get("cutoff:all"), Some(format!("1:{bound}")));
+    let now = 1_767_225_600;
+    assert_eq!(
+        s.session_status("sid", 9, now).await.expect("status"),
+        SessionStatus {
+            revoked: true,
+            cutoff_ms: Some(1)
+        }
+    );
+    for key in ["revoked:sid", "cutoff:all"] {
+        let ttl = redis.ttl(key);
+        assert!(
+            ((1 << 40) + 299..=(1 << 40) + 300).contains(&ttl),
+            "{key} TTL {ttl}"
+        );
+    }
 }

@@ -35,7 +35,7 @@ use std::io::Cursor;
 use std::net::IpAddr;
 
 use authx_core::config::BODY_LIMIT;
-use authx_core::routes::{self, Method};
+use authx_core::routes::{Method, Routers};
 use authx_core::{Auth, AuthError, AuthRequest, AuthResponse, Claims};
 use rocket::data::ToByteUnit as _;
 use rocket::fairing::{self, Fairing, Info, Kind};
@@ -50,24 +50,41 @@ pub use authx_core;
 /// the application mounts there itself.
 const FALLBACK_RANK: isize = 1000;
 
-/// The auth routes, to mount under any base with `Auth` managed:
-/// `rocket::build().manage(auth).mount("/api/users", authx_rocket::routes())`.
+/// Every router the configuration enables but social login, to mount under any base with
+/// `Auth` managed: `rocket::build().manage(auth).mount("/api/users", authx_rocket::routes())`.
 ///
 /// Each route of the core's table is a rocket route named after it (`auth:login`, ...), plus
-/// routes for every method and the rest of the base, so that another method on a known path
-/// answers `405` and an unknown path `404`, both in the contract's JSON form. The request is
-/// resolved by the core on its path as received (rocket's own matching decodes segments and
-/// ignores trailing slashes), so it is answered exactly as in the other adapters.
+/// routes for every method and the rest of the base; all of them hand the request to the
+/// core, which resolves it on its path as received (rocket's own matching decodes segments and
+/// ignores trailing slashes), so it is answered exactly as in the other adapters: another
+/// method on a known path `405`, an unknown path `404`, both in the contract's JSON form.
 pub fn routes() -> Vec<Route> {
+    routes_for(Routers::main())
+}
+
+/// The social login router's routes (`/{provider}`, `/{provider}/callback`), to mount under a
+/// base of its own (the examples use `/auth`).
+pub fn social_routes() -> Vec<Route> {
+    routes_for(Routers::social())
+}
+
+/// The routes of the chosen `routers` alone, as [`routes`] does for the main set.
+pub fn routes_for(routers: Routers) -> Vec<Route> {
     let mut out = Vec::new();
-    for (rank, route) in (1..).zip(routes::ROUTES) {
+    let dispatch = Dispatch { routers };
+    for (rank, route) in (1..).zip(routers.routes()) {
         let method = match route.method {
             Method::Get => HttpMethod::Get,
             Method::Post => HttpMethod::Post,
+            Method::Put => HttpMethod::Put,
+            Method::Delete => HttpMethod::Delete,
         };
         // Distinct ranks: `/confirm/<token>` and `/<id>/change_username` would collide.
-        let uri = route.path_with(|param| format!("<{param}>"));
-        let mut rocket_route = Route::ranked(rank, method, &uri, Dispatch);
+        let uri = match route.path_with(|param| format!("<{param}>")) {
+            path if path.is_empty() => "/".to_owned(),
+            path => path,
+        };
+        let mut rocket_route = Route::ranked(rank, method, &uri, dispatch.clone());
         rocket_route.name = Some(route.name.into());
         out.push(rocket_route);
     }
@@ -81,8 +98,9 @@ pub fn routes() -> Vec<Route> {
         HttpMethod::Options,
         HttpMethod::Trace,
     ] {
-        let mut fallback = Route::ranked(FALLBACK_RANK, method, "/<_..>", Dispatch);
-        fallback.name = Some("auth:fallback".into());
+        // `<_..>` matches no segment too: the base itself.
+        let mut fallback = Route::ranked(FALLBACK_RANK, method, "/<_..>", dispatch.clone());
+        fallback.name = Some("authx:fallback".into());
         out.push(fallback);
     }
     out
@@ -121,14 +139,26 @@ pub fn guard_catchers() -> Vec<Catcher> {
 pub struct AuthFairing {
     base: String,
     auth: Auth,
+    routers: Routers,
 }
 
 impl AuthFairing {
     /// The fairing for `auth` mounted at `base` (an origin path such as `/api/users`).
     pub fn new(base: impl Into<String>, auth: Auth) -> Self {
+        Self::with_routers(base, auth, Routers::main())
+    }
+
+    /// The fairing of the social login router, mounted at `base` (the examples use `/auth`).
+    pub fn social(base: impl Into<String>, auth: Auth) -> Self {
+        Self::with_routers(base, auth, Routers::social())
+    }
+
+    /// The fairing of the chosen `routers` alone, mounted at `base`.
+    pub fn with_routers(base: impl Into<String>, auth: Auth, routers: Routers) -> Self {
         Self {
             base: base.into(),
             auth,
+            routers,
         }
     }
 }
@@ -149,49 +179,47 @@ impl Fairing for AuthFairing {
             rocket.manage(self.auth.clone())
         };
         Ok(rocket
-            .mount(self.base.as_str(), routes())
+            .mount(self.base.as_str(), routes_for(self.routers))
             .register(self.base.as_str(), catchers()))
     }
 }
 
 #[derive(Clone)]
-struct Dispatch;
+struct Dispatch {
+    routers: Routers,
+}
 
 #[rocket::async_trait]
 impl route::Handler for Dispatch {
     async fn handle<'r>(&self, req: &'r Request<'_>, data: Data<'r>) -> route::Outcome<'r> {
-        route::Outcome::Success(respond(serve(req, data).await))
+        route::Outcome::Success(respond(serve(req, data, self.routers).await))
     }
 }
 
-async fn serve(req: &Request<'_>, data: Data<'_>) -> AuthResponse {
+async fn serve(req: &Request<'_>, data: Data<'_>, routers: Routers) -> AuthResponse {
     let auth = match auth_of(req) {
         Ok(auth) => auth,
         Err(e) => return AuthResponse::from_error(&e),
     };
     let base = req.route().map_or("/", |route| route.uri.base());
     let path = req.uri().path().as_str();
-    let relative = match base {
-        "/" => Some(path),
-        base => path.strip_prefix(base),
-    };
-    let found = match routes::lookup(req.method().as_str(), relative.unwrap_or_default()) {
-        Ok(found) => found,
-        Err(e) => return AuthResponse::from_error(&e),
+    let (prefix, relative) = match base {
+        "/" => ("", path),
+        base => (base, path.strip_prefix(base).unwrap_or(path)),
     };
     let Some(peer) = req.remote() else {
         return AuthResponse::from_error(&AuthError::unavailable(
             "authx-rocket: the request has no remote address",
         ));
     };
-    let mut core = core_request(peer.ip(), req);
-    core.param = found.param;
+    let query = req.uri().query().map(|q| q.as_str());
+    let mut core = core_request(peer.ip(), req).at(req.method().as_str(), prefix, relative, query);
     // Read one byte past the limit so an oversized body is told apart from a full one.
     match data.open((BODY_LIMIT + 1).bytes()).into_bytes().await {
         Ok(bytes) if bytes.len() <= BODY_LIMIT => core.body = bytes.into_inner(),
         _ => return AuthResponse::from_error(&AuthError::PayloadTooLarge),
     }
-    auth.handle(found.route.route, &core).await
+    auth.serve(routers, core).await
 }
 
 fn auth_of<'r>(req: &'r Request<'_>) -> Result<&'r Auth, AuthError> {

@@ -1,8 +1,9 @@
 //! SQLite and PostgreSQL storage for authx, through sqlx.
 //!
 //! [`SqliteStore`] (feature `sqlite`) and [`PostgresStore`] (feature `postgres`) implement
-//! every storage trait of [`authx_core::store`]; each method is one statement or one
-//! transaction. Both carry their schema as embedded migrations, applied by `connect`.
+//! every storage capability of [`authx_core::store`]; each method is one statement or one
+//! transaction. Both are [`SqlStore`], written once over a small per-dialect set of statements
+//! (see `src/dialect.rs`), and carry their schema as embedded migrations, applied by `connect`.
 //!
 //! ```no_run
 //! # async fn open() -> Result<(), authx_sqlx::Error> {
@@ -15,23 +16,31 @@ use std::sync::Arc;
 
 use authx_core::store::Repo;
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod dialect;
 mod error;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-mod repo;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-mod sql;
+mod rows;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod statements;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod store;
 #[cfg(all(test, any(feature = "sqlite", feature = "postgres")))]
 mod tests;
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use dialect::{Dialect, Statements};
 pub use error::Error;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use store::SqlStore;
 
 /// Opens the storage at `url`, choosing the backend by its scheme: `sqlite:` ([`SqliteStore`],
 /// feature `sqlite`), `postgres:` or `postgresql:` ([`PostgresStore`], feature `postgres`).

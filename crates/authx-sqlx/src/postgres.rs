@@ -1,12 +1,21 @@
-//! PostgreSQL storage.
+//! PostgreSQL: its statements, pool settings and migrations.
 
-use authx_core::store::StoreResult;
-use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{Postgres, Transaction};
+use sqlx::Postgres;
+use sqlx::postgres::{PgPoolOptions, PgQueryResult};
 
-use crate::error::{Error, store_error};
-use crate::repo::{Backend, impl_repo};
-use crate::sql::claim_due_mail;
+use crate::dialect::{Dialect, Statements};
+use crate::error::Error;
+use crate::statements::{self as common, after_cutoff, claim_due_mail};
+use crate::store::SqlStore;
+
+/// authx storage in a PostgreSQL database.
+///
+/// ```no_run
+/// # async fn open() -> Result<(), authx_sqlx::Error> {
+/// let store = authx_sqlx::PostgresStore::connect("postgres://authx@localhost/authx").await?;
+/// # Ok(()) }
+/// ```
+pub type PostgresStore = SqlStore<Postgres>;
 
 /// The embedded migrations, `migrations/postgres`.
 pub(crate) const MIGRATIONS: &[crate::EmbeddedMigration] = &[
@@ -20,6 +29,11 @@ pub(crate) const MIGRATIONS: &[crate::EmbeddedMigration] = &[
         "session holds refresh token",
         include_str!("../migrations/postgres/0002_session_holds_refresh_token.sql"),
     ),
+    (
+        3,
+        "sessions v2",
+        include_str!("../migrations/postgres/0003_sessions_v2.sql"),
+    ),
 ];
 
 /// Connections in the pool (sqlx's default).
@@ -28,19 +42,69 @@ const POOL_SIZE: u32 = 10;
 /// A connection idle in the pool this long is pinged before it is handed out.
 const PING_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// authx storage in a PostgreSQL database.
-///
-/// ```no_run
-/// # async fn open() -> Result<(), authx_sqlx::Error> {
-/// let store = authx_sqlx::PostgresStore::connect("postgres://authx@localhost/authx").await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct PostgresStore {
-    pool: PgPool,
+impl crate::dialect::sealed::Sealed for Postgres {}
+
+impl Dialect for Postgres {
+    const SQL: &'static Statements = &SQL;
+    /// No queue: PostgreSQL's writers wait for each other's row locks without polling.
+    const QUEUE_WRITES: bool = false;
+    /// A plain `BEGIN`: PostgreSQL locks rows as they are written, so concurrent transactions
+    /// wait for each other only where they meet.
+    const BEGIN_WRITE: Option<&'static str> = None;
+
+    fn rows_affected(result: &PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
 }
 
-impl PostgresStore {
+static SQL: Statements = Statements {
+    user_by_id: common::USER_BY_ID,
+    user_by_email: common::USER_BY_EMAIL,
+    user_by_username: common::USER_BY_USERNAME,
+    insert_user: common::INSERT_USER,
+    change_username: common::CHANGE_USERNAME,
+    record_login: common::RECORD_LOGIN,
+    insert_email_token: common::INSERT_EMAIL_TOKEN,
+    email_token: common::EMAIL_TOKEN,
+    use_email_token: common::USE_EMAIL_TOKEN,
+    use_user_email_tokens: common::USE_USER_EMAIL_TOKENS,
+    confirm_user: common::CONFIRM_USER,
+    grant_permission: "UPDATE users SET permissions = array_append(permissions, $2) \
+         WHERE id = $1 AND NOT ($2 = ANY (permissions))",
+    reset_password: common::RESET_PASSWORD,
+    insert_session: common::INSERT_SESSION,
+    rotate_refresh_token: concat!(
+        "UPDATE sessions SET previous_jti = refresh_jti, refresh_jti = $4, rotated_at = $3, \
+         expires_at = least($5, absolute_expires_at), last_ip = $6, last_user_agent = $7 \
+         WHERE sid = $1 AND refresh_jti = $2 AND ended_at IS NULL AND expires_at > $3 AND ",
+        after_cutoff!(),
+        " RETURNING created_at_ms, expires_at, absolute_expires_at"
+    ),
+    refresh_token_state: common::REFRESH_TOKEN_STATE,
+    live_sessions: common::LIVE_SESSIONS,
+    end_session: common::END_SESSION,
+    end_other_sessions: common::END_OTHER_SESSIONS,
+    end_user_sessions: common::END_USER_SESSIONS,
+    raise_session_cutoff: "INSERT INTO session_cutoff (id, cutoff_ms) VALUES (1, $1) \
+         ON CONFLICT (id) DO UPDATE \
+         SET cutoff_ms = greatest(session_cutoff.cutoff_ms, excluded.cutoff_ms)",
+    session_cutoff: common::SESSION_CUTOFF,
+    insert_mail: common::INSERT_MAIL,
+    // Rows another worker is claiming are skipped rather than waited for, and a row whose
+    // claim changed meanwhile is re-checked under its lock, so two workers never claim the same
+    // mail.
+    claim_due_mail: claim_due_mail!(" FOR UPDATE SKIP LOCKED"),
+    mark_mail_sent: common::MARK_MAIL_SENT,
+    reschedule_mail: common::RESCHEDULE_MAIL,
+    give_up_mail: common::GIVE_UP_MAIL,
+    next_mail_due: common::NEXT_MAIL_DUE,
+    acquire_lease: common::ACQUIRE_LEASE,
+    purge_sessions: common::PURGE_SESSIONS,
+    purge_email_tokens: common::PURGE_EMAIL_TOKENS,
+    purge_mail: common::PURGE_MAIL,
+};
+
+impl SqlStore<Postgres> {
     /// Connects to the database at `url` (`postgres://` or `postgresql://`) with
     /// [`pool_options`](Self::pool_options), and applies the embedded migrations.
     pub async fn connect(url: &str) -> Result<Self, Error> {
@@ -72,8 +136,8 @@ impl PostgresStore {
 
     /// Wraps an existing pool, as configured by the caller, without migrating it (see
     /// [`migrate`](Self::migrate)).
-    pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+    pub fn from_pool(pool: sqlx::PgPool) -> Self {
+        Self::with_pool(pool)
     }
 
     /// Applies the embedded migrations that are not applied yet (under sqlx's advisory lock,
@@ -82,42 +146,4 @@ impl PostgresStore {
         crate::migrator(MIGRATIONS).run(&self.pool).await?;
         Ok(())
     }
-
-    /// The connection pool.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
 }
-
-impl Backend for PostgresStore {
-    type Database = Postgres;
-    /// A `text[]`.
-    type Permissions = Vec<String>;
-    /// An `integer`.
-    type Attempts = i32;
-    /// Rows another worker is claiming are skipped rather than waited for, and a row whose claim
-    /// changed meanwhile is re-checked under its lock, so two workers never claim the same mail.
-    const CLAIM_DUE_MAIL: &'static str = claim_due_mail!(" FOR UPDATE SKIP LOCKED");
-
-    /// No turn: PostgreSQL's writers wait for each other's row locks without polling.
-    type WriteGuard = AnyTurn;
-
-    async fn write_turn(&self) -> AnyTurn {
-        AnyTurn
-    }
-
-    /// A plain `BEGIN`: PostgreSQL locks rows as they are written, so concurrent transactions
-    /// wait for each other only where they meet.
-    async fn begin_write(&self) -> StoreResult<Transaction<'static, Postgres>> {
-        self.pool.begin().await.map_err(store_error)
-    }
-
-    fn permissions(permissions: Vec<String>) -> StoreResult<Vec<String>> {
-        Ok(permissions)
-    }
-}
-
-/// PostgreSQL writes whenever it likes.
-pub(crate) struct AnyTurn;
-
-impl_repo!(PostgresStore);

@@ -1,19 +1,27 @@
-//! SQLite storage.
+//! SQLite: its statements, connection settings and migrations.
 
 use std::str::FromStr as _;
-use std::sync::Arc;
 use std::time::Duration;
 
-use authx_core::store::{StoreError, StoreResult};
+use sqlx::Sqlite;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult,
+    SqliteSynchronous,
 };
-use sqlx::{Sqlite, Transaction};
-use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use crate::error::{Error, store_error};
-use crate::repo::{Backend, impl_repo};
-use crate::sql::claim_due_mail;
+use crate::dialect::{Dialect, Statements};
+use crate::error::Error;
+use crate::statements::{self as common, after_cutoff, claim_due_mail};
+use crate::store::SqlStore;
+
+/// authx storage in a SQLite database.
+///
+/// ```no_run
+/// # async fn open() -> Result<(), authx_sqlx::Error> {
+/// let store = authx_sqlx::SqliteStore::connect("sqlite://authx.db").await?;
+/// # Ok(()) }
+/// ```
+pub type SqliteStore = SqlStore<Sqlite>;
 
 /// The embedded migrations, `migrations/sqlite`.
 pub(crate) const MIGRATIONS: &[crate::EmbeddedMigration] = &[
@@ -27,6 +35,11 @@ pub(crate) const MIGRATIONS: &[crate::EmbeddedMigration] = &[
         "session holds refresh token",
         include_str!("../migrations/sqlite/0002_session_holds_refresh_token.sql"),
     ),
+    (
+        3,
+        "sessions v2",
+        include_str!("../migrations/sqlite/0003_sessions_v2.sql"),
+    ),
 ];
 
 /// Connections in the pool: readers run in parallel under WAL, writers queue on the lock.
@@ -35,21 +48,71 @@ const POOL_SIZE: u32 = 8;
 /// How long a connection waits for another's write lock before failing with SQLITE_BUSY.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// authx storage in a SQLite database.
-///
-/// ```no_run
-/// # async fn open() -> Result<(), authx_sqlx::Error> {
-/// let store = authx_sqlx::SqliteStore::connect("sqlite://authx.db").await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
-    /// Whose turn it is to write (see `Backend::write_turn` below); shared by clones.
-    writer: Arc<Mutex<()>>,
+impl crate::dialect::sealed::Sealed for Sqlite {}
+
+impl Dialect for Sqlite {
+    const SQL: &'static Statements = &SQL;
+    /// SQLite lets one writer in at a time and makes the others poll with growing sleeps (its
+    /// busy handler: 1, 2, 5, ... up to 100 ms), so under concurrent writes most of the wait was
+    /// sleep while the lock was free; the store's async lock hands over to the next writer as
+    /// soon as one is done. The busy timeout remains for other processes writing to the file.
+    const QUEUE_WRITES: bool = true;
+    /// `BEGIN IMMEDIATE` takes the write lock at once: a deferred transaction that reads first
+    /// and writes later would fail with SQLITE_BUSY instead of waiting.
+    const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
+
+    fn rows_affected(result: &SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
 }
 
-impl SqliteStore {
+static SQL: Statements = Statements {
+    user_by_id: common::USER_BY_ID,
+    user_by_email: common::USER_BY_EMAIL,
+    user_by_username: common::USER_BY_USERNAME,
+    insert_user: common::INSERT_USER,
+    change_username: common::CHANGE_USERNAME,
+    record_login: common::RECORD_LOGIN,
+    insert_email_token: common::INSERT_EMAIL_TOKEN,
+    email_token: common::EMAIL_TOKEN,
+    use_email_token: common::USE_EMAIL_TOKEN,
+    use_user_email_tokens: common::USE_USER_EMAIL_TOKENS,
+    confirm_user: common::CONFIRM_USER,
+    grant_permission: "UPDATE users SET permissions = json_insert(permissions, '$[#]', $2) \
+         WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM json_each(users.permissions) WHERE value = $2)",
+    reset_password: common::RESET_PASSWORD,
+    insert_session: common::INSERT_SESSION,
+    rotate_refresh_token: concat!(
+        "UPDATE sessions SET previous_jti = refresh_jti, refresh_jti = $4, rotated_at = $3, \
+         expires_at = min($5, absolute_expires_at), last_ip = $6, last_user_agent = $7 \
+         WHERE sid = $1 AND refresh_jti = $2 AND ended_at IS NULL AND expires_at > $3 AND ",
+        after_cutoff!(),
+        " RETURNING created_at_ms, expires_at, absolute_expires_at"
+    ),
+    refresh_token_state: common::REFRESH_TOKEN_STATE,
+    live_sessions: common::LIVE_SESSIONS,
+    end_session: common::END_SESSION,
+    end_other_sessions: common::END_OTHER_SESSIONS,
+    end_user_sessions: common::END_USER_SESSIONS,
+    raise_session_cutoff: "INSERT INTO session_cutoff (id, cutoff_ms) VALUES (1, $1) \
+         ON CONFLICT (id) DO UPDATE \
+         SET cutoff_ms = max(session_cutoff.cutoff_ms, excluded.cutoff_ms)",
+    session_cutoff: common::SESSION_CUTOFF,
+    insert_mail: common::INSERT_MAIL,
+    // One statement, no lock clause: SQLite runs one writer at a time, so two workers never
+    // claim the same row.
+    claim_due_mail: claim_due_mail!(""),
+    mark_mail_sent: common::MARK_MAIL_SENT,
+    reschedule_mail: common::RESCHEDULE_MAIL,
+    give_up_mail: common::GIVE_UP_MAIL,
+    next_mail_due: common::NEXT_MAIL_DUE,
+    acquire_lease: common::ACQUIRE_LEASE,
+    purge_sessions: common::PURGE_SESSIONS,
+    purge_email_tokens: common::PURGE_EMAIL_TOKENS,
+    purge_mail: common::PURGE_MAIL,
+};
+
+impl SqlStore<Sqlite> {
     /// Opens (creating it if missing) the database at `url` (`sqlite://path`, `sqlite:path` or
     /// `sqlite::memory:`) with [`connect_options`](Self::connect_options) and
     /// [`pool_options`](Self::pool_options), and applies the embedded migrations.
@@ -100,11 +163,8 @@ impl SqliteStore {
     /// Wraps an existing pool, as configured by the caller, without migrating it (see
     /// [`migrate`](Self::migrate)). The pool should enable foreign keys (sqlx's default) and
     /// a busy timeout.
-    pub fn from_pool(pool: SqlitePool) -> Self {
-        Self {
-            pool,
-            writer: Arc::new(Mutex::new(())),
-        }
+    pub fn from_pool(pool: sqlx::SqlitePool) -> Self {
+        Self::with_pool(pool)
     }
 
     /// Applies the embedded migrations that are not applied yet.
@@ -112,45 +172,4 @@ impl SqliteStore {
         crate::migrator(MIGRATIONS).run(&self.pool).await?;
         Ok(())
     }
-
-    /// The connection pool.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
 }
-
-impl Backend for SqliteStore {
-    type Database = Sqlite;
-    /// A JSON array.
-    type Permissions = String;
-    type Attempts = i64;
-    /// One statement, no lock clause: SQLite runs one writer at a time, so two workers never
-    /// claim the same row.
-    const CLAIM_DUE_MAIL: &'static str = claim_due_mail!("");
-
-    type WriteGuard = OwnedMutexGuard<()>;
-
-    /// Writers queue on the store's own async lock before SQLite's. SQLite lets one writer in
-    /// at a time and makes the others poll with growing sleeps (its busy handler: 1, 2, 5, ...
-    /// up to 100 ms), so under concurrent writes most of the wait was sleep while the lock was
-    /// free; the async lock hands over to the next writer as soon as one is done. The busy
-    /// timeout remains for other processes writing to the same file.
-    async fn write_turn(&self) -> OwnedMutexGuard<()> {
-        self.writer.clone().lock_owned().await
-    }
-
-    /// `BEGIN IMMEDIATE` takes the write lock at once: a deferred transaction that reads first
-    /// and writes later would fail with SQLITE_BUSY instead of waiting.
-    async fn begin_write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        self.pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(store_error)
-    }
-
-    fn permissions(json: String) -> StoreResult<Vec<String>> {
-        serde_json::from_str(&json).map_err(StoreError::unavailable)
-    }
-}
-
-impl_repo!(SqliteStore);

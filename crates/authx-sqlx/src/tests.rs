@@ -1,27 +1,196 @@
 //! The storage scenarios, written once and run against every backend by `store_tests!`.
 //!
 //! SQLite runs on a file in a temporary directory with a multi-connection pool. PostgreSQL runs
-//! when `AUTHX_TEST_POSTGRES_URL` names a server (e.g. `postgres://postgres@127.0.0.1/postgres`):
-//! each test creates a database `authx_test_<random hex>` there and drops it afterwards.
+//! when `AUTHX_TEST_POSTGRES_URL` names a server (e.g. `postgres://postgres@127.0.0.1/postgres`,
+//! read through `authx_testkit::service_url`): each test creates a database
+//! `authx_test_<random hex>` there and drops it afterwards, whether the test passed or not.
+//!
+//! A scenario sees the store as the service does (`dyn Repo`) and the database underneath
+//! ([`Db`]), so it can check what was written: a refused write leaves every table as it was.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 
-use authx_core::clock::Timestamp;
+use authx_core::clock::{Millis, Timestamp};
 use authx_core::mail::Mail;
 use authx_core::store::{
-    NewEmailToken, NewSession, NewUser, OutboxMail, RefreshRotation, Repo, RotationOutcome,
-    StoreError, TokenPurpose, UniqueField, User,
+    EmailToken, EmailTokenStore, EndSessions, MailOutbox, Maintenance, NewEmailToken, NewSession,
+    NewUser, OutboxMail, Purge, QueuedToken, Redemption, RefreshRotation, Repo, RotatedSession,
+    RotationOutcome, SessionInfo, SessionStore, StoreError, TokenEffect, TokenPurpose, UniqueField,
+    User, UserId, UserStore,
 };
+use sqlx::AssertSqlSafe;
 
 const NOW: Timestamp = 1_700_000_000;
+const NOW_MS: Millis = NOW * 1000;
 const DAY: i64 = 86_400;
+/// The absolute lifetime of the sessions these tests open, and the one migration 3 gives the
+/// sessions it finds: 30 days after their login.
+const LIFETIME: i64 = 30 * DAY;
 const GRACE: i64 = 10;
+
+// ----- what a scenario works with -----
+
+/// The store as the service sees it, the database underneath, and the database's URL.
+#[derive(Clone)]
+struct Store {
+    repo: Arc<dyn Repo>,
+    db: Db,
+    url: String,
+}
+
+/// The store's capabilities, so a scenario calls them on `store` directly.
+impl Repo for Store {
+    fn users(&self) -> &dyn UserStore {
+        self.repo.users()
+    }
+    fn sessions(&self) -> &dyn SessionStore {
+        self.repo.sessions()
+    }
+    fn email_tokens(&self) -> &dyn EmailTokenStore {
+        self.repo.email_tokens()
+    }
+    fn outbox(&self) -> &dyn MailOutbox {
+        self.repo.outbox()
+    }
+    fn maintenance(&self) -> &dyn Maintenance {
+        self.repo.maintenance()
+    }
+}
+
+/// The database under a store, read directly.
+#[derive(Clone)]
+enum Db {
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::SqlitePool),
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgPool),
+}
+
+/// Every table's rows, each as text, sorted: by table name.
+type Snapshot = BTreeMap<String, Vec<String>>;
+
+/// Evaluates `$body` with `$pool` bound to the pool of `$db`, whichever backend it is.
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite($pool) => $body,
+            #[cfg(feature = "postgres")]
+            Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+impl Db {
+    /// Every row of every table (the migrations' bookkeeping included).
+    async fn snapshot(&self) -> Snapshot {
+        let mut snapshot = Snapshot::new();
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(pool) => {
+                let tables: Vec<String> = sqlx::query_scalar(
+                    "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name",
+                )
+                .fetch_all(pool)
+                .await
+                .expect("tables");
+                for table in tables {
+                    let columns: Vec<String> =
+                        sqlx::query_scalar("SELECT name FROM pragma_table_info($1) ORDER BY cid")
+                            .bind(&table)
+                            .fetch_all(pool)
+                            .await
+                            .expect("columns");
+                    // `quote` writes any value as a literal, blobs included.
+                    let row = columns
+                        .iter()
+                        .map(|column| format!("quote(\"{column}\")"))
+                        .collect::<Vec<_>>()
+                        .join(" || '|' || ");
+                    let rows =
+                        sqlx::query_scalar(AssertSqlSafe(format!("SELECT {row} FROM \"{table}\"")))
+                            .fetch_all(pool)
+                            .await
+                            .expect("rows");
+                    snapshot.insert(table, rows);
+                }
+            }
+            #[cfg(feature = "postgres")]
+            Self::Postgres(pool) => {
+                let tables: Vec<String> = sqlx::query_scalar(
+                    "SELECT tablename::text FROM pg_tables \
+                     WHERE schemaname = current_schema() ORDER BY 1",
+                )
+                .fetch_all(pool)
+                .await
+                .expect("tables");
+                for table in tables {
+                    let rows = sqlx::query_scalar(AssertSqlSafe(format!(
+                        "SELECT row_to_json(t)::text FROM \"{table}\" t"
+                    )))
+                    .fetch_all(pool)
+                    .await
+                    .expect("rows");
+                    snapshot.insert(table, rows);
+                }
+            }
+        }
+        for rows in snapshot.values_mut() {
+            rows.sort();
+        }
+        snapshot
+    }
+
+    /// How many rows every table holds.
+    async fn row_counts(&self) -> BTreeMap<String, usize> {
+        self.snapshot()
+            .await
+            .into_iter()
+            .map(|(table, rows)| (table, rows.len()))
+            .collect()
+    }
+
+    /// The integer `sql` selects from the one row it finds for `$1` = `key`.
+    async fn int(&self, sql: &'static str, key: &str) -> Option<i64> {
+        on_pool!(self, pool => sqlx::query_scalar(sql).bind(key).fetch_one(pool).await.expect(sql))
+    }
+
+    /// The text `sql` selects from the one row it finds for `$1` = `key`.
+    async fn text(&self, sql: &'static str, key: &str) -> Option<String> {
+        on_pool!(self, pool => sqlx::query_scalar(sql).bind(key).fetch_one(pool).await.expect(sql))
+    }
+
+    /// The texts `sql` selects, sorted.
+    async fn texts(&self, sql: &'static str) -> Vec<String> {
+        let mut texts: Vec<String> =
+            on_pool!(self, pool => sqlx::query_scalar(sql).fetch_all(pool).await.expect(sql));
+        texts.sort();
+        texts
+    }
+
+    /// The integers `sql` selects, in its order.
+    async fn ints(&self, sql: &'static str) -> Vec<i64> {
+        on_pool!(self, pool => sqlx::query_scalar(sql).fetch_all(pool).await.expect(sql))
+    }
+
+    async fn close(&self) {
+        on_pool!(self, pool => pool.close().await);
+    }
+}
+
+/// A database as an older version of authx left it: its first `migrations` migrations applied,
+/// then `sql` run (the same SQL on every backend).
+#[derive(Clone, Copy)]
+struct Seed {
+    migrations: usize,
+    sql: &'static str,
+}
 
 /// A database for one test, removed when the test ends.
 struct TestDb {
-    repo: Arc<dyn Repo>,
+    store: Store,
     teardown: Teardown,
 }
 
@@ -33,10 +202,10 @@ enum Teardown {
 }
 
 impl TestDb {
-    // Only PostgreSQL's teardown awaits; SQLite's removes a directory.
-    #[cfg_attr(not(feature = "postgres"), allow(clippy::unused_async))]
+    // Only PostgreSQL's teardown awaits more than closing the pool.
     async fn teardown(self) {
-        drop(self.repo);
+        self.store.db.close().await;
+        drop(self.store);
         match self.teardown {
             #[cfg(feature = "sqlite")]
             Teardown::Sqlite(dir) => drop(dir),
@@ -49,25 +218,33 @@ impl TestDb {
 /// Runs `scenario` on `db`, then removes the database whether the scenario passed or not.
 async fn run<F, Fut>(db: TestDb, scenario: F)
 where
-    F: FnOnce(Arc<dyn Repo>) -> Fut,
+    F: FnOnce(Store) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let outcome = tokio::spawn(scenario(Arc::clone(&db.repo))).await;
+    let outcome = tokio::spawn(scenario(db.store.clone())).await;
     db.teardown().await;
     if let Err(failure) = outcome {
         std::panic::resume_unwind(failure.into_panic());
     }
 }
 
-/// Instantiates every scenario for every backend compiled in.
+/// Instantiates every scenario for every backend compiled in; `scenario from SEED` runs it on a
+/// database upgraded from `SEED`.
 macro_rules! store_tests {
-    ($($scenario:ident),+ $(,)?) => {
+    (@seed) => {
+        None
+    };
+    (@seed $seed:ident) => {
+        Some(super::$seed)
+    };
+    ($($scenario:ident $(from $seed:ident)?),+ $(,)?) => {
         #[cfg(feature = "sqlite")]
         mod on_sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $scenario() {
-                    super::run(super::sqlite::open().await, super::$scenario).await;
+                    let db = super::sqlite::open(store_tests!(@seed $($seed)?)).await;
+                    super::run(db, super::$scenario).await;
                 }
             )+
         }
@@ -77,7 +254,8 @@ macro_rules! store_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $scenario() {
-                    let Some(db) = super::postgres::open().await else {
+                    let Some(db) = super::postgres::open(store_tests!(@seed $($seed)?)).await
+                    else {
                         return;
                     };
                     super::run(db, super::$scenario).await;
@@ -88,20 +266,43 @@ macro_rules! store_tests {
 }
 
 store_tests!(
-    create_user_stores_defaults_and_queues_mail,
+    // users
+    create_user_stores_defaults_token_and_mail,
+    create_user_without_token_or_password,
     conflicts_roll_back_everything,
     concurrent_registrations_make_one_user,
     change_username_rules,
     concurrent_renames_make_one_winner,
     record_login_sets_time_and_rehash,
-    sessions_open_and_revoke,
+    // sessions
+    live_sessions_newest_first_as_stored,
+    failed_session_writes_leave_nothing,
     rotation_outcomes,
+    rotation_records_client_and_clamps_expiry,
     concurrent_rotations_rotate_once,
-    confirm_email_rules,
-    concurrent_confirmations_use_token_once,
+    rotations_add_no_rows,
+    end_sessions_counts_and_scope,
+    end_everyone_raises_the_cutoff,
+    // emailed tokens
     queue_email_token_is_atomic,
+    email_token_finds_live_tokens_of_its_purpose,
+    redeem_confirm_email,
+    redeem_reset_password,
+    refused_redemptions_write_nothing,
+    concurrent_redemptions_redeem_once,
+    // outbox
     outbox_claims_leases_and_retries,
     concurrent_claims_are_disjoint,
+    // maintenance
+    leases_are_taken_renewed_and_taken_over,
+    concurrent_lease_acquisitions_have_one_winner,
+    purge_sessions_in_batches,
+    purge_email_tokens_in_batches,
+    purge_mail_in_batches,
+    // schema
+    reconnecting_finds_the_data_migrated_once,
+    upgrades_a_version_1_database from V1,
+    upgrades_a_version_2_database from V2,
 );
 
 // ----- fixtures -----
@@ -115,49 +316,224 @@ fn mail_to(to: &str, subject: &str) -> Mail {
     }
 }
 
-fn token(hash: &str, email: &str, created_at: Timestamp, expires_at: Timestamp) -> NewEmailToken {
+fn confirm_token(
+    hash: &str,
+    email: &str,
+    created_at: Timestamp,
+    expires_at: Timestamp,
+) -> NewEmailToken {
     NewEmailToken {
         hash: hash.to_owned(),
         purpose: TokenPurpose::ConfirmEmail,
         email: email.to_owned(),
+        state: String::new(),
         created_at,
         expires_at,
     }
 }
 
-/// The arguments of `create_user` for `name`: email `<name>@example.com`, token
+fn reset_token(
+    hash: &str,
+    email: &str,
+    state: &str,
+    created_at: Timestamp,
+    expires_at: Timestamp,
+) -> NewEmailToken {
+    NewEmailToken {
+        hash: hash.to_owned(),
+        purpose: TokenPurpose::ResetPassword,
+        email: email.to_owned(),
+        state: state.to_owned(),
+        created_at,
+        expires_at,
+    }
+}
+
+/// `token` with a mail to its address, subject `subject`.
+fn carried_by(token: NewEmailToken, subject: &str) -> QueuedToken {
+    let mail = mail_to(&token.email, subject);
+    QueuedToken { token, mail }
+}
+
+/// `token` with a mail to its address, subject `token <hash>`.
+fn with_mail(token: NewEmailToken) -> QueuedToken {
+    let subject = format!("token {}", token.hash);
+    carried_by(token, &subject)
+}
+
+/// The arguments of `create_user` for `name`: email `<name>@example.com`, a password, token
 /// `hash-<name>` valid a day, the confirmation mail.
-fn registration(name: &str) -> (NewUser, NewEmailToken, Mail) {
+fn registration(name: &str) -> (NewUser, QueuedToken) {
     let email = format!("{name}@example.com");
     (
         NewUser {
             email: email.clone(),
             username: name.to_owned(),
-            password_hash: format!("$argon2id$v=19$fake${name}"),
+            password_hash: Some(format!("$argon2id$v=19$fake${name}")),
+            confirmed: false,
             created_at: NOW,
         },
-        token(&format!("hash-{name}"), &email, NOW, NOW + DAY),
-        mail_to(&email, "Confirm email"),
+        carried_by(
+            confirm_token(&format!("hash-{name}"), &email, NOW, NOW + DAY),
+            "Confirm email",
+        ),
     )
 }
 
 async fn register(repo: &dyn Repo, name: &str) -> User {
-    let (user, token, mail) = registration(name);
-    repo.create_user(user, token, mail)
+    let (user, token) = registration(name);
+    repo.users()
+        .create_user(user, Some(token))
         .await
         .expect("registration stored")
 }
 
-fn session(sid: &str, user_id: i64, jti: &str, expires_at: Timestamp) -> NewSession {
-    NewSession {
-        sid: sid.to_owned(),
-        user_id,
-        refresh_jti: jti.to_owned(),
-        created_at: NOW,
-        expires_at,
+async fn user(repo: &dyn Repo, id: UserId) -> User {
+    repo.users()
+        .user_by_id(id)
+        .await
+        .expect("lookup")
+        .expect("user found")
+}
+
+async fn queue(repo: &dyn Repo, user_id: UserId, token: QueuedToken) {
+    repo.email_tokens()
+        .queue_email_token(user_id, token)
+        .await
+        .expect("token queued");
+}
+
+async fn find(
+    repo: &dyn Repo,
+    hash: &str,
+    purpose: TokenPurpose,
+    now: Timestamp,
+) -> Option<EmailToken> {
+    repo.email_tokens()
+        .email_token(hash, purpose, now)
+        .await
+        .expect("token lookup")
+}
+
+/// Redeeming a confirmation token of `user` as the service would, having read `user`.
+fn confirming(hash: &str, user: &User, now: Timestamp, grant: &[&str]) -> Redemption {
+    Redemption {
+        hash: hash.to_owned(),
+        purpose: TokenPurpose::ConfirmEmail,
+        user_id: user.id,
+        now,
+        email: user.email.clone(),
+        password_changed_at: user.password_changed_at,
+        effect: TokenEffect::ConfirmEmail {
+            grant: grant.iter().map(|&p| p.to_owned()).collect(),
+        },
+        notice: None,
     }
 }
 
+/// Redeeming a reset token of `user` as the service would, having read `user`.
+fn resetting(
+    hash: &str,
+    user: &User,
+    now: Timestamp,
+    password_hash: &str,
+    changed_at: Millis,
+) -> Redemption {
+    Redemption {
+        hash: hash.to_owned(),
+        purpose: TokenPurpose::ResetPassword,
+        user_id: user.id,
+        now,
+        email: user.email.clone(),
+        password_changed_at: user.password_changed_at,
+        effect: TokenEffect::ResetPassword {
+            password_hash: password_hash.to_owned(),
+            changed_at,
+        },
+        notice: None,
+    }
+}
+
+async fn redeem(repo: &dyn Repo, redemption: Redemption) -> bool {
+    repo.email_tokens()
+        .redeem_email_token(redemption)
+        .await
+        .expect("redemption ran")
+}
+
+/// A session of `user_id` opened at `opened_ms`, its first token `jti` expiring at
+/// `expires_at`, ending for good at `NOW + LIFETIME`; public id `pub-<sid>`.
+fn session(
+    sid: &str,
+    user_id: UserId,
+    jti: &str,
+    opened_ms: Millis,
+    expires_at: Timestamp,
+) -> NewSession {
+    NewSession {
+        sid: sid.to_owned(),
+        public_id: format!("pub-{sid}"),
+        user_id,
+        created_at_ms: opened_ms,
+        expires_at,
+        absolute_expires_at: NOW + LIFETIME,
+        refresh_jti: jti.to_owned(),
+        ip: "192.0.2.1".to_owned(),
+        user_agent: format!("browser of {sid}"),
+    }
+}
+
+async fn open_session(repo: &dyn Repo, session: &NewSession) {
+    repo.sessions()
+        .create_session(session.clone())
+        .await
+        .expect("session opened");
+}
+
+/// How `live_sessions` lists `session` before its first rotation.
+fn listed(session: &NewSession) -> SessionInfo {
+    SessionInfo {
+        sid: session.sid.clone(),
+        public_id: session.public_id.clone(),
+        created_at_ms: session.created_at_ms,
+        rotated_at: None,
+        login_ip: session.ip.clone(),
+        login_user_agent: session.user_agent.clone(),
+        last_ip: None,
+        last_user_agent: None,
+    }
+}
+
+async fn listing(repo: &dyn Repo, user_id: UserId, now: Timestamp) -> Vec<SessionInfo> {
+    repo.sessions()
+        .live_sessions(user_id, now)
+        .await
+        .expect("sessions listed")
+}
+
+/// The sids of the user's live sessions, newest first.
+async fn live(repo: &dyn Repo, user_id: UserId, now: Timestamp) -> Vec<String> {
+    listing(repo, user_id, now)
+        .await
+        .into_iter()
+        .map(|s| s.sid)
+        .collect()
+}
+
+async fn end(repo: &dyn Repo, which: EndSessions, at: Timestamp) -> u64 {
+    repo.sessions()
+        .end_sessions(which, at)
+        .await
+        .expect("sessions ended")
+}
+
+fn end_one(sid: &str) -> EndSessions {
+    EndSessions::One {
+        sid: sid.to_owned(),
+    }
+}
+
+/// Presenting `presented` for session `sid` at `now`, asking for `next` to expire 200 s later.
 fn rotation(sid: &str, presented: &str, next: &str, now: Timestamp) -> RefreshRotation {
     RefreshRotation {
         sid: sid.to_owned(),
@@ -166,11 +542,25 @@ fn rotation(sid: &str, presented: &str, next: &str, now: Timestamp) -> RefreshRo
         now,
         next_expires_at: now + 200,
         grace_seconds: GRACE,
+        ip: "198.51.100.7".to_owned(),
+        user_agent: format!("agent of {next}"),
     }
 }
 
 async fn rotate(repo: &dyn Repo, r: RefreshRotation) -> RotationOutcome {
-    repo.rotate_refresh_token(r).await.expect("rotation ran")
+    repo.sessions()
+        .rotate_refresh_token(r)
+        .await
+        .expect("rotation ran")
+}
+
+/// The outcome of rotating a session opened at `opened_ms` with absolute expiry `absolute`.
+fn rotated(opened_ms: Millis, expires_at: Timestamp, absolute: Timestamp) -> RotationOutcome {
+    RotationOutcome::Rotated(RotatedSession {
+        opened_ms,
+        expires_at,
+        absolute_expires_at: absolute,
+    })
 }
 
 async fn claim(
@@ -179,20 +569,28 @@ async fn claim(
     lease_until: Timestamp,
     limit: u32,
 ) -> Vec<OutboxMail> {
-    repo.claim_due_mail(now, lease_until, limit)
+    repo.outbox()
+        .claim_due_mail(now, lease_until, limit)
         .await
         .expect("claim ran")
 }
 
-async fn queue_token(repo: &dyn Repo, user: &User, token: NewEmailToken) {
-    let mail = mail_to(&user.email, &format!("token {}", token.hash));
-    repo.queue_email_token(user.id, token, mail)
-        .await
-        .expect("token queued");
-}
-
 fn ids(mails: &[OutboxMail]) -> Vec<i64> {
     mails.iter().map(|m| m.id).collect()
+}
+
+async fn lease(repo: &dyn Repo, name: &str, holder: &str, now: Timestamp, until: i64) -> bool {
+    repo.maintenance()
+        .acquire_lease(name, holder, now, until)
+        .await
+        .expect("lease asked")
+}
+
+async fn purge(repo: &dyn Repo, what: Purge, now: Timestamp, limit: u32) -> u64 {
+    repo.maintenance()
+        .purge(what, now, limit)
+        .await
+        .expect("purge ran")
 }
 
 fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, field: UniqueField) {
@@ -202,143 +600,205 @@ fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, field: Uni
     }
 }
 
+fn assert_unavailable<T: std::fmt::Debug>(result: Result<T, StoreError>) {
+    match result {
+        Err(StoreError::Unavailable(_)) => {}
+        other => panic!("expected the store to refuse the write, got {other:?}"),
+    }
+}
+
 // ----- users -----
 
-async fn create_user_stores_defaults_and_queues_mail(repo: Arc<dyn Repo>) {
-    let (new, confirmation, mail) = registration("Alice");
-    let alice = repo
-        .create_user(new, confirmation, mail.clone())
+async fn create_user_stores_defaults_token_and_mail(store: Store) {
+    let users = store.users();
+    let (new, queued) = registration("Alice");
+    let alice = users
+        .create_user(new, Some(queued.clone()))
         .await
         .expect("created");
     assert!(alice.id > 0);
-    assert_eq!(alice.email, "Alice@example.com");
-    assert_eq!(alice.username, "Alice");
     assert_eq!(
-        alice.password_hash.as_deref(),
-        Some("$argon2id$v=19$fake$Alice")
+        alice,
+        User {
+            id: alice.id,
+            email: "Alice@example.com".to_owned(),
+            username: "Alice".to_owned(),
+            password_hash: Some("$argon2id$v=19$fake$Alice".to_owned()),
+            password_changed_at: None,
+            active: true,
+            confirmed: false,
+            permissions: Vec::new(),
+            created_at: NOW,
+            last_login: None,
+        }
     );
-    assert!(alice.active);
-    assert!(!alice.confirmed);
-    assert!(alice.permissions.is_empty());
     assert!(!alice.is_admin());
-    assert_eq!(alice.created_at, NOW);
-    assert_eq!(alice.last_login, None);
 
     let found = |u: Option<User>| u.map(|u| u.id);
     assert_eq!(
-        repo.user_by_id(alice.id).await.expect("by id"),
+        users.user_by_id(alice.id).await.expect("by id"),
         Some(alice.clone())
     );
     assert_eq!(
-        repo.user_by_email("ALICE@EXAMPLE.COM")
+        users
+            .user_by_email("ALICE@EXAMPLE.COM")
             .await
             .expect("by email"),
         Some(alice.clone())
     );
     assert_eq!(
-        repo.user_by_username("aLiCe").await.expect("by username"),
+        users.user_by_username("aLiCe").await.expect("by username"),
         Some(alice.clone())
     );
     assert_eq!(
-        found(repo.user_by_id(alice.id + 1000).await.expect("by id")),
+        found(users.user_by_id(alice.id + 1000).await.expect("by id")),
         None
     );
     assert_eq!(
         found(
-            repo.user_by_email("bob@example.com")
+            users
+                .user_by_email("bob@example.com")
                 .await
                 .expect("by email")
         ),
         None
     );
     assert_eq!(
-        found(repo.user_by_username("Alic").await.expect("by username")),
+        found(users.user_by_username("Alic").await.expect("by username")),
         None
     );
 
-    let bob = register(&*repo, "bob").await;
+    let bob = register(&store, "bob").await;
     assert_ne!(bob.id, alice.id);
 
-    // The confirmation mail was queued with the user, due at once.
-    let queued = claim(&*repo, NOW, NOW + 60, 10).await;
-    assert_eq!(queued.len(), 2);
-    assert_eq!(queued[0].mail, mail);
-    assert_eq!(queued[0].attempts, 0);
-    assert_eq!(queued[1].mail.to, "bob@example.com");
-    // And the token was stored for this user.
+    // The token was stored for this user, as given.
     assert_eq!(
-        repo.confirm_email("hash-Alice", NOW + 1)
-            .await
-            .expect("confirm"),
-        Some(alice.id)
+        find(&store, "hash-Alice", TokenPurpose::ConfirmEmail, NOW + 1).await,
+        Some(EmailToken {
+            user_id: alice.id,
+            email: "Alice@example.com".to_owned(),
+            state: String::new(),
+            created_at: NOW,
+            expires_at: NOW + DAY,
+        })
     );
+    // And its mail was queued with the user, due at once.
+    assert_eq!(
+        store.outbox().next_mail_due().await.expect("due"),
+        Some(NOW)
+    );
+    let mails = claim(&store, NOW, NOW + 60, 10).await;
+    assert_eq!(mails.len(), 2);
+    assert_eq!(mails[0].mail, queued.mail);
+    assert_eq!(mails[0].attempts, 0);
+    assert_eq!(mails[1].mail.to, "bob@example.com");
 }
 
-async fn conflicts_roll_back_everything(repo: Arc<dyn Repo>) {
-    let alice = register(&*repo, "alice").await;
+async fn create_user_without_token_or_password(store: Store) {
+    let users = store.users();
+    let new = NewUser {
+        email: "sso@example.com".to_owned(),
+        username: "sso".to_owned(),
+        password_hash: None,
+        confirmed: true,
+        created_at: NOW + 5,
+    };
+    let sso = users.create_user(new, None).await.expect("created");
+    assert_eq!(
+        sso,
+        User {
+            id: sso.id,
+            email: "sso@example.com".to_owned(),
+            username: "sso".to_owned(),
+            password_hash: None,
+            password_changed_at: None,
+            active: true,
+            confirmed: true,
+            permissions: Vec::new(),
+            created_at: NOW + 5,
+            last_login: None,
+        }
+    );
+    assert_eq!(
+        users
+            .user_by_email("SSO@example.com")
+            .await
+            .expect("lookup"),
+        Some(sso)
+    );
+    // No token, no mail.
+    let snapshot = store.db.snapshot().await;
+    assert_eq!(snapshot["users"].len(), 1);
+    assert_eq!(snapshot["email_tokens"], Vec::<String>::new());
+    assert_eq!(snapshot["mail_outbox"], Vec::<String>::new());
+    assert_eq!(store.outbox().next_mail_due().await.expect("due"), None);
+}
 
-    let (user, token, mail) = registration("carol");
+async fn conflicts_roll_back_everything(store: Store) {
+    let users = store.users();
+    let alice = register(&store, "alice").await;
+    let before = store.db.snapshot().await;
+
+    let (user, token) = registration("carol");
     let same_email = NewUser {
         email: "ALICE@example.com".to_owned(),
         ..user
     };
     assert_conflict(
-        repo.create_user(same_email, token, mail).await,
+        users.create_user(same_email, Some(token)).await,
         UniqueField::Email,
     );
-    let (user, token, mail) = registration("dave");
+    let (user, token) = registration("dave");
     let same_name = NewUser {
         username: "ALICE".to_owned(),
         ..user
     };
     assert_conflict(
-        repo.create_user(same_name, token, mail).await,
+        users.create_user(same_name, Some(token)).await,
         UniqueField::Username,
     );
+    // A refusal after the user was written (the token's hash is taken) takes the user back too.
+    let (user, token) = registration("erin");
+    let token = QueuedToken {
+        token: NewEmailToken {
+            hash: "hash-alice".to_owned(),
+            ..token.token
+        },
+        ..token
+    };
+    assert_unavailable(users.create_user(user, Some(token)).await);
 
     // Nothing of the refused registrations remains: no user, no token, no mail.
-    assert_eq!(repo.user_by_username("carol").await.expect("lookup"), None);
+    assert_eq!(store.db.snapshot().await, before);
+    assert_eq!(users.user_by_username("carol").await.expect("lookup"), None);
     assert_eq!(
-        repo.user_by_email("dave@example.com")
+        users
+            .user_by_email("dave@example.com")
             .await
             .expect("lookup"),
         None
     );
+    assert_eq!(users.user_by_username("erin").await.expect("lookup"), None);
     assert_eq!(
-        repo.confirm_email("hash-carol", NOW + 1)
-            .await
-            .expect("confirm"),
-        None
-    );
-    assert_eq!(
-        repo.confirm_email("hash-dave", NOW + 1)
-            .await
-            .expect("confirm"),
-        None
-    );
-    let queued = claim(&*repo, NOW, NOW + 60, 10).await;
-    assert_eq!(queued.len(), 1);
-    assert_eq!(queued[0].mail.to, "alice@example.com");
-    // The untouched user is still whole.
-    assert_eq!(
-        repo.user_by_id(alice.id).await.expect("lookup"),
+        users.user_by_id(alice.id).await.expect("lookup"),
         Some(alice)
     );
     // The same names register fine once free of conflict.
-    register(&*repo, "carol").await;
+    register(&store, "carol").await;
+    register(&store, "erin").await;
 }
 
-async fn concurrent_registrations_make_one_user(repo: Arc<dyn Repo>) {
+async fn concurrent_registrations_make_one_user(store: Store) {
     let attempts: Vec<_> = (0..50)
         .map(|i| {
-            let repo = Arc::clone(&repo);
+            let repo = Arc::clone(&store.repo);
             tokio::spawn(async move {
-                let (user, token, mail) = registration(&format!("racer{i}"));
+                let (user, token) = registration(&format!("racer{i}"));
                 let user = NewUser {
                     username: if i % 2 == 0 { "racer" } else { "RACER" }.to_owned(),
                     ..user
                 };
-                repo.create_user(user, token, mail).await
+                repo.users().create_user(user, Some(token)).await
             })
         })
         .collect();
@@ -353,77 +813,92 @@ async fn concurrent_registrations_make_one_user(repo: Arc<dyn Repo>) {
     assert_eq!(winners.len(), 1);
     let winner = &winners[0];
     assert_eq!(
-        repo.user_by_username("Racer").await.expect("lookup"),
+        store
+            .users()
+            .user_by_username("Racer")
+            .await
+            .expect("lookup"),
         Some(winner.clone())
     );
-    let queued = claim(&*repo, NOW, NOW + 60, 100).await;
+    let counts = store.db.row_counts().await;
+    assert_eq!(
+        (
+            counts["users"],
+            counts["email_tokens"],
+            counts["mail_outbox"]
+        ),
+        (1, 1, 1)
+    );
+    let queued = claim(&store, NOW, NOW + 60, 100).await;
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0].mail.to, winner.email);
 }
 
-async fn change_username_rules(repo: Arc<dyn Repo>) {
-    let alice = register(&*repo, "alice").await;
-    let bob = register(&*repo, "bob").await;
+async fn change_username_rules(store: Store) {
+    let users = store.users();
+    let alice = register(&store, "alice").await;
+    let bob = register(&store, "bob").await;
 
     assert!(
-        !repo
+        !users
             .change_username(alice.id + bob.id + 1000, "ghost")
             .await
             .expect("rename")
     );
 
     assert!(
-        repo.change_username(alice.id, "alicia")
+        users
+            .change_username(alice.id, "alicia")
             .await
             .expect("rename")
     );
-    assert_eq!(repo.user_by_username("alice").await.expect("lookup"), None);
-    let renamed = repo
+    assert_eq!(users.user_by_username("alice").await.expect("lookup"), None);
+    let renamed = users
         .user_by_username("ALICIA")
         .await
         .expect("lookup")
         .expect("found");
     assert_eq!(
-        (renamed.id, renamed.username.as_str()),
-        (alice.id, "alicia")
+        renamed,
+        User {
+            username: "alicia".to_owned(),
+            ..alice.clone()
+        }
     );
 
     // A change of case of one's own name is allowed, and so is the same name again.
     assert!(
-        repo.change_username(alice.id, "Alicia")
+        users
+            .change_username(alice.id, "Alicia")
             .await
             .expect("rename")
     );
     assert!(
-        repo.change_username(alice.id, "Alicia")
+        users
+            .change_username(alice.id, "Alicia")
             .await
             .expect("rename")
     );
-    let renamed = repo
-        .user_by_id(alice.id)
-        .await
-        .expect("lookup")
-        .expect("found");
-    assert_eq!(renamed.username, "Alicia");
+    assert_eq!(user(&store, alice.id).await.username, "Alicia");
 
     // Someone else's name, in any case, is taken.
     assert_conflict(
-        repo.change_username(bob.id, "aLICIA").await,
+        users.change_username(bob.id, "aLICIA").await,
         UniqueField::Username,
     );
-    assert_eq!(repo.user_by_id(bob.id).await.expect("lookup"), Some(bob));
+    assert_eq!(user(&store, bob.id).await, bob);
 }
 
-async fn concurrent_renames_make_one_winner(repo: Arc<dyn Repo>) {
+async fn concurrent_renames_make_one_winner(store: Store) {
     let mut users = Vec::new();
     for i in 0..50 {
-        users.push(register(&*repo, &format!("user{i}")).await);
+        users.push(register(&store, &format!("user{i}")).await);
     }
     let renames: Vec<_> = users
         .iter()
         .map(|user| {
-            let (repo, id) = (Arc::clone(&repo), user.id);
-            tokio::spawn(async move { (id, repo.change_username(id, "winner").await) })
+            let (repo, id) = (Arc::clone(&store.repo), user.id);
+            tokio::spawn(async move { (id, repo.users().change_username(id, "winner").await) })
         })
         .collect();
     let mut winners = Vec::new();
@@ -435,7 +910,8 @@ async fn concurrent_renames_make_one_winner(repo: Arc<dyn Repo>) {
         }
     }
     assert_eq!(winners.len(), 1);
-    let winner = repo
+    let winner = store
+        .users()
         .user_by_username("WINNER")
         .await
         .expect("lookup")
@@ -443,190 +919,317 @@ async fn concurrent_renames_make_one_winner(repo: Arc<dyn Repo>) {
     assert_eq!(winner.id, winners[0]);
 }
 
-async fn record_login_sets_time_and_rehash(repo: Arc<dyn Repo>) {
-    let alice = register(&*repo, "alice").await;
+async fn record_login_sets_time_and_rehash(store: Store) {
+    let users = store.users();
+    let alice = register(&store, "alice").await;
 
-    repo.record_login(alice.id, NOW + 10, None)
+    users
+        .record_login(alice.id, NOW + 10, None)
         .await
         .expect("login");
-    let user = repo
-        .user_by_id(alice.id)
-        .await
-        .expect("lookup")
-        .expect("found");
-    assert_eq!(user.last_login, Some(NOW + 10));
-    assert_eq!(user.password_hash, alice.password_hash);
-
-    repo.record_login(
-        alice.id,
-        NOW + 20,
-        Some("$argon2id$v=19$rehashed".to_owned()),
-    )
-    .await
-    .expect("login");
-    let user = repo
-        .user_by_id(alice.id)
-        .await
-        .expect("lookup")
-        .expect("found");
-    assert_eq!(user.last_login, Some(NOW + 20));
     assert_eq!(
-        user.password_hash.as_deref(),
-        Some("$argon2id$v=19$rehashed")
+        user(&store, alice.id).await,
+        User {
+            last_login: Some(NOW + 10),
+            ..alice.clone()
+        }
     );
 
-    // An unknown user is no error.
-    repo.record_login(alice.id + 1000, NOW, None)
+    // A new hash of the same password is not a password change.
+    users
+        .record_login(
+            alice.id,
+            NOW + 20,
+            Some("$argon2id$v=19$rehashed".to_owned()),
+        )
         .await
         .expect("login");
+    assert_eq!(
+        user(&store, alice.id).await,
+        User {
+            last_login: Some(NOW + 20),
+            password_hash: Some("$argon2id$v=19$rehashed".to_owned()),
+            password_changed_at: None,
+            ..alice.clone()
+        }
+    );
+
+    // After a password change, a rehash keeps the date of the change.
+    queue(
+        &store,
+        alice.id,
+        with_mail(reset_token("reset", &alice.email, "", NOW + 30, NOW + DAY)),
+    )
+    .await;
+    let before_reset = user(&store, alice.id).await;
+    assert!(
+        redeem(
+            &store,
+            resetting(
+                "reset",
+                &before_reset,
+                NOW + 30,
+                "$argon2id$v=19$new",
+                NOW_MS + 30_500,
+            ),
+        )
+        .await
+    );
+    users
+        .record_login(
+            alice.id,
+            NOW + 40,
+            Some("$argon2id$v=19$new-params".to_owned()),
+        )
+        .await
+        .expect("login");
+    assert_eq!(
+        user(&store, alice.id).await,
+        User {
+            last_login: Some(NOW + 40),
+            password_hash: Some("$argon2id$v=19$new-params".to_owned()),
+            password_changed_at: Some(NOW_MS + 30_500),
+            confirmed: true,
+            ..alice.clone()
+        }
+    );
+
+    // An unknown user is no error, and nothing is written.
+    let before = store.db.snapshot().await;
+    users
+        .record_login(alice.id + 1000, NOW, Some("$argon2id$x".to_owned()))
+        .await
+        .expect("login");
+    assert_eq!(store.db.snapshot().await, before);
 }
 
 // ----- sessions -----
 
-async fn sessions_open_and_revoke(repo: Arc<dyn Repo>) {
-    let alice = register(&*repo, "alice").await;
-    repo.create_session(session("s1", alice.id, "r1", NOW + DAY))
-        .await
-        .expect("session");
-    repo.create_session(session("s2", alice.id, "r2", NOW + DAY))
-        .await
-        .expect("session");
+async fn live_sessions_newest_first_as_stored(store: Store) {
+    let alice = register(&store, "alice").await;
+    let bob = register(&store, "bob").await;
+    let old = session("old", alice.id, "j-old", NOW_MS - 5_000, NOW + DAY);
+    let mid = session("mid", alice.id, "j-mid", NOW_MS, NOW + DAY);
+    // The same second as `mid`, a millisecond later.
+    let new = session("new", alice.id, "j-new", NOW_MS + 1, NOW + DAY);
+    let ended = session("ended", alice.id, "j-ended", NOW_MS + 2, NOW + DAY);
+    let expiring = session("expiring", alice.id, "j-expiring", NOW_MS + 3, NOW + 10);
+    let bobs = session("bobs", bob.id, "j-bobs", NOW_MS + 4, NOW + DAY);
+    for s in [&old, &mid, &new, &ended, &expiring, &bobs] {
+        open_session(&store, s).await;
+    }
+    assert_eq!(end(&store, end_one("ended"), NOW + 1).await, 1);
 
-    assert!(!repo.session_revoked("s1").await.expect("state"));
-    assert!(repo.session_revoked("unknown").await.expect("state"));
-
-    repo.revoke_session("s1", NOW + 5).await.expect("revoke");
-    repo.revoke_session("s1", NOW + 6)
-        .await
-        .expect("revoke again");
-    repo.revoke_session("unknown", NOW + 6)
-        .await
-        .expect("revoke unknown");
-    assert!(repo.session_revoked("s1").await.expect("state"));
-    assert!(!repo.session_revoked("s2").await.expect("state"));
-
-    // A revoked session's refresh token no longer works; the other session's does.
     assert_eq!(
-        rotate(&*repo, rotation("s1", "r1", "r1b", NOW + 7)).await,
-        RotationOutcome::Invalid
+        listing(&store, alice.id, NOW + 9).await,
+        vec![listed(&expiring), listed(&new), listed(&mid), listed(&old)]
     );
+    // Expiry is exclusive.
     assert_eq!(
-        rotate(&*repo, rotation("s2", "r2", "r2b", NOW + 7)).await,
-        RotationOutcome::Rotated
+        listing(&store, alice.id, NOW + 10).await,
+        vec![listed(&new), listed(&mid), listed(&old)]
     );
+    assert_eq!(listing(&store, bob.id, NOW + 10).await, vec![listed(&bobs)]);
+    assert_eq!(listing(&store, alice.id + bob.id + 1000, NOW).await, vec![]);
+}
 
-    // Foreign keys hold, and ids are unique: both failures leave nothing behind.
-    let orphan = repo
-        .create_session(session("s3", alice.id + 1000, "r3", NOW + DAY))
-        .await;
-    assert!(
-        matches!(orphan, Err(StoreError::Unavailable(_))),
-        "{orphan:?}"
+async fn failed_session_writes_leave_nothing(store: Store) {
+    let sessions = store.sessions();
+    let alice = register(&store, "alice").await;
+    open_session(&store, &session("s1", alice.id, "r1", NOW_MS, NOW + DAY)).await;
+    let before = store.db.snapshot().await;
+
+    // Foreign keys hold, and sids and public ids are unique.
+    assert_unavailable(
+        sessions
+            .create_session(session("s2", alice.id + 1000, "r2", NOW_MS, NOW + DAY))
+            .await,
     );
-    let duplicate = repo
-        .create_session(session("s2", alice.id, "r4", NOW + DAY))
-        .await;
-    assert!(
-        matches!(duplicate, Err(StoreError::Unavailable(_))),
-        "{duplicate:?}"
+    assert_unavailable(
+        sessions
+            .create_session(NewSession {
+                public_id: "pub-other".to_owned(),
+                ..session("s1", alice.id, "r3", NOW_MS + 1, NOW + DAY)
+            })
+            .await,
     );
-    assert!(repo.session_revoked("s3").await.expect("state"));
+    assert_unavailable(
+        sessions
+            .create_session(NewSession {
+                public_id: "pub-s1".to_owned(),
+                ..session("s3", alice.id, "r4", NOW_MS + 1, NOW + DAY)
+            })
+            .await,
+    );
+    assert_eq!(store.db.snapshot().await, before);
     // The existing session kept its token.
     assert_eq!(
-        rotate(&*repo, rotation("s2", "r4", "r4b", NOW + 8)).await,
-        RotationOutcome::Invalid
-    );
-    assert_eq!(
-        rotate(&*repo, rotation("s2", "r2b", "r2c", NOW + 8)).await,
-        RotationOutcome::Rotated
+        rotate(&store, rotation("s1", "r1", "r1b", NOW + 1)).await,
+        rotated(NOW_MS, NOW + 201, NOW + LIFETIME)
     );
 }
 
-async fn rotation_outcomes(repo: Arc<dyn Repo>) {
-    let alice = register(&*repo, "alice").await;
-    repo.create_session(session("s1", alice.id, "r1", NOW + 1000))
-        .await
-        .expect("session");
+async fn rotation_outcomes(store: Store) {
+    let alice = register(&store, "alice").await;
+    open_session(&store, &session("s1", alice.id, "r1", NOW_MS, NOW + 1000)).await;
+    let opened = |expires_at| rotated(NOW_MS, expires_at, NOW + LIFETIME);
 
     assert_eq!(
-        rotate(&*repo, rotation("s1", "r1", "r2", NOW + 10)).await,
-        RotationOutcome::Rotated
+        rotate(&store, rotation("s1", "r1", "r2", NOW + 10)).await,
+        opened(NOW + 210)
     );
-    // Within the grace period (bounds included) the old token is refused, session kept.
+
+    // Refused rotations change nothing.
+    let before = store.db.snapshot().await;
+    // Within the grace period (bounds included) the replaced token is refused, session kept.
     assert_eq!(
-        rotate(&*repo, rotation("s1", "r1", "x1", NOW + 15)).await,
+        rotate(&store, rotation("s1", "r1", "x1", NOW + 15)).await,
         RotationOutcome::RecentlyRotated
     );
     assert_eq!(
-        rotate(&*repo, rotation("s1", "r1", "x2", NOW + 10 + GRACE)).await,
+        rotate(&store, rotation("s1", "r1", "x2", NOW + 10 + GRACE)).await,
         RotationOutcome::RecentlyRotated
     );
-    assert!(!repo.session_revoked("s1").await.expect("state"));
-
-    // Unknown token, token of another session, a refused rotation's successor (never
-    // stored): invalid, and the current token is not consumed.
-    for (sid, presented) in [("s1", "nope"), ("s2", "r2"), ("s1", "x1")] {
-        assert_eq!(
-            rotate(&*repo, rotation(sid, presented, "x3", NOW + 21)).await,
-            RotationOutcome::Invalid,
-            "{sid}/{presented}"
-        );
-    }
+    // A token of this session that is neither current nor the one just replaced (here the
+    // successor a refused rotation asked for, never stored) was replaced earlier: a replay.
     assert_eq!(
-        rotate(&*repo, rotation("s1", "r2", "r3", NOW + 30)).await,
-        RotationOutcome::Rotated
-    );
-    assert!(!repo.session_revoked("s1").await.expect("state"));
-
-    // A token rotated before the grace period comes back: replay, the session is revoked.
-    assert_eq!(
-        rotate(&*repo, rotation("s1", "r1", "x4", NOW + 10 + GRACE + 1)).await,
+        rotate(&store, rotation("s1", "x1", "x3", NOW + 16)).await,
         RotationOutcome::Replayed
     );
-    assert!(repo.session_revoked("s1").await.expect("state"));
-    // Nothing of a revoked session works again, not even its current token.
+    // After the grace period, the replaced token is a replay too.
     assert_eq!(
-        rotate(&*repo, rotation("s1", "r3", "x5", NOW + 32)).await,
+        rotate(&store, rotation("s1", "r1", "x4", NOW + 10 + GRACE + 1)).await,
+        RotationOutcome::Replayed
+    );
+    // An unknown session.
+    assert_eq!(
+        rotate(&store, rotation("nope", "r2", "x5", NOW + 12)).await,
         RotationOutcome::Invalid
     );
+    assert_eq!(store.db.snapshot().await, before);
+
+    // The store does not end a session on a replay (the service does): its current token
+    // still rotates.
     assert_eq!(
-        rotate(&*repo, rotation("s1", "r1", "x6", NOW + 32)).await,
-        RotationOutcome::Invalid
+        rotate(&store, rotation("s1", "r2", "r3", NOW + 30)).await,
+        opened(NOW + 230)
     );
+    // A token two rotations old is a replay, even within the grace period of the latest
+    // rotation; the one replaced by it is not.
+    assert_eq!(
+        rotate(&store, rotation("s1", "r1", "x6", NOW + 31)).await,
+        RotationOutcome::Replayed
+    );
+    assert_eq!(
+        rotate(&store, rotation("s1", "r2", "x7", NOW + 31)).await,
+        RotationOutcome::RecentlyRotated
+    );
+
+    // Nothing of an ended session works: not its current token, not the one it replaced
+    // within the grace period.
+    assert_eq!(end(&store, end_one("s1"), NOW + 35).await, 1);
+    let before = store.db.snapshot().await;
+    for presented in ["r3", "r2", "r1"] {
+        assert_eq!(
+            rotate(&store, rotation("s1", presented, "x8", NOW + 36)).await,
+            RotationOutcome::Invalid,
+            "{presented}"
+        );
+    }
+    assert_eq!(store.db.snapshot().await, before);
 
     // A session lives as long as its current token: past its first token's expiry
     // (NOW + 100), the token issued at NOW + 50 (expiring NOW + 250) still rotates.
-    repo.create_session(session("s2", alice.id, "t1", NOW + 100))
-        .await
-        .expect("session");
+    open_session(&store, &session("s2", alice.id, "t1", NOW_MS, NOW + 100)).await;
     assert_eq!(
-        rotate(&*repo, rotation("s2", "t1", "t2", NOW + 50)).await,
-        RotationOutcome::Rotated
+        rotate(&store, rotation("s2", "t1", "t2", NOW + 50)).await,
+        opened(NOW + 250)
     );
     assert_eq!(
-        rotate(&*repo, rotation("s2", "t2", "t3", NOW + 150)).await,
-        RotationOutcome::Rotated
+        rotate(&store, rotation("s2", "t2", "t3", NOW + 150)).await,
+        opened(NOW + 350)
     );
 
-    // An expired token is invalid (expiry exclusive) and does not revoke its session.
-    repo.create_session(session("s3", alice.id, "u1", NOW + 100))
-        .await
-        .expect("session");
+    // An expired session (expiry exclusive): nothing works, and nothing changes.
+    open_session(&store, &session("s3", alice.id, "u1", NOW_MS, NOW + 200)).await;
+    let short = RefreshRotation {
+        next_expires_at: NOW + 100,
+        ..rotation("s3", "u1", "u2", NOW + 95)
+    };
+    assert_eq!(rotate(&store, short).await, opened(NOW + 100));
     assert_eq!(
-        rotate(&*repo, rotation("s3", "u1", "u2", NOW + 100)).await,
-        RotationOutcome::Invalid
+        rotate(&store, rotation("s3", "u1", "x9", NOW + 99)).await,
+        RotationOutcome::RecentlyRotated
     );
-    assert!(!repo.session_revoked("s3").await.expect("state"));
+    let before = store.db.snapshot().await;
+    for presented in ["u2", "u1"] {
+        assert_eq!(
+            rotate(&store, rotation("s3", presented, "x10", NOW + 100)).await,
+            RotationOutcome::Invalid,
+            "{presented}"
+        );
+    }
+    assert_eq!(store.db.snapshot().await, before);
 }
 
-async fn concurrent_rotations_rotate_once(repo: Arc<dyn Repo>) {
-    let alice = register(&*repo, "alice").await;
-    repo.create_session(session("s1", alice.id, "r0", NOW + DAY))
-        .await
-        .expect("session");
+async fn rotation_records_client_and_clamps_expiry(store: Store) {
+    let alice = register(&store, "alice").await;
+    let s = NewSession {
+        absolute_expires_at: NOW + 300,
+        ..session("s1", alice.id, "r1", NOW_MS + 250, NOW + 100)
+    };
+    open_session(&store, &s).await;
+    let expiry = "SELECT expires_at FROM sessions WHERE sid = $1";
+
+    assert_eq!(
+        rotate(&store, rotation("s1", "r1", "r2", NOW + 50)).await,
+        rotated(NOW_MS + 250, NOW + 250, NOW + 300)
+    );
+    assert_eq!(store.db.int(expiry, "s1").await, Some(NOW + 250));
+    assert_eq!(
+        listing(&store, alice.id, NOW + 51).await,
+        vec![SessionInfo {
+            rotated_at: Some(NOW + 50),
+            last_ip: Some("198.51.100.7".to_owned()),
+            last_user_agent: Some("agent of r2".to_owned()),
+            ..listed(&s)
+        }]
+    );
+
+    // The next token's expiry is clamped to the session's absolute expiry.
+    let second = RefreshRotation {
+        ip: "203.0.113.9".to_owned(),
+        ..rotation("s1", "r2", "r3", NOW + 200)
+    };
+    assert_eq!(
+        rotate(&store, second).await,
+        rotated(NOW_MS + 250, NOW + 300, NOW + 300)
+    );
+    assert_eq!(store.db.int(expiry, "s1").await, Some(NOW + 300));
+    assert_eq!(
+        listing(&store, alice.id, NOW + 299).await,
+        vec![SessionInfo {
+            rotated_at: Some(NOW + 200),
+            last_ip: Some("203.0.113.9".to_owned()),
+            last_user_agent: Some("agent of r3".to_owned()),
+            ..listed(&s)
+        }]
+    );
+
+    // The session ends at its absolute expiry however often it is refreshed.
+    assert_eq!(listing(&store, alice.id, NOW + 300).await, vec![]);
+    assert_eq!(
+        rotate(&store, rotation("s1", "r3", "r4", NOW + 300)).await,
+        RotationOutcome::Invalid
+    );
+}
+
+async fn concurrent_rotations_rotate_once(store: Store) {
+    let alice = register(&store, "alice").await;
+    open_session(&store, &session("s1", alice.id, "r0", NOW_MS, NOW + DAY)).await;
     let attempts: Vec<_> = (0..20)
         .map(|i| {
-            let repo = Arc::clone(&repo);
+            let repo = Arc::clone(&store.repo);
             tokio::spawn(async move {
                 let next = format!("next{i}");
                 let outcome = rotate(&*repo, rotation("s1", "r0", &next, NOW + 1)).await;
@@ -634,198 +1237,808 @@ async fn concurrent_rotations_rotate_once(repo: Arc<dyn Repo>) {
             })
         })
         .collect();
-    let mut rotated = Vec::new();
-    let mut losers = Vec::new();
+    let mut winners = Vec::new();
+    let mut losers = 0;
     for attempt in attempts {
         match attempt.await.expect("task ran") {
-            (next, RotationOutcome::Rotated) => rotated.push(next),
-            (next, RotationOutcome::RecentlyRotated) => losers.push(next),
+            (next, outcome) if outcome == rotated(NOW_MS, NOW + 201, NOW + LIFETIME) => {
+                winners.push(next);
+            }
+            (_, RotationOutcome::RecentlyRotated) => losers += 1,
             (_, other) => panic!("unexpected outcome {other:?}"),
         }
     }
-    assert_eq!(rotated.len(), 1);
-    assert_eq!(losers.len(), 19);
-    assert!(!repo.session_revoked("s1").await.expect("state"));
-    // Only the winner's successor was stored.
+    assert_eq!((winners.len(), losers), (1, 19));
+    // Only the winner's successor was stored, and the session lives on.
+    let winner = winners[0].as_str();
     assert_eq!(
-        rotate(&*repo, rotation("s1", &losers[0], "y", NOW + 2)).await,
+        store
+            .db
+            .text("SELECT refresh_jti FROM sessions WHERE sid = $1", "s1")
+            .await
+            .as_deref(),
+        Some(winner)
+    );
+    assert_eq!(
+        store
+            .db
+            .text("SELECT previous_jti FROM sessions WHERE sid = $1", "s1")
+            .await
+            .as_deref(),
+        Some("r0")
+    );
+    assert_eq!(
+        rotate(&store, rotation("s1", winner, "z", NOW + 2)).await,
+        rotated(NOW_MS, NOW + 202, NOW + LIFETIME)
+    );
+}
+
+async fn rotations_add_no_rows(store: Store) {
+    let alice = register(&store, "alice").await;
+    open_session(&store, &session("s1", alice.id, "j0", NOW_MS, NOW + DAY)).await;
+    open_session(&store, &session("s2", alice.id, "k0", NOW_MS, NOW + DAY)).await;
+    let counts = store.db.row_counts().await;
+    assert_eq!(counts["sessions"], 2);
+
+    let mut current = "j0".to_owned();
+    for i in 1..=300 {
+        let now = NOW + i;
+        let next = format!("j{i}");
+        assert_eq!(
+            rotate(&store, rotation("s1", &current, &next, now)).await,
+            rotated(NOW_MS, now + 200, NOW + LIFETIME),
+            "rotation {i}"
+        );
+        if i % 50 == 0 {
+            // Refused rotations add nothing either.
+            assert_eq!(
+                rotate(&store, rotation("s1", &current, "retry", now)).await,
+                RotationOutcome::RecentlyRotated
+            );
+            assert_eq!(
+                rotate(&store, rotation("s1", "j0", "replay", now)).await,
+                RotationOutcome::Replayed
+            );
+        }
+        current = next;
+    }
+    assert_eq!(store.db.row_counts().await, counts);
+}
+
+async fn end_sessions_counts_and_scope(store: Store) {
+    let alice = register(&store, "alice").await;
+    let bob = register(&store, "bob").await;
+    for (sid, user_id, opened, expires_at) in [
+        ("a1", alice.id, NOW_MS, NOW + DAY),
+        ("a2", alice.id, NOW_MS + 1, NOW + DAY),
+        ("a3", alice.id, NOW_MS + 2, NOW + DAY),
+        // Expired by the time sessions end: not live, so never counted as ended.
+        ("a4", alice.id, NOW_MS + 3, NOW + 5),
+        ("b1", bob.id, NOW_MS, NOW + DAY),
+        ("b2", bob.id, NOW_MS + 1, NOW + DAY),
+    ] {
+        let jti = format!("{sid}-r");
+        open_session(&store, &session(sid, user_id, &jti, opened, expires_at)).await;
+    }
+    let at = NOW + 10;
+
+    // One session.
+    assert_eq!(end(&store, end_one("a1"), at).await, 1);
+    assert_eq!(
+        store
+            .db
+            .int("SELECT ended_at FROM sessions WHERE sid = $1", "a1")
+            .await,
+        Some(at)
+    );
+    // Again, an unknown one, one that expired: nothing live to end.
+    assert_eq!(end(&store, end_one("a1"), at + 1).await, 0);
+    assert_eq!(
+        store
+            .db
+            .int("SELECT ended_at FROM sessions WHERE sid = $1", "a1")
+            .await,
+        Some(at)
+    );
+    assert_eq!(end(&store, end_one("unknown"), at).await, 0);
+    assert_eq!(end(&store, end_one("a4"), at).await, 0);
+    assert_eq!(
+        rotate(&store, rotation("a1", "a1-r", "x", at)).await,
+        RotationOutcome::Invalid
+    );
+    assert_eq!(live(&store, alice.id, at).await, ["a3", "a2"]);
+
+    // Every other live session of the user.
+    let others = EndSessions::Others {
+        user_id: alice.id,
+        keep_sid: "a3".to_owned(),
+    };
+    assert_eq!(end(&store, others.clone(), at).await, 1);
+    assert_eq!(end(&store, others, at).await, 0);
+    assert_eq!(live(&store, alice.id, at).await, ["a3"]);
+    assert_eq!(
+        rotate(&store, rotation("a3", "a3-r", "a3-r2", at)).await,
+        rotated(NOW_MS + 2, at + 200, NOW + LIFETIME)
+    );
+
+    // Every session of the user.
+    let all = EndSessions::AllOf { user_id: alice.id };
+    assert_eq!(end(&store, all.clone(), at).await, 1);
+    assert_eq!(end(&store, all, at).await, 0);
+    assert_eq!(live(&store, alice.id, at).await, Vec::<String>::new());
+    assert_eq!(
+        rotate(&store, rotation("a3", "a3-r2", "x", at + 1)).await,
+        RotationOutcome::Invalid
+    );
+
+    // Other users were left alone.
+    assert_eq!(live(&store, bob.id, at).await, ["b2", "b1"]);
+    assert_eq!(
+        rotate(&store, rotation("b1", "b1-r", "b1-r2", at)).await,
+        rotated(NOW_MS, at + 200, NOW + LIFETIME)
+    );
+    let others = EndSessions::Others {
+        user_id: bob.id,
+        keep_sid: "b2".to_owned(),
+    };
+    assert_eq!(end(&store, others, at).await, 1);
+    assert_eq!(live(&store, bob.id, at).await, ["b2"]);
+    assert_eq!(
+        end(&store, EndSessions::AllOf { user_id: bob.id }, at).await,
+        1
+    );
+    assert_eq!(live(&store, bob.id, at).await, Vec::<String>::new());
+}
+
+async fn end_everyone_raises_the_cutoff(store: Store) {
+    let sessions = store.sessions();
+    assert_eq!(sessions.session_cutoff().await.expect("cut-off"), None);
+    let alice = register(&store, "alice").await;
+    let bob = register(&store, "bob").await;
+    let cut = NOW_MS + 500;
+    for (sid, user_id, opened) in [
+        ("before", alice.id, cut - 1),
+        ("at", alice.id, cut),
+        ("after", alice.id, cut + 1000),
+        ("bob-before", bob.id, cut - 1000),
+    ] {
+        let jti = format!("{sid}-r");
+        open_session(&store, &session(sid, user_id, &jti, opened, NOW + DAY)).await;
+    }
+    let before = store.db.snapshot().await;
+
+    assert_eq!(
+        end(&store, EndSessions::Everyone { cutoff_ms: cut }, NOW + 1).await,
+        0
+    );
+    assert_eq!(sessions.session_cutoff().await.expect("cut-off"), Some(cut));
+    // One write, the cut-off: no session row was touched.
+    let mut after = store.db.snapshot().await;
+    assert_eq!(
+        after.remove("session_cutoff").map(|rows| rows.len()),
+        Some(1)
+    );
+    let mut unchanged = before.clone();
+    unchanged.remove("session_cutoff");
+    assert_eq!(after, unchanged);
+
+    // Sessions opened before it, by a millisecond even, are no longer live and cannot
+    // rotate; those opened at or after it are fine.
+    assert_eq!(live(&store, alice.id, NOW + 1).await, ["after", "at"]);
+    assert_eq!(live(&store, bob.id, NOW + 1).await, Vec::<String>::new());
+    for sid in ["before", "bob-before"] {
+        let jti = format!("{sid}-r");
+        assert_eq!(
+            rotate(&store, rotation(sid, &jti, "x", NOW + 2)).await,
+            RotationOutcome::Invalid,
+            "{sid}"
+        );
+    }
+    // Not live, so not counted when ended.
+    assert_eq!(end(&store, end_one("before"), NOW + 2).await, 0);
+    assert_eq!(
+        rotate(&store, rotation("at", "at-r", "at-r2", NOW + 2)).await,
+        rotated(cut, NOW + 202, NOW + LIFETIME)
+    );
+    assert_eq!(
+        rotate(&store, rotation("after", "after-r", "after-r2", NOW + 2)).await,
+        rotated(cut + 1000, NOW + 202, NOW + LIFETIME)
+    );
+
+    // A lower cut-off never lowers it.
+    assert_eq!(
+        end(
+            &store,
+            EndSessions::Everyone {
+                cutoff_ms: cut - 10_000
+            },
+            NOW + 3
+        )
+        .await,
+        0
+    );
+    assert_eq!(sessions.session_cutoff().await.expect("cut-off"), Some(cut));
+    assert_eq!(store.db.row_counts().await["session_cutoff"], 1);
+    assert_eq!(live(&store, alice.id, NOW + 3).await, ["after", "at"]);
+    assert_eq!(
+        rotate(&store, rotation("before", "before-r", "x", NOW + 3)).await,
+        RotationOutcome::Invalid
+    );
+
+    // A higher one raises it; a session opened after it is fine.
+    open_session(
+        &store,
+        &session("later", alice.id, "later-r", cut + 2000, NOW + DAY),
+    )
+    .await;
+    assert_eq!(
+        end(
+            &store,
+            EndSessions::Everyone {
+                cutoff_ms: cut + 1500
+            },
+            NOW + 4
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        sessions.session_cutoff().await.expect("cut-off"),
+        Some(cut + 1500)
+    );
+    assert_eq!(store.db.row_counts().await["session_cutoff"], 1);
+    assert_eq!(live(&store, alice.id, NOW + 4).await, ["later"]);
+    assert_eq!(
+        rotate(&store, rotation("after", "after-r2", "x", NOW + 4)).await,
         RotationOutcome::Invalid
     );
     assert_eq!(
-        rotate(&*repo, rotation("s1", &rotated[0], "z", NOW + 2)).await,
-        RotationOutcome::Rotated
+        rotate(&store, rotation("later", "later-r", "later-r2", NOW + 4)).await,
+        rotated(cut + 2000, NOW + 204, NOW + LIFETIME)
     );
 }
 
 // ----- emailed tokens -----
 
-async fn confirm_email_rules(repo: Arc<dyn Repo>) {
-    let alice = register(&*repo, "alice").await;
-    let bob = register(&*repo, "bob").await;
-    let email = alice.email.as_str();
-    queue_token(&*repo, &alice, token("second", email, NOW + 5, NOW + DAY)).await;
-    queue_token(
-        &*repo,
-        &alice,
-        token("stale", "alice.old@example.com", NOW + 5, NOW + DAY),
+async fn queue_email_token_is_atomic(store: Store) {
+    let outbox = store.outbox();
+    let alice = register(&store, "alice").await;
+    let first = claim(&store, NOW, NOW + 60, 10).await;
+    assert_eq!(first.len(), 1);
+    outbox
+        .mark_mail_sent(first[0].id, &first[0].claim, NOW)
+        .await
+        .expect("sent");
+
+    let queued = carried_by(
+        confirm_token("again", &alice.email, NOW + 30, NOW + DAY),
+        "Confirm email again",
+    );
+    queue(&store, alice.id, queued.clone()).await;
+    // The mail is due when the token was made.
+    assert_eq!(outbox.next_mail_due().await.expect("due"), Some(NOW + 30));
+    assert!(claim(&store, NOW + 29, NOW + 90, 10).await.is_empty());
+    let mails = claim(&store, NOW + 30, NOW + 90, 10).await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].mail, queued.mail);
+    outbox
+        .mark_mail_sent(mails[0].id, &mails[0].claim, NOW + 31)
+        .await
+        .expect("sent");
+    assert_eq!(
+        find(&store, "again", TokenPurpose::ConfirmEmail, NOW + 31).await,
+        Some(EmailToken {
+            user_id: alice.id,
+            email: alice.email.clone(),
+            state: String::new(),
+            created_at: NOW + 30,
+            expires_at: NOW + DAY,
+        })
+    );
+
+    // A token for no user, or whose hash is taken, fails whole: no mail is queued either.
+    let before = store.db.snapshot().await;
+    assert_unavailable(
+        store
+            .email_tokens()
+            .queue_email_token(
+                alice.id + 1000,
+                with_mail(confirm_token(
+                    "orphan",
+                    "ghost@example.com",
+                    NOW + 40,
+                    NOW + DAY,
+                )),
+            )
+            .await,
+    );
+    assert_unavailable(
+        store
+            .email_tokens()
+            .queue_email_token(
+                alice.id,
+                with_mail(reset_token("again", &alice.email, "", NOW + 40, NOW + DAY)),
+            )
+            .await,
+    );
+    assert_eq!(store.db.snapshot().await, before);
+    assert_eq!(outbox.next_mail_due().await.expect("due"), None);
+}
+
+async fn email_token_finds_live_tokens_of_its_purpose(store: Store) {
+    let alice = register(&store, "alice").await;
+    queue(
+        &store,
+        alice.id,
+        with_mail(confirm_token("short", &alice.email, NOW + 5, NOW + 10)),
     )
     .await;
-    queue_token(&*repo, &alice, token("short", email, NOW + 5, NOW + 10)).await;
-
-    assert_eq!(
-        repo.confirm_email("unknown", NOW + 6)
-            .await
-            .expect("confirm"),
-        None
-    );
-    // Bound to an address that is no longer the user's.
-    assert_eq!(
-        repo.confirm_email("stale", NOW + 6).await.expect("confirm"),
-        None
-    );
-    // Expired (expiry exclusive).
-    assert_eq!(
-        repo.confirm_email("short", NOW + 10)
-            .await
-            .expect("confirm"),
-        None
-    );
-    let unconfirmed = repo
-        .user_by_id(alice.id)
-        .await
-        .expect("lookup")
-        .expect("found");
-    assert!(!unconfirmed.confirmed);
-
-    assert_eq!(
-        repo.confirm_email("hash-alice", NOW + 6)
-            .await
-            .expect("confirm"),
-        Some(alice.id)
-    );
-    let confirmed = repo
-        .user_by_id(alice.id)
-        .await
-        .expect("lookup")
-        .expect("found");
-    assert!(confirmed.confirmed);
-    // Single use, and every other confirmation token of the user is used up.
-    assert_eq!(
-        repo.confirm_email("hash-alice", NOW + 7)
-            .await
-            .expect("confirm"),
-        None
-    );
-    assert_eq!(
-        repo.confirm_email("second", NOW + 7)
-            .await
-            .expect("confirm"),
-        None
-    );
-
-    // Other users are untouched.
-    let bob_now = repo
-        .user_by_id(bob.id)
-        .await
-        .expect("lookup")
-        .expect("found");
-    assert!(!bob_now.confirmed);
-    assert_eq!(
-        repo.confirm_email("hash-bob", NOW + 8)
-            .await
-            .expect("confirm"),
-        Some(bob.id)
-    );
-}
-
-async fn concurrent_confirmations_use_token_once(repo: Arc<dyn Repo>) {
-    let alice = register(&*repo, "alice").await;
-    let attempts: Vec<_> = (0..10)
-        .map(|_| {
-            let repo = Arc::clone(&repo);
-            tokio::spawn(async move { repo.confirm_email("hash-alice", NOW + 1).await })
-        })
-        .collect();
-    let mut confirmed = Vec::new();
-    for attempt in attempts {
-        if let Some(id) = attempt.await.expect("task ran").expect("confirm") {
-            confirmed.push(id);
-        }
-    }
-    assert_eq!(confirmed, vec![alice.id]);
-}
-
-async fn queue_email_token_is_atomic(repo: Arc<dyn Repo>) {
-    let alice = register(&*repo, "alice").await;
-    let first = claim(&*repo, NOW, NOW + 60, 10).await;
-    assert_eq!(first.len(), 1);
-    repo.mark_mail_sent(first[0].id, &first[0].claim, NOW)
-        .await
-        .expect("sent");
-
-    let mail = mail_to(&alice.email, "Confirm email again");
-    repo.queue_email_token(
+    queue(
+        &store,
         alice.id,
-        token("again", &alice.email, NOW + 30, NOW + DAY),
-        mail.clone(),
+        with_mail(reset_token(
+            "reset",
+            &alice.email,
+            "1700000000123",
+            NOW + 5,
+            NOW + DAY,
+        )),
     )
-    .await
-    .expect("queued");
-    // The mail is due when the token was made.
-    assert_eq!(repo.next_mail_due().await.expect("due"), Some(NOW + 30));
-    assert!(claim(&*repo, NOW + 29, NOW + 90, 10).await.is_empty());
-    let queued = claim(&*repo, NOW + 30, NOW + 90, 10).await;
-    assert_eq!(queued.len(), 1);
-    assert_eq!(queued[0].mail, mail);
-    repo.mark_mail_sent(queued[0].id, &queued[0].claim, NOW + 31)
-        .await
-        .expect("sent");
+    .await;
+
     assert_eq!(
-        repo.confirm_email("again", NOW + 31)
-            .await
-            .expect("confirm"),
-        Some(alice.id)
+        find(&store, "short", TokenPurpose::ConfirmEmail, NOW + 9).await,
+        Some(EmailToken {
+            user_id: alice.id,
+            email: alice.email.clone(),
+            state: String::new(),
+            created_at: NOW + 5,
+            expires_at: NOW + 10,
+        })
+    );
+    // Expiry is exclusive.
+    assert_eq!(
+        find(&store, "short", TokenPurpose::ConfirmEmail, NOW + 10).await,
+        None
+    );
+    // Only for its own purpose.
+    assert_eq!(
+        find(&store, "short", TokenPurpose::ResetPassword, NOW + 6).await,
+        None
+    );
+    assert_eq!(
+        find(&store, "reset", TokenPurpose::ResetPassword, NOW + 6).await,
+        Some(EmailToken {
+            user_id: alice.id,
+            email: alice.email.clone(),
+            state: "1700000000123".to_owned(),
+            created_at: NOW + 5,
+            expires_at: NOW + DAY,
+        })
+    );
+    assert_eq!(
+        find(&store, "reset", TokenPurpose::ConfirmEmail, NOW + 6).await,
+        None
+    );
+    assert_eq!(
+        find(&store, "unknown", TokenPurpose::ConfirmEmail, NOW).await,
+        None
     );
 
-    // A token for no user fails whole: no mail is queued either.
-    let orphan = repo
-        .queue_email_token(
-            alice.id + 1000,
-            token("orphan", "ghost@example.com", NOW + 40, NOW + DAY),
-            mail_to("ghost@example.com", "Confirm email"),
+    // A used token is found no more.
+    assert!(redeem(&store, confirming("hash-alice", &alice, NOW + 7, &[])).await);
+    assert_eq!(
+        find(&store, "hash-alice", TokenPurpose::ConfirmEmail, NOW + 7).await,
+        None
+    );
+    assert_eq!(
+        find(&store, "short", TokenPurpose::ConfirmEmail, NOW + 7).await,
+        None
+    );
+    assert!(
+        find(&store, "reset", TokenPurpose::ResetPassword, NOW + 7)
+            .await
+            .is_some()
+    );
+}
+
+async fn redeem_confirm_email(store: Store) {
+    let alice = register(&store, "alice").await;
+    let bob = register(&store, "bob").await;
+    queue(
+        &store,
+        alice.id,
+        with_mail(confirm_token("second", &alice.email, NOW + 1, NOW + DAY)),
+    )
+    .await;
+    queue(
+        &store,
+        alice.id,
+        with_mail(reset_token("reset", &alice.email, "", NOW + 1, NOW + DAY)),
+    )
+    .await;
+    let mail_before = store.db.snapshot().await["mail_outbox"].clone();
+    let used_at = "SELECT used_at FROM email_tokens WHERE hash = $1";
+
+    assert!(
+        redeem(
+            &store,
+            confirming("hash-alice", &alice, NOW + 6, &["admin", "staff", "admin"]),
+        )
+        .await
+    );
+    assert_eq!(
+        user(&store, alice.id).await,
+        User {
+            confirmed: true,
+            permissions: vec!["admin".to_owned(), "staff".to_owned()],
+            ..alice.clone()
+        }
+    );
+    // The token and the user's other confirmation tokens are used up; a token of another
+    // purpose is not.
+    assert_eq!(store.db.int(used_at, "hash-alice").await, Some(NOW + 6));
+    assert_eq!(store.db.int(used_at, "second").await, Some(NOW + 6));
+    assert_eq!(store.db.int(used_at, "reset").await, None);
+    assert!(
+        find(&store, "reset", TokenPurpose::ResetPassword, NOW + 6)
+            .await
+            .is_some()
+    );
+    // Without a notice no mail is queued.
+    assert_eq!(store.db.snapshot().await["mail_outbox"], mail_before);
+    // Other users are untouched.
+    assert_eq!(user(&store, bob.id).await, bob);
+    assert_eq!(store.db.int(used_at, "hash-bob").await, None);
+
+    // Permissions add to those held, once each; a notice, when given, is queued, due at once.
+    queue(
+        &store,
+        alice.id,
+        with_mail(confirm_token("third", &alice.email, NOW + 7, NOW + DAY)),
+    )
+    .await;
+    let notice = mail_to(&alice.email, "Email confirmed");
+    let confirmed = user(&store, alice.id).await;
+    assert!(
+        redeem(
+            &store,
+            Redemption {
+                notice: Some(notice.clone()),
+                ..confirming("third", &confirmed, NOW + 8, &["ops", "admin"])
+            },
+        )
+        .await
+    );
+    assert_eq!(
+        user(&store, alice.id).await.permissions,
+        ["admin", "staff", "ops"]
+    );
+    assert_eq!(claim(&store, NOW + 7, NOW + 60, 10).await.len(), 5);
+    let noticed = claim(&store, NOW + 8, NOW + 60, 10).await;
+    assert_eq!(noticed.len(), 1);
+    assert_eq!(noticed[0].mail, notice);
+
+    // Nothing to grant: confirmed, no permission.
+    assert!(redeem(&store, confirming("hash-bob", &bob, NOW + 9, &[])).await);
+    assert_eq!(
+        user(&store, bob.id).await,
+        User {
+            confirmed: true,
+            ..bob
+        }
+    );
+}
+
+async fn redeem_reset_password(store: Store) {
+    let alice = register(&store, "alice").await;
+    for hash in ["r1", "r2"] {
+        queue(
+            &store,
+            alice.id,
+            with_mail(reset_token(hash, &alice.email, "", NOW + 1, NOW + DAY)),
         )
         .await;
+    }
+    // The registration mail and the two tokens' mail are out for delivery.
+    assert_eq!(claim(&store, NOW + 4, NOW + 64, 10).await.len(), 3);
+    let used_at = "SELECT used_at FROM email_tokens WHERE hash = $1";
+    let notice = mail_to(&alice.email, "Your password changed");
+
     assert!(
-        matches!(orphan, Err(StoreError::Unavailable(_))),
-        "{orphan:?}"
+        redeem(
+            &store,
+            Redemption {
+                notice: Some(notice.clone()),
+                ..resetting("r1", &alice, NOW + 5, "$argon2id$v=19$new", NOW_MS + 5_250)
+            },
+        )
+        .await
+    );
+    // The mailbox is proven: a reset confirms.
+    assert_eq!(
+        user(&store, alice.id).await,
+        User {
+            password_hash: Some("$argon2id$v=19$new".to_owned()),
+            password_changed_at: Some(NOW_MS + 5_250),
+            confirmed: true,
+            ..alice.clone()
+        }
+    );
+    // The token and the user's other reset tokens are used up; the confirmation token is not.
+    assert_eq!(store.db.int(used_at, "r1").await, Some(NOW + 5));
+    assert_eq!(store.db.int(used_at, "r2").await, Some(NOW + 5));
+    assert_eq!(store.db.int(used_at, "hash-alice").await, None);
+    // The notice is queued, due at once.
+    assert_eq!(
+        store.outbox().next_mail_due().await.expect("due"),
+        Some(NOW + 5)
+    );
+    let noticed = claim(&store, NOW + 5, NOW + 65, 10).await;
+    assert_eq!(noticed.len(), 1);
+    assert_eq!(noticed[0].mail, notice);
+
+    // A token checked against the password before the change no longer works; checked
+    // against the current one, it does.
+    queue(
+        &store,
+        alice.id,
+        with_mail(reset_token("r3", &alice.email, "", NOW + 6, NOW + DAY)),
+    )
+    .await;
+    let before = store.db.snapshot().await;
+    assert!(
+        !redeem(
+            &store,
+            resetting("r3", &alice, NOW + 7, "$argon2id$x", NOW_MS + 7_000)
+        )
+        .await
+    );
+    assert_eq!(store.db.snapshot().await, before);
+    let current = user(&store, alice.id).await;
+    assert!(
+        redeem(
+            &store,
+            resetting(
+                "r3",
+                &current,
+                NOW + 8,
+                "$argon2id$v=19$newer",
+                NOW_MS + 8_000
+            ),
+        )
+        .await
+    );
+    assert_eq!(
+        user(&store, alice.id).await,
+        User {
+            password_hash: Some("$argon2id$v=19$newer".to_owned()),
+            password_changed_at: Some(NOW_MS + 8_000),
+            ..current
+        }
+    );
+    // No notice was given this time.
+    assert_eq!(store.db.row_counts().await["mail_outbox"], 5);
+}
+
+async fn refused_redemptions_write_nothing(store: Store) {
+    let alice = register(&store, "alice").await;
+    let bob = register(&store, "bob").await;
+    let carol = register(&store, "carol").await;
+    queue(
+        &store,
+        alice.id,
+        with_mail(reset_token("reset", &alice.email, "", NOW + 1, NOW + 100)),
+    )
+    .await;
+    assert!(redeem(&store, confirming("hash-carol", &carol, NOW + 2, &[])).await);
+    let carol = user(&store, carol.id).await;
+
+    let notice = Some(mail_to(&alice.email, "Your password changed"));
+    let reset = |hash: &str, now: Timestamp| Redemption {
+        notice: notice.clone(),
+        ..resetting(hash, &alice, now, "$argon2id$v=19$new", NOW_MS + 50_000)
+    };
+    let confirm = |hash: &str, now: Timestamp| Redemption {
+        notice: notice.clone(),
+        ..confirming(hash, &alice, now, &["admin"])
+    };
+    let refused = [
+        ("unknown token", reset("nope", NOW + 3)),
+        (
+            "used token",
+            confirming("hash-carol", &carol, NOW + 3, &["admin"]),
+        ),
+        (
+            "expired token (expiry exclusive)",
+            reset("reset", NOW + 100),
+        ),
+        ("reset token to confirm", confirm("reset", NOW + 3)),
+        ("confirmation token to reset", reset("hash-alice", NOW + 3)),
+        (
+            "another user's token",
+            Redemption {
+                user_id: bob.id,
+                email: bob.email.clone(),
+                ..reset("reset", NOW + 3)
+            },
+        ),
+        ("a token of another user", confirm("hash-bob", NOW + 3)),
+        (
+            "email changed since the check",
+            Redemption {
+                email: "alice.old@example.com".to_owned(),
+                ..reset("reset", NOW + 3)
+            },
+        ),
+        (
+            "password changed since the check",
+            Redemption {
+                password_changed_at: Some(NOW_MS),
+                ..reset("reset", NOW + 3)
+            },
+        ),
+        (
+            "email changed since the confirmation was checked",
+            Redemption {
+                email: "alice.old@example.com".to_owned(),
+                ..confirm("hash-alice", NOW + 3)
+            },
+        ),
+        (
+            "password changed since the confirmation was checked",
+            Redemption {
+                password_changed_at: Some(NOW_MS),
+                ..confirm("hash-alice", NOW + 3)
+            },
+        ),
+    ];
+    let before = store.db.snapshot().await;
+    for (case, redemption) in refused {
+        assert!(!redeem(&store, redemption).await, "{case}");
+        assert_eq!(store.db.snapshot().await, before, "{case}");
+    }
+
+    // The refusals used nothing up: the tokens still work.
+    assert!(redeem(&store, reset("reset", NOW + 99)).await);
+    let reset_done = user(&store, alice.id).await;
+    assert_eq!(
+        reset_done,
+        User {
+            password_hash: Some("$argon2id$v=19$new".to_owned()),
+            password_changed_at: Some(NOW_MS + 50_000),
+            confirmed: true,
+            ..alice.clone()
+        }
     );
     assert!(
-        claim(&*repo, NOW + DAY, NOW + DAY + 60, 10)
-            .await
-            .is_empty()
+        redeem(
+            &store,
+            confirming("hash-alice", &reset_done, NOW + 99, &["admin"])
+        )
+        .await
     );
+    assert_eq!(user(&store, alice.id).await.permissions, ["admin"]);
+    assert!(redeem(&store, confirming("hash-bob", &bob, NOW + 99, &[])).await);
+}
+
+async fn concurrent_redemptions_redeem_once(store: Store) {
+    let alice = register(&store, "alice").await;
+    let bob = register(&store, "bob").await;
+    queue(
+        &store,
+        alice.id,
+        with_mail(reset_token("reset", &alice.email, "", NOW, NOW + DAY)),
+    )
+    .await;
+    let notice = mail_to(&alice.email, "Your password changed");
+
+    let resets: Vec<_> = (0..10)
+        .map(|i| {
+            let repo = Arc::clone(&store.repo);
+            let redemption = Redemption {
+                notice: Some(notice.clone()),
+                ..resetting(
+                    "reset",
+                    &alice,
+                    NOW + 1,
+                    &format!("$argon2id$v=19$racer{i}"),
+                    NOW_MS + 1_000,
+                )
+            };
+            tokio::spawn(async move { (i, redeem(&*repo, redemption).await) })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for reset in resets {
+        if let (i, true) = reset.await.expect("task ran") {
+            winners.push(i);
+        }
+    }
+    assert_eq!(winners.len(), 1);
+    assert_eq!(
+        user(&store, alice.id).await.password_hash,
+        Some(format!("$argon2id$v=19$racer{}", winners[0]))
+    );
+    let notices = claim(&store, NOW + 1, NOW + 60, 100)
+        .await
+        .into_iter()
+        .filter(|m| m.mail == notice)
+        .count();
+    assert_eq!(notices, 1);
+
+    let confirmations: Vec<_> = (0..10)
+        .map(|_| {
+            let repo = Arc::clone(&store.repo);
+            let redemption = confirming("hash-bob", &bob, NOW + 1, &["admin"]);
+            tokio::spawn(async move { redeem(&*repo, redemption).await })
+        })
+        .collect();
+    let mut confirmed = 0;
+    for confirmation in confirmations {
+        if confirmation.await.expect("task ran") {
+            confirmed += 1;
+        }
+    }
+    assert_eq!(confirmed, 1);
+    assert_eq!(
+        user(&store, bob.id).await,
+        User {
+            confirmed: true,
+            permissions: vec!["admin".to_owned()],
+            ..bob
+        }
+    );
+
+    // Two different tokens of one user redeemed at once: they queue on the user's row, so
+    // one wins and the other finds its token used up, never a deadlock (an error).
+    let carol = register(&store, "carol").await;
+    for round in 0..5 {
+        let hashes = [format!("carol-a-{round}"), format!("carol-b-{round}")];
+        for hash in &hashes {
+            queue(
+                &store,
+                carol.id,
+                with_mail(confirm_token(hash, &carol.email, NOW, NOW + DAY)),
+            )
+            .await;
+        }
+        let carol = user(&store, carol.id).await;
+        let racers: Vec<_> = hashes
+            .iter()
+            .map(|hash| {
+                let repo = Arc::clone(&store.repo);
+                let redemption = confirming(hash, &carol, NOW + 1, &[]);
+                tokio::spawn(
+                    async move { repo.email_tokens().redeem_email_token(redemption).await },
+                )
+            })
+            .collect();
+        let mut won = 0;
+        for racer in racers {
+            if racer.await.expect("task ran").expect("no storage error") {
+                won += 1;
+            }
+        }
+        assert_eq!(won, 1, "round {round}");
+    }
 }
 
 // ----- outbox -----
 
-async fn outbox_claims_leases_and_retries(repo: Arc<dyn Repo>) {
-    assert_eq!(repo.next_mail_due().await.expect("due"), None);
-    let alice = register(&*repo, "alice").await;
+async fn outbox_claims_leases_and_retries(store: Store) {
+    let outbox = store.outbox();
+    assert_eq!(outbox.next_mail_due().await.expect("due"), None);
+    let alice = register(&store, "alice").await;
     for (n, at) in [(1, NOW + 1), (2, NOW + 2)] {
-        let mail = mail_to(&alice.email, &format!("mail {n}"));
-        repo.queue_email_token(
-            alice.id,
-            token(&format!("t{n}"), &alice.email, at, at + DAY),
-            mail,
-        )
-        .await
-        .expect("queued");
+        let token = confirm_token(&format!("t{n}"), &alice.email, at, at + DAY);
+        queue(&store, alice.id, carried_by(token, &format!("mail {n}"))).await;
     }
-    assert_eq!(repo.next_mail_due().await.expect("due"), Some(NOW));
-    assert!(claim(&*repo, NOW, NOW + 60, 0).await.is_empty());
+    assert_eq!(outbox.next_mail_due().await.expect("due"), Some(NOW));
+    assert!(claim(&store, NOW, NOW + 60, 0).await.is_empty());
 
     // Oldest first, up to the limit, under one claim.
-    let a = claim(&*repo, NOW + 2, NOW + 60, 2).await;
+    let a = claim(&store, NOW + 2, NOW + 60, 2).await;
     assert_eq!(a.len(), 2);
     assert_eq!(a[0].mail.subject, "Confirm email");
     assert_eq!(a[1].mail.subject, "mail 1");
@@ -834,86 +2047,87 @@ async fn outbox_claims_leases_and_retries(repo: Arc<dyn Repo>) {
             .all(|m| m.attempts == 0 && m.claim == a[0].claim && !m.claim.is_empty())
     );
     let (m0, m1) = (a[0].id, a[1].id);
-    assert_eq!(repo.next_mail_due().await.expect("due"), Some(NOW + 2));
+    assert_eq!(outbox.next_mail_due().await.expect("due"), Some(NOW + 2));
 
-    let b = claim(&*repo, NOW + 3, NOW + 60, 10).await;
+    let b = claim(&store, NOW + 3, NOW + 60, 10).await;
     assert_eq!(b.len(), 1);
     assert_eq!(b[0].mail.subject, "mail 2");
     assert_ne!(b[0].claim, a[0].claim);
     let m2 = b[0].id;
     // Everything is leased until NOW + 60, so claimable one second later.
-    assert_eq!(repo.next_mail_due().await.expect("due"), Some(NOW + 61));
-    assert!(claim(&*repo, NOW + 60, NOW + 120, 10).await.is_empty());
+    assert_eq!(outbox.next_mail_due().await.expect("due"), Some(NOW + 61));
+    assert!(claim(&store, NOW + 60, NOW + 120, 10).await.is_empty());
 
     // Only the holder of the claim can mark a mail sent or reschedule it.
-    repo.mark_mail_sent(m0, &b[0].claim, NOW + 4)
+    outbox
+        .mark_mail_sent(m0, &b[0].claim, NOW + 4)
         .await
         .expect("ignored");
-    repo.mark_mail_sent(m0, &a[0].claim, NOW + 4)
+    outbox
+        .mark_mail_sent(m0, &a[0].claim, NOW + 4)
         .await
         .expect("sent");
-    repo.reschedule_mail(
-        m1,
-        &a[0].claim,
-        NOW + 4,
-        Some(NOW + 100),
-        "421 try again later",
-    )
-    .await
-    .expect("rescheduled");
-    repo.reschedule_mail(m2, "not-the-claim", NOW + 4, None, "550 no such user")
+    outbox
+        .reschedule_mail(
+            m1,
+            &a[0].claim,
+            NOW + 4,
+            Some(NOW + 100),
+            "421 try again later",
+        )
+        .await
+        .expect("rescheduled");
+    outbox
+        .reschedule_mail(m2, "not-the-claim", NOW + 4, None, "550 no such user")
         .await
         .expect("ignored");
     // The rescheduled mail lost its claim: the old holder can no longer mark it sent.
-    repo.mark_mail_sent(m1, &a[0].claim, NOW + 5)
+    outbox
+        .mark_mail_sent(m1, &a[0].claim, NOW + 5)
         .await
         .expect("ignored");
-    assert_eq!(repo.next_mail_due().await.expect("due"), Some(NOW + 61));
+    assert_eq!(outbox.next_mail_due().await.expect("due"), Some(NOW + 61));
 
     // m2's lease ran out: it is claimed again, with its attempts unchanged.
-    let c = claim(&*repo, NOW + 61, NOW + 120, 10).await;
+    let c = claim(&store, NOW + 61, NOW + 120, 10).await;
     assert_eq!(ids(&c), vec![m2]);
     assert_eq!(c[0].attempts, 0);
     let long_error = "x".repeat(10_000);
-    repo.reschedule_mail(m2, &c[0].claim, NOW + 61, None, &long_error)
+    outbox
+        .reschedule_mail(m2, &c[0].claim, NOW + 61, None, &long_error)
         .await
         .expect("given up");
-    assert_eq!(repo.next_mail_due().await.expect("due"), Some(NOW + 100));
-    assert!(claim(&*repo, NOW + 99, NOW + 160, 10).await.is_empty());
+    assert_eq!(outbox.next_mail_due().await.expect("due"), Some(NOW + 100));
+    assert!(claim(&store, NOW + 99, NOW + 160, 10).await.is_empty());
 
     // The retried mail comes back once due, with its failed attempt counted.
-    let d = claim(&*repo, NOW + 100, NOW + 160, 10).await;
+    let d = claim(&store, NOW + 100, NOW + 160, 10).await;
     assert_eq!(ids(&d), vec![m1]);
     assert_eq!(d[0].attempts, 1);
     assert_eq!(d[0].mail.subject, "mail 1");
-    repo.mark_mail_sent(m1, &d[0].claim, NOW + 101)
+    outbox
+        .mark_mail_sent(m1, &d[0].claim, NOW + 101)
         .await
         .expect("sent");
 
     // Sent and given-up mail never comes back.
-    assert_eq!(repo.next_mail_due().await.expect("due"), None);
+    assert_eq!(outbox.next_mail_due().await.expect("due"), None);
     assert!(
-        claim(&*repo, NOW + DAY, NOW + DAY + 60, 10)
+        claim(&store, NOW + DAY, NOW + DAY + 60, 10)
             .await
             .is_empty()
     );
 }
 
-async fn concurrent_claims_are_disjoint(repo: Arc<dyn Repo>) {
-    let alice = register(&*repo, "alice").await;
+async fn concurrent_claims_are_disjoint(store: Store) {
+    let alice = register(&store, "alice").await;
     for n in 1..40 {
-        let mail = mail_to(&alice.email, &format!("mail {n}"));
-        repo.queue_email_token(
-            alice.id,
-            token(&format!("t{n}"), &alice.email, NOW, NOW + DAY),
-            mail,
-        )
-        .await
-        .expect("queued");
+        let token = confirm_token(&format!("t{n}"), &alice.email, NOW, NOW + DAY);
+        queue(&store, alice.id, carried_by(token, &format!("mail {n}"))).await;
     }
     let workers: Vec<_> = (0..8)
         .map(|_| {
-            let repo = Arc::clone(&repo);
+            let repo = Arc::clone(&store.repo);
             tokio::spawn(async move {
                 let mut mine = Vec::new();
                 loop {
@@ -935,6 +2149,465 @@ async fn concurrent_claims_are_disjoint(repo: Arc<dyn Repo>) {
     assert_eq!(distinct.len(), 40);
 }
 
+// ----- maintenance -----
+
+async fn leases_are_taken_renewed_and_taken_over(store: Store) {
+    let holder = "SELECT holder FROM leases WHERE name = $1";
+    let until = "SELECT until FROM leases WHERE name = $1";
+
+    // Free: taken.
+    assert!(lease(&store, "janitor", "a", NOW, NOW + 60).await);
+    // Held by another and unexpired: refused.
+    assert!(!lease(&store, "janitor", "b", NOW + 10, NOW + 70).await);
+    assert!(!lease(&store, "janitor", "b", NOW + 59, NOW + 119).await);
+    // Renewed by its holder.
+    assert!(lease(&store, "janitor", "a", NOW + 30, NOW + 120).await);
+    assert_eq!(store.db.int(until, "janitor").await, Some(NOW + 120));
+    assert!(!lease(&store, "janitor", "b", NOW + 60, NOW + 130).await);
+    // A lease of another name is another lease.
+    assert!(lease(&store, "other", "b", NOW + 60, NOW + 100).await);
+    // Expired (at its end): taken over, and the former holder is refused.
+    assert!(!lease(&store, "janitor", "b", NOW + 119, NOW + 180).await);
+    assert!(lease(&store, "janitor", "b", NOW + 120, NOW + 180).await);
+    assert!(!lease(&store, "janitor", "a", NOW + 121, NOW + 200).await);
+    assert_eq!(store.db.text(holder, "janitor").await.as_deref(), Some("b"));
+    assert_eq!(store.db.int(until, "janitor").await, Some(NOW + 180));
+    assert_eq!(store.db.text(holder, "other").await.as_deref(), Some("b"));
+    assert_eq!(store.db.int(until, "other").await, Some(NOW + 100));
+}
+
+async fn concurrent_lease_acquisitions_have_one_winner(store: Store) {
+    // A lease never taken, then the same lease once expired.
+    for (round, now) in [(0, NOW), (1, NOW + 60)] {
+        let attempts: Vec<_> = (0..20)
+            .map(|i| {
+                let repo = Arc::clone(&store.repo);
+                let holder = format!("instance-{round}-{i}");
+                tokio::spawn(async move {
+                    let won = lease(&*repo, "janitor", &holder, now, now + 60).await;
+                    (holder, won)
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for attempt in attempts {
+            if let (holder, true) = attempt.await.expect("task ran") {
+                winners.push(holder);
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}");
+        assert_eq!(
+            store
+                .db
+                .text("SELECT holder FROM leases WHERE name = $1", "janitor")
+                .await,
+            Some(winners[0].clone())
+        );
+    }
+}
+
+async fn purge_sessions_in_batches(store: Store) {
+    let alice = register(&store, "alice").await;
+    let bob = register(&store, "bob").await;
+    let cut = NOW_MS;
+    for (sid, user_id, opened, expires_at) in [
+        // Live: at the cut-off, expiring after now, rotated.
+        ("live1", alice.id, cut, NOW + DAY),
+        ("live2", bob.id, cut + 1, NOW + 11),
+        ("live3", alice.id, cut + 2, NOW + DAY),
+        // Dead: ended, expired (at now, or before), opened before the cut-off.
+        ("ended1", alice.id, cut + 3, NOW + DAY),
+        ("ended2", bob.id, cut + 4, NOW + DAY),
+        ("expired1", alice.id, cut + 5, NOW + 10),
+        ("expired2", bob.id, cut + 6, NOW + 5),
+        ("early1", alice.id, cut - 1, NOW + DAY),
+        ("early2", bob.id, cut - 60_000, NOW + DAY),
+    ] {
+        let jti = format!("{sid}-r");
+        open_session(&store, &session(sid, user_id, &jti, opened, expires_at)).await;
+    }
+    assert_eq!(end(&store, end_one("ended1"), NOW + 1).await, 1);
+    assert_eq!(end(&store, end_one("ended2"), NOW + 1).await, 1);
+    assert_eq!(
+        end(&store, EndSessions::Everyone { cutoff_ms: cut }, NOW + 1).await,
+        0
+    );
+    assert_eq!(
+        rotate(&store, rotation("live3", "live3-r", "live3-r2", NOW + 2)).await,
+        rotated(cut + 2, NOW + 202, NOW + LIFETIME)
+    );
+    let mut others = store.db.snapshot().await;
+    others.remove("sessions");
+
+    // Bounded batches; fewer than the limit when done.
+    assert_eq!(purge(&store, Purge::Sessions, NOW + 10, 4).await, 4);
+    assert_eq!(purge(&store, Purge::Sessions, NOW + 10, 4).await, 2);
+    assert_eq!(purge(&store, Purge::Sessions, NOW + 10, 4).await, 0);
+
+    assert_eq!(
+        store.db.texts("SELECT sid FROM sessions").await,
+        ["live1", "live2", "live3"]
+    );
+    let mut after = store.db.snapshot().await;
+    after.remove("sessions");
+    assert_eq!(after, others);
+    // The live sessions are whole.
+    assert_eq!(live(&store, alice.id, NOW + 10).await, ["live3", "live1"]);
+    assert_eq!(live(&store, bob.id, NOW + 10).await, ["live2"]);
+    assert_eq!(
+        rotate(&store, rotation("live1", "live1-r", "live1-r2", NOW + 10)).await,
+        rotated(cut, NOW + 210, NOW + LIFETIME)
+    );
+    // ... and keep the token they replaced within the grace period.
+    assert_eq!(
+        rotate(&store, rotation("live3", "live3-r", "x", NOW + 10)).await,
+        RotationOutcome::RecentlyRotated
+    );
+}
+
+async fn purge_email_tokens_in_batches(store: Store) {
+    let alice = register(&store, "alice").await;
+    let bob = register(&store, "bob").await;
+    for (user_id, token) in [
+        (alice.id, confirm_token("c2", &alice.email, NOW, NOW + DAY)),
+        (
+            alice.id,
+            reset_token("r-live", &alice.email, "", NOW, NOW + DAY),
+        ),
+        (
+            alice.id,
+            reset_token("r-expired", &alice.email, "", NOW, NOW + 10),
+        ),
+        (
+            alice.id,
+            reset_token("r-expired2", &alice.email, "", NOW, NOW + 9),
+        ),
+        (
+            bob.id,
+            confirm_token("b-expired", &bob.email, NOW, NOW + 10),
+        ),
+    ] {
+        queue(&store, user_id, with_mail(token)).await;
+    }
+    // Uses `hash-alice`, and uses up `c2`.
+    assert!(redeem(&store, confirming("hash-alice", &alice, NOW + 1, &[])).await);
+    let mut others = store.db.snapshot().await;
+    others.remove("email_tokens");
+
+    assert_eq!(purge(&store, Purge::EmailTokens, NOW + 10, 2).await, 2);
+    assert_eq!(purge(&store, Purge::EmailTokens, NOW + 10, 2).await, 2);
+    assert_eq!(purge(&store, Purge::EmailTokens, NOW + 10, 2).await, 1);
+    assert_eq!(purge(&store, Purge::EmailTokens, NOW + 10, 2).await, 0);
+
+    assert_eq!(
+        store.db.texts("SELECT hash FROM email_tokens").await,
+        ["hash-bob", "r-live"]
+    );
+    let mut after = store.db.snapshot().await;
+    after.remove("email_tokens");
+    assert_eq!(after, others);
+    assert!(
+        find(&store, "r-live", TokenPurpose::ResetPassword, NOW + 10)
+            .await
+            .is_some()
+    );
+    assert!(redeem(&store, confirming("hash-bob", &bob, NOW + 10, &[])).await);
+}
+
+async fn purge_mail_in_batches(store: Store) {
+    let outbox = store.outbox();
+    let alice = register(&store, "alice").await;
+    for n in 1..=6 {
+        let token = confirm_token(&format!("t{n}"), &alice.email, NOW + n, NOW + DAY);
+        queue(&store, alice.id, carried_by(token, &format!("mail {n}"))).await;
+    }
+    // All but mail 6 are claimed; then delivered, given up on, retried or left claimed.
+    let claimed = claim(&store, NOW + 10, NOW + 70, 6).await;
+    let subjects: Vec<&str> = claimed.iter().map(|m| m.mail.subject.as_str()).collect();
+    assert_eq!(
+        subjects,
+        [
+            "Confirm email",
+            "mail 1",
+            "mail 2",
+            "mail 3",
+            "mail 4",
+            "mail 5"
+        ]
+    );
+    let id = |i: usize| claimed[i].id;
+    let key = |i: usize| claimed[i].claim.as_str();
+    outbox
+        .mark_mail_sent(id(0), key(0), NOW + 20)
+        .await
+        .expect("sent");
+    outbox
+        .mark_mail_sent(id(1), key(1), NOW + 30)
+        .await
+        .expect("sent");
+    outbox
+        .reschedule_mail(id(2), key(2), NOW + 25, None, "550 no such user")
+        .await
+        .expect("given up");
+    // Delivered at the age limit: kept (the limit is exclusive).
+    outbox
+        .mark_mail_sent(id(3), key(3), NOW + 40)
+        .await
+        .expect("sent");
+    outbox
+        .reschedule_mail(id(4), key(4), NOW + 41, Some(NOW + 1000), "421 later")
+        .await
+        .expect("rescheduled");
+    let mut others = store.db.snapshot().await;
+    others.remove("mail_outbox");
+
+    let old = Purge::Mail { before: NOW + 40 };
+    assert_eq!(purge(&store, old, NOW + DAY, 2).await, 2);
+    assert_eq!(purge(&store, old, NOW + DAY, 2).await, 1);
+    assert_eq!(purge(&store, old, NOW + DAY, 2).await, 0);
+
+    assert_eq!(
+        store.db.texts("SELECT subject FROM mail_outbox").await,
+        ["mail 3", "mail 4", "mail 5", "mail 6"]
+    );
+    let mut after = store.db.snapshot().await;
+    after.remove("mail_outbox");
+    assert_eq!(after, others);
+    // Pending mail is still delivered.
+    let due = claim(&store, NOW + 1000, NOW + 1060, 10).await;
+    let subjects: Vec<&str> = due.iter().map(|m| m.mail.subject.as_str()).collect();
+    assert_eq!(subjects, ["mail 4", "mail 5", "mail 6"]);
+}
+
+// ----- schema -----
+
+async fn reconnecting_finds_the_data_migrated_once(store: Store) {
+    let alice = register(&store, "alice").await;
+    // Either spelling of the PostgreSQL scheme.
+    let url = store.url.replacen("postgres://", "postgresql://", 1);
+    let again = crate::connect(&url).await.expect("reopened by URL");
+    assert_eq!(
+        again.users().user_by_id(alice.id).await.expect("lookup"),
+        Some(alice)
+    );
+    drop(again);
+    assert_eq!(
+        store
+            .db
+            .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
+            .await,
+        [1, 2, 3]
+    );
+}
+
+/// A database of schema version 1 (one row per refresh token): `s1` rotated twice (`r1` at
+/// NOW + 10, `r2` at NOW + 20, `r3` current), `s2` opened at NOW + 5 and never rotated, `s3`
+/// without a current token (which version 1 never wrote, but a database could hold), `s4`
+/// revoked, `s5` with a refresh token that outlives 30 days; and an unused emailed token.
+const V1: Seed = Seed {
+    migrations: 1,
+    sql: "\
+        INSERT INTO users (email, username, password_hash, created_at) \
+        VALUES ('alice@example.com', 'alice', 'x', 1700000000); \
+        INSERT INTO email_tokens (hash, purpose, user_id, email, created_at, expires_at) \
+        VALUES ('old-token', 'confirm_email', 1, 'alice@example.com', 1700000000, 1700086400); \
+        INSERT INTO sessions (sid, user_id, created_at, expires_at, revoked_at) VALUES \
+        ('s1', 1, 1700000000, 1700086400, NULL), ('s2', 1, 1700000005, 1700086400, NULL), \
+        ('s3', 1, 1700000000, 1700086400, NULL), ('s4', 1, 1700000000, 1700086400, 1700000003), \
+        ('s5', 1, 1700000000, 1703456000, NULL); \
+        INSERT INTO refresh_tokens (jti, sid, issued_at, expires_at, rotated_at) VALUES \
+        ('r1', 's1', 1700000000, 1700086400, 1700000010), \
+        ('r2', 's1', 1700000010, 1700086400, 1700000020), \
+        ('r3', 's1', 1700000020, 1700086400, NULL), \
+        ('q1', 's2', 1700000005, 1700086400, NULL), \
+        ('o1', 's3', 1700000000, 1700086400, 1700000005), \
+        ('p1', 's4', 1700000000, 1700086400, NULL), \
+        ('l1', 's5', 1700000000, 1703456000, NULL);",
+};
+
+/// The sessions of [`V1`] as schema version 2 held them (a session row holds its current
+/// token, the tokens it replaced are in `rotated_refresh_tokens`).
+const V2: Seed = Seed {
+    migrations: 2,
+    sql: "\
+        INSERT INTO users (email, username, password_hash, created_at) \
+        VALUES ('alice@example.com', 'alice', 'x', 1700000000); \
+        INSERT INTO email_tokens (hash, purpose, user_id, email, created_at, expires_at) \
+        VALUES ('old-token', 'confirm_email', 1, 'alice@example.com', 1700000000, 1700086400); \
+        INSERT INTO sessions \
+        (sid, user_id, created_at, expires_at, revoked_at, refresh_jti, rotated_at) VALUES \
+        ('s1', 1, 1700000000, 1700086400, NULL, 'r3', 1700000020), \
+        ('s2', 1, 1700000005, 1700086400, NULL, 'q1', NULL), \
+        ('s4', 1, 1700000000, 1700086400, 1700000003, 'p1', NULL), \
+        ('s5', 1, 1700000000, 1703456000, NULL, 'l1', NULL); \
+        INSERT INTO rotated_refresh_tokens (jti, sid, rotated_at) VALUES \
+        ('r1', 's1', 1700000010), ('r2', 's1', 1700000020);",
+};
+
+async fn upgrades_a_version_1_database(store: Store) {
+    upgraded_sessions_keep_working(&store).await;
+}
+
+async fn upgrades_a_version_2_database(store: Store) {
+    upgraded_sessions_keep_working(&store).await;
+}
+
+/// After the upgrade, the sessions of [`V1`] and [`V2`] behave as they did: current tokens
+/// rotate, the token replaced last keeps its grace period, older ones are replays; each got a
+/// public id, its opening to the millisecond and an absolute expiry 30 days after its login.
+async fn upgraded_sessions_keep_working(store: &Store) {
+    let alice = user(store, 1).await;
+    assert_eq!(
+        alice,
+        User {
+            id: 1,
+            email: "alice@example.com".to_owned(),
+            username: "alice".to_owned(),
+            password_hash: Some("x".to_owned()),
+            password_changed_at: None,
+            active: true,
+            confirmed: false,
+            permissions: Vec::new(),
+            created_at: NOW,
+            last_login: None,
+        }
+    );
+
+    let listed = listing(store, 1, NOW + 25).await;
+    let public_ids: HashSet<&str> = listed.iter().map(|s| s.public_id.as_str()).collect();
+    assert_eq!(public_ids.len(), 3, "{public_ids:?}");
+    for id in &public_ids {
+        assert!(
+            id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+            "{id}"
+        );
+    }
+    let expected: Vec<SessionInfo> = [
+        ("s2", NOW + 5, None),
+        ("s1", NOW, Some(NOW + 20)),
+        ("s5", NOW, None),
+    ]
+    .into_iter()
+    .zip(&listed)
+    .map(|((sid, opened, rotated_at), got)| SessionInfo {
+        sid: sid.to_owned(),
+        public_id: got.public_id.clone(),
+        created_at_ms: opened * 1000,
+        rotated_at,
+        login_ip: String::new(),
+        login_user_agent: String::new(),
+        last_ip: None,
+        last_user_agent: None,
+    })
+    .collect();
+    assert_eq!(listed, expected);
+    // 30 days after the login, however long the refresh token would have lived.
+    for (sid, expires_at, absolute) in [
+        ("s1", NOW + DAY, NOW + LIFETIME),
+        ("s2", NOW + DAY, NOW + 5 + LIFETIME),
+        ("s5", NOW + LIFETIME, NOW + LIFETIME),
+    ] {
+        let db = &store.db;
+        assert_eq!(
+            db.int("SELECT expires_at FROM sessions WHERE sid = $1", sid)
+                .await,
+            Some(expires_at),
+            "{sid}"
+        );
+        assert_eq!(
+            db.int(
+                "SELECT absolute_expires_at FROM sessions WHERE sid = $1",
+                sid
+            )
+            .await,
+            Some(absolute),
+            "{sid}"
+        );
+    }
+
+    // The token replaced last is within its grace period; the one before is a replay.
+    assert_eq!(
+        rotate(store, rotation("s1", "r2", "x1", NOW + 25)).await,
+        RotationOutcome::RecentlyRotated
+    );
+    assert_eq!(
+        rotate(store, rotation("s1", "r1", "x2", NOW + 25)).await,
+        RotationOutcome::Replayed
+    );
+    // The current token rotates, up to the absolute expiry.
+    let far = RefreshRotation {
+        next_expires_at: NOW + 60 * DAY,
+        ..rotation("s1", "r3", "r4", NOW + 30)
+    };
+    assert_eq!(
+        rotate(store, far).await,
+        rotated(NOW_MS, NOW + LIFETIME, NOW + LIFETIME)
+    );
+    assert_eq!(
+        rotate(store, rotation("s1", "r3", "x3", NOW + 31)).await,
+        RotationOutcome::RecentlyRotated
+    );
+    assert_eq!(
+        rotate(store, rotation("s1", "r2", "x4", NOW + 31)).await,
+        RotationOutcome::Replayed
+    );
+    assert_eq!(
+        rotate(store, rotation("s2", "q1", "q2", NOW + 30)).await,
+        rotated((NOW + 5) * 1000, NOW + 230, NOW + 5 + LIFETIME)
+    );
+    assert_eq!(
+        rotate(store, rotation("s5", "l1", "l2", NOW + 30)).await,
+        rotated(NOW_MS, NOW + 230, NOW + LIFETIME)
+    );
+    // A revoked session stays ended; one without a current token is gone.
+    assert_eq!(
+        rotate(store, rotation("s4", "p1", "p2", NOW + 30)).await,
+        RotationOutcome::Invalid
+    );
+    assert_eq!(
+        rotate(store, rotation("s3", "o1", "o2", NOW + 30)).await,
+        RotationOutcome::Invalid
+    );
+    assert_eq!(
+        store.db.texts("SELECT sid FROM sessions").await,
+        ["s1", "s2", "s4", "s5"]
+    );
+
+    // The tables of refresh tokens are gone; the cut-off and the leases have theirs.
+    let tables = store.db.snapshot().await;
+    for gone in ["refresh_tokens", "rotated_refresh_tokens"] {
+        assert!(!tables.contains_key(gone), "{gone}");
+    }
+    for new in ["session_cutoff", "leases"] {
+        assert_eq!(tables.get(new).map(Vec::len), Some(0), "{new}");
+    }
+    assert_eq!(
+        store
+            .db
+            .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
+            .await,
+        [1, 2, 3]
+    );
+
+    // The emailed token, bound to no state, still works.
+    assert_eq!(
+        find(store, "old-token", TokenPurpose::ConfirmEmail, NOW + 40).await,
+        Some(EmailToken {
+            user_id: 1,
+            email: "alice@example.com".to_owned(),
+            state: String::new(),
+            created_at: NOW,
+            expires_at: NOW + DAY,
+        })
+    );
+    assert!(redeem(store, confirming("old-token", &alice, NOW + 40, &[])).await);
+    assert!(user(store, 1).await.confirmed);
+
+    // New sessions open beside the old ones.
+    open_session(store, &session("s6", 1, "n1", NOW_MS + 50_000, NOW + DAY)).await;
+    assert_eq!(live(store, 1, NOW + 50).await, ["s6", "s2", "s1", "s5"]);
+}
+
 // ----- backends -----
 
 #[tokio::test]
@@ -950,67 +2623,41 @@ async fn connect_refuses_unknown_schemes_without_leaking_the_url() {
     assert!(!err.to_string().contains("secret"));
 }
 
-// ----- upgrading a database of schema version 1 -----
-
-/// Sessions as schema version 1 held them (one row per refresh token): `s1` rotated twice (`r1`
-/// at NOW + 10, `r2` at NOW + 20, `r3` current), `s2` never rotated, `s3` without a current
-/// token (which version 1 never wrote, but a database could hold).
-const V1_SESSIONS: &str = "\
-    INSERT INTO users (email, username, password_hash, created_at) \
-    VALUES ('alice@example.com', 'alice', 'x', 1700000000); \
-    INSERT INTO sessions (sid, user_id, created_at, expires_at) VALUES \
-    ('s1', 1, 1700000000, 1700086400), ('s2', 1, 1700000000, 1700086400), \
-    ('s3', 1, 1700000000, 1700086400); \
-    INSERT INTO refresh_tokens (jti, sid, issued_at, expires_at, rotated_at) VALUES \
-    ('r1', 's1', 1700000000, 1700086400, 1700000010), \
-    ('r2', 's1', 1700000010, 1700086400, 1700000020), \
-    ('r3', 's1', 1700000020, 1700086400, NULL), \
-    ('q1', 's2', 1700000000, 1700086400, NULL), \
-    ('o1', 's3', 1700000000, 1700086400, 1700000005);";
-
-/// After the upgrade, [`V1_SESSIONS`] behave as they did: current tokens rotate, rotated ones
-/// keep their grace period and replay detection, the session without a token is gone.
-async fn v1_sessions_survive_the_upgrade(repo: &dyn Repo) {
-    assert_eq!(
-        rotate(repo, rotation("s1", "r2", "x1", NOW + 25)).await,
-        RotationOutcome::RecentlyRotated
-    );
-    assert_eq!(
-        rotate(repo, rotation("s1", "r3", "r4", NOW + 30)).await,
-        RotationOutcome::Rotated
-    );
-    assert_eq!(
-        rotate(repo, rotation("s2", "q1", "q2", NOW + 30)).await,
-        RotationOutcome::Rotated
-    );
-    assert!(repo.session_revoked("s3").await.expect("state"));
-    assert_eq!(
-        rotate(repo, rotation("s3", "o1", "o2", NOW + 30)).await,
-        RotationOutcome::Invalid
-    );
-    assert_eq!(
-        rotate(repo, rotation("s1", "r1", "x2", NOW + 40)).await,
-        RotationOutcome::Replayed
-    );
-    assert!(repo.session_revoked("s1").await.expect("state"));
-    assert!(!repo.session_revoked("s2").await.expect("state"));
-}
-
 #[cfg(feature = "sqlite")]
 mod sqlite {
-    use std::str::FromStr as _;
+    use std::sync::Arc;
 
-    use authx_core::store::UserStore;
+    use authx_core::store::Repo as _;
 
-    use super::{Teardown, TestDb, register};
+    use super::{Db, Seed, Store, Teardown, TestDb, register};
     use crate::SqliteStore;
 
-    pub(super) async fn open() -> TestDb {
+    /// A database file in a temporary directory, upgraded from `seed` when given.
+    pub(super) async fn open(seed: Option<Seed>) -> TestDb {
         let dir = tempfile::tempdir().expect("temporary directory");
         let url = format!("sqlite://{}", dir.path().join("authx.db").display());
-        let repo = crate::connect(&url).await.expect("sqlite opened");
+        if let Some(seed) = seed {
+            let options = SqliteStore::connect_options(&url).expect("options");
+            let pool = sqlx::SqlitePool::connect_with(options)
+                .await
+                .expect("opened");
+            crate::migrator(&crate::sqlite::MIGRATIONS[..seed.migrations])
+                .run(&pool)
+                .await
+                .expect("older schema");
+            sqlx::raw_sql(seed.sql)
+                .execute(&pool)
+                .await
+                .expect("seeded");
+            pool.close().await;
+        }
+        let store = SqliteStore::connect(&url).await.expect("sqlite opened");
         TestDb {
-            repo,
+            store: Store {
+                db: Db::Sqlite(store.pool().clone()),
+                repo: Arc::new(store),
+                url,
+            },
             teardown: Teardown::Sqlite(dir),
         }
     }
@@ -1023,7 +2670,9 @@ mod sqlite {
         register(&first, "alice").await;
         // A second open finds its migrations applied and the data there.
         let second = SqliteStore::connect(&url).await.expect("reopened");
-        let alice = UserStore::user_by_username(&second, "alice")
+        let alice = second
+            .users()
+            .user_by_username("alice")
             .await
             .expect("lookup");
         assert!(alice.is_some());
@@ -1051,35 +2700,12 @@ mod sqlite {
     }
 
     #[tokio::test]
-    async fn upgrades_a_version_1_database() {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let url = format!("sqlite://{}", dir.path().join("authx.db").display());
-        let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
-            .expect("url")
-            .create_if_missing(true);
-        let pool = sqlx::SqlitePool::connect_with(options)
-            .await
-            .expect("opened");
-        crate::migrator(&crate::sqlite::MIGRATIONS[..1])
-            .run(&pool)
-            .await
-            .expect("version 1");
-        sqlx::raw_sql(super::V1_SESSIONS)
-            .execute(&pool)
-            .await
-            .expect("seeded");
-        pool.close().await;
-        let store = SqliteStore::connect(&url).await.expect("upgraded");
-        super::v1_sessions_survive_the_upgrade(&store).await;
-    }
-
-    #[tokio::test]
     async fn in_memory_database_keeps_its_data() {
         let repo = crate::connect("sqlite::memory:").await.expect("opened");
         let alice = register(&*repo, "alice").await;
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         assert_eq!(
-            repo.user_by_id(alice.id).await.expect("lookup"),
+            repo.users().user_by_id(alice.id).await.expect("lookup"),
             Some(alice)
         );
     }
@@ -1087,11 +2713,11 @@ mod sqlite {
 
 #[cfg(feature = "postgres")]
 mod postgres {
+    use std::sync::Arc;
+
     use sqlx::{AssertSqlSafe, Connection as _, PgConnection};
 
-    use authx_core::store::UserStore;
-
-    use super::{Teardown, TestDb, register};
+    use super::{Db, Seed, Store, Teardown, TestDb};
     use crate::PostgresStore;
 
     const URL_VAR: &str = "AUTHX_TEST_POSTGRES_URL";
@@ -1100,50 +2726,11 @@ mod postgres {
     pub(super) struct Scratch {
         admin_url: String,
         name: String,
-        store: PostgresStore,
     }
 
     impl Scratch {
-        /// Creates the database, or `None` (saying so) when no server is configured.
-        async fn create() -> Option<(Self, String)> {
-            Self::create_with(|_| async {}).await
-        }
-
-        /// Creates the database and runs `prepare` on its URL before the store opens it.
-        async fn create_with<F, Fut>(prepare: F) -> Option<(Self, String)>
-        where
-            F: FnOnce(String) -> Fut,
-            Fut: std::future::Future<Output = ()>,
-        {
-            let Ok(admin_url) = std::env::var(URL_VAR) else {
-                println!("skipped: {URL_VAR} not set");
-                return None;
-            };
-            let name = format!("authx_test_{}", crate::sql::new_claim().expect("random"));
-            let mut admin = PgConnection::connect(&admin_url)
-                .await
-                .expect("server reached");
-            sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut admin)
-                .await
-                .expect("database created");
-            let _ = admin.close().await;
-            let url = with_database(&admin_url, &name);
-            prepare(url.clone()).await;
-            let store = PostgresStore::connect(&url).await.expect("postgres opened");
-            Some((
-                Self {
-                    admin_url,
-                    name,
-                    store,
-                },
-                url,
-            ))
-        }
-
         /// Drops the database, best effort.
         pub(super) async fn drop_database(self) {
-            self.store.pool().close().await;
             if let Ok(mut admin) = PgConnection::connect(&self.admin_url).await {
                 let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
                 if let Err(err) = sqlx::raw_sql(AssertSqlSafe(drop)).execute(&mut admin).await {
@@ -1167,54 +2754,66 @@ mod postgres {
         format!("{}/{name}{query}", &base[..path])
     }
 
-    pub(super) async fn open() -> Option<TestDb> {
-        let (scratch, _) = Scratch::create().await?;
-        Some(TestDb {
-            repo: std::sync::Arc::new(scratch.store.clone()),
-            teardown: Teardown::Postgres(scratch),
-        })
-    }
-
-    #[tokio::test]
-    async fn connect_by_url_migrates_once() {
-        let Some((scratch, url)) = Scratch::create().await else {
-            return;
-        };
-        // Connections are pinged only after sitting idle, not on every use.
-        assert!(!scratch.store.pool().options().get_test_before_acquire());
-        let url = url.replacen("postgres://", "postgresql://", 1);
-        let repo = crate::connect(&url).await.expect("reopened by URL");
-        let alice = register(&*repo, "alice").await;
-        assert_eq!(
-            UserStore::user_by_id(&scratch.store, alice.id)
-                .await
-                .expect("lookup"),
-            Some(alice)
-        );
-        drop(repo);
-        scratch.drop_database().await;
-    }
-
-    #[tokio::test]
-    async fn upgrades_a_version_1_database() {
-        let seeded = Scratch::create_with(|url| async move {
-            let pool = sqlx::PgPool::connect(&url).await.expect("opened");
-            crate::migrator(&crate::postgres::MIGRATIONS[..1])
-                .run(&pool)
-                .await
-                .expect("version 1");
-            sqlx::raw_sql(super::V1_SESSIONS)
-                .execute(&pool)
-                .await
-                .expect("seeded");
-            pool.close().await;
+    /// A new database on the configured server, upgraded from `seed` when given; `None`
+    /// (saying so) when no server is configured.
+    pub(super) async fn open(seed: Option<Seed>) -> Option<TestDb> {
+        let admin_url = authx_testkit::service_url(URL_VAR)?;
+        let name = format!("authx_test_{}", crate::rows::new_claim().expect("random"));
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .expect("server reached");
+        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("database created");
+        let _ = admin.close().await;
+        let url = with_database(&admin_url, &name);
+        let scratch = Scratch { admin_url, name };
+        // Seeded and opened in a task of its own, so the database is dropped if that fails.
+        let opening = tokio::spawn(async move {
+            if let Some(seed) = seed {
+                let pool = sqlx::PgPool::connect(&url).await.expect("opened");
+                crate::migrator(&crate::postgres::MIGRATIONS[..seed.migrations])
+                    .run(&pool)
+                    .await
+                    .expect("older schema");
+                sqlx::raw_sql(seed.sql)
+                    .execute(&pool)
+                    .await
+                    .expect("seeded");
+                pool.close().await;
+            }
+            let store = PostgresStore::connect(&url).await.expect("postgres opened");
+            (store, url)
         })
         .await;
-        let Some((scratch, _)) = seeded else {
+        match opening {
+            Ok((store, url)) => Some(TestDb {
+                store: Store {
+                    db: Db::Postgres(store.pool().clone()),
+                    repo: Arc::new(store),
+                    url,
+                },
+                teardown: Teardown::Postgres(scratch),
+            }),
+            Err(failure) => {
+                scratch.drop_database().await;
+                std::panic::resume_unwind(failure.into_panic())
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn connections_are_pinged_only_when_idle() {
+        let Some(db) = open(None).await else {
             return;
         };
-        super::v1_sessions_survive_the_upgrade(&scratch.store).await;
-        scratch.drop_database().await;
+        super::run(db, |store| async move {
+            let again = PostgresStore::connect(&store.url).await.expect("reopened");
+            assert!(!again.pool().options().get_test_before_acquire());
+            again.pool().close().await;
+        })
+        .await;
     }
 
     #[test]

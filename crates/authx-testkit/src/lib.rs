@@ -6,7 +6,9 @@
 //!   accepts connections and never greets;
 //! - [`mime`]: enough of a MIME reader to check the messages lettre writes;
 //! - [`siteverify`]: a CAPTCHA siteverify endpoint (reCAPTCHA, hCaptcha, Turnstile protocol);
-//! - [`ReservedPort`]: a port that refuses connections until a server is started on it.
+//! - [`ReservedPort`]: a port that refuses connections until a server is started on it;
+//! - [`service_url`]: the URL of a database or cache a test needs, or a loud skip (a failure
+//!   when `AUTHX_REQUIRE_SERVICES=1`, as in CI).
 //!
 //! Not published; nothing here is part of authx's API. Failures panic: they are test failures.
 #![allow(clippy::missing_panics_doc)]
@@ -21,6 +23,26 @@ use std::net::SocketAddr;
 /// reqwest use: with two compiled in, rustls needs a process-wide choice. Call before any TLS.
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The URL in environment variable `var` (`AUTHX_TEST_POSTGRES_URL`, `AUTHX_TEST_REDIS_URL`,
+/// `AUTHX_TEST_MYSQL_URL`) for a test that needs that service, or `None` after printing that the
+/// test skipped. With `AUTHX_REQUIRE_SERVICES=1` a missing variable fails the test instead, so
+/// CI can never pass a test by leaving its service out.
+///
+/// # Panics
+/// When the variable is unset and `AUTHX_REQUIRE_SERVICES` is `1`.
+pub fn service_url(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ if std::env::var("AUTHX_REQUIRE_SERVICES").is_ok_and(|v| v.trim() == "1") => {
+            panic!("{var} is not set, and AUTHX_REQUIRE_SERVICES=1 requires the service")
+        }
+        _ => {
+            println!("skipped: {var} not set");
+            None
+        }
+    }
 }
 
 /// A port on 127.0.0.1 that is bound but not listening: connecting to it is refused (the

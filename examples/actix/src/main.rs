@@ -1,4 +1,5 @@
-//! An actix-web application with routes of its own that mounts authx at `/api/users`.
+//! An actix-web application with routes of its own that mounts authx at `/api/users` (and
+//! social login at `/auth`).
 //!
 //! ```sh
 //! cargo run -p authx-example-actix
@@ -39,6 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .route("/", web::get().to(index))
             .route("/me", web::get().to(me))
             .service(authx::actix::scope("/api/users", auth.clone()))
+            .service(authx::actix::social_scope("/auth", auth.clone()))
     })
     .bind(env.addr)?;
     for addr in server.addrs() {

@@ -1,4 +1,5 @@
-//! An axum application with routes of its own that nests authx at `/api/users`.
+//! An axum application with routes of its own that nests authx at `/api/users` (and social
+//! login at `/auth`).
 //!
 //! ```sh
 //! cargo run -p authx-example-axum
@@ -36,6 +37,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/", get(index))
         .route("/me", get(me))
         .nest("/api/users", authx::axum::router(auth.clone()))
+        .nest("/auth", authx::axum::social_router(auth.clone()))
         .with_state(auth);
 
     let listener = tokio::net::TcpListener::bind(env.addr).await?;

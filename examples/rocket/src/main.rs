@@ -1,4 +1,5 @@
-//! A rocket application with routes of its own that mounts authx at `/api/users`.
+//! A rocket application with routes of its own that mounts authx at `/api/users` (and social
+//! login at `/auth`).
 //!
 //! ```sh
 //! cargo run -p authx-example-rocket
@@ -42,7 +43,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // The tracing subscriber above already logs; keep rocket's launch banner short.
         .merge(("log_level", "critical"));
     let rocket = rocket::custom(figment)
-        .attach(AuthFairing::new("/api/users", auth))
+        .attach(AuthFairing::new("/api/users", auth.clone()))
+        .attach(AuthFairing::social("/auth", auth))
         .mount("/", rocket::routes![index, me])
         // The guard's rejections on the application's own routes as the contract's JSON.
         .register("/", authx::rocket::guard_catchers())

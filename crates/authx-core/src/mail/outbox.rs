@@ -29,7 +29,7 @@ pub(crate) async fn run(auth: Weak<Inner>) {
         let wakeup = inner.outbox_wakeup.clone();
         let pause = match deliver_due(&inner).await {
             Ok(true) => Duration::ZERO,
-            Ok(false) => match inner.repo.next_mail_due().await {
+            Ok(false) => match inner.repo.outbox().next_mail_due().await {
                 Ok(Some(due)) => {
                     let wait = u64::try_from(due - inner.clock.now()).unwrap_or(0);
                     Duration::from_secs(wait.max(1)).min(IDLE)
@@ -61,7 +61,11 @@ async fn deliver_due(inner: &Inner) -> Result<bool, crate::store::StoreError> {
     let now: Timestamp = inner.clock.now();
     // The lease outlives the attempt so no other worker takes the mail meanwhile.
     let lease_until = now + secs(timeout) + 30;
-    let batch = inner.repo.claim_due_mail(now, lease_until, BATCH).await?;
+    let batch = inner
+        .repo
+        .outbox()
+        .claim_due_mail(now, lease_until, BATCH)
+        .await?;
     let full = batch.len() == BATCH as usize;
     for item in batch {
         let attempt = tokio::time::timeout(
@@ -73,7 +77,11 @@ async fn deliver_due(inner: &Inner) -> Result<bool, crate::store::StoreError> {
         let now = inner.clock.now();
         match attempt {
             Ok(()) => {
-                inner.repo.mark_mail_sent(item.id, &item.claim, now).await?;
+                inner
+                    .repo
+                    .outbox()
+                    .mark_mail_sent(item.id, &item.claim, now)
+                    .await?;
                 tracing::info!(mail_id = item.id, to = %item.mail.to, "authx: mail delivered");
             }
             Err(error) => {
@@ -92,6 +100,7 @@ async fn deliver_due(inner: &Inner) -> Result<bool, crate::store::StoreError> {
                 let reason = describe(&error);
                 inner
                     .repo
+                    .outbox()
                     .reschedule_mail(item.id, &item.claim, now, next, &reason)
                     .await?;
             }

@@ -70,6 +70,8 @@ impl MailTemplate {
 pub struct MailTemplates {
     /// The email confirmation mail (subject `Confirm email`).
     pub confirmation: MailTemplate,
+    /// The password reset mail (subject `Forgot password`).
+    pub reset: MailTemplate,
 }
 
 impl Default for MailTemplates {
@@ -93,13 +95,26 @@ impl Default for MailTemplates {
                        </body></html>\n"
                     .into(),
             },
+            reset: MailTemplate {
+                subject: "Forgot password".into(),
+                text: "Hello {username},\n\n\
+                       someone asked to reset the password of your {site} account. To choose a \
+                       new one, open this link:\n\n\
+                       {link}\n\n\
+                       The link works once, for one hour. If you did not ask for it, ignore \
+                       this mail: your password stays as it is.\n"
+                    .into(),
+                html: "<!doctype html>\n<html><body>\n\
+                       <p>Hello {username},</p>\n\
+                       <p>someone asked to reset the password of your {site} account.</p>\n\
+                       <p><a href=\"{link}\">Choose a new password</a></p>\n\
+                       <p>Or copy this link into your browser: {link}</p>\n\
+                       <p>The link works once, for one hour. If you did not ask for it, ignore \
+                       this mail: your password stays as it is.</p>\n\
+                       </body></html>\n"
+                    .into(),
+            },
         }
-    }
-}
-
-impl MailTemplates {
-    pub(crate) fn confirmation(&self, values: &TemplateValues<'_>) -> Mail {
-        self.confirmation.render(values)
     }
 }
 
@@ -124,12 +139,14 @@ mod tests {
 
     #[test]
     fn renders_with_the_link_on_its_own_line_and_escapes_html() {
-        let mail = MailTemplates::default().confirmation(&TemplateValues {
-            site: "Tom & Jerry's",
-            username: "bob",
-            email: "bob@example.com",
-            link: "http://localhost:8000/confirm?token=abc&x={site}",
-        });
+        let mail = MailTemplates::default()
+            .confirmation
+            .render(&TemplateValues {
+                site: "Tom & Jerry's",
+                username: "bob",
+                email: "bob@example.com",
+                link: "http://localhost:8000/confirm?token=abc&x={site}",
+            });
         assert_eq!(mail.subject, "Confirm email");
         assert!(
             mail.text

@@ -1,66 +1,24 @@
-//! `GET /confirm`, `POST /confirm` and `POST /confirm/{token}`.
+//! `GET /confirm`, `POST /confirm` and `POST /confirm/{token}`: email confirmation on the
+//! emailed-token mechanism.
 
-use crate::clock::Timestamp;
 use crate::error::AuthError;
-use crate::mail::Mail;
 use crate::request::{AuthRequest, AuthResponse};
-use crate::store::{NewEmailToken, TokenPurpose};
+use crate::store::{TokenEffect, TokenPurpose};
+use crate::token::Claims;
 
-use super::{Auth, secs};
-
-/// Longest path token looked up; anything longer is not one of ours.
-const MAX_TOKEN_LEN: usize = 128;
+use super::Auth;
 
 impl Auth {
-    /// A new confirmation token for `email` and its mail.
-    pub(crate) fn confirmation_mail(
-        &self,
-        email: &str,
-        username: &str,
-        now: Timestamp,
-    ) -> (NewEmailToken, Mail) {
-        let config = &self.inner.config;
-        let token = crate::random::token(32);
-        let link = config
-            .mail
-            .confirmation_link
-            .replace("{base_url}", &config.base_url)
-            .replace("{token}", &token);
-        let mail = self
-            .inner
-            .templates
-            .confirmation(&crate::mail::TemplateValues {
-                site: &config.site,
-                username,
-                email,
-                link: &link,
-            });
-        let record = NewEmailToken {
-            hash: crate::random::sha256_hex(&token),
-            purpose: TokenPurpose::ConfirmEmail,
-            email: email.to_owned(),
-            created_at: now,
-            expires_at: now.saturating_add(secs(config.lifetimes.confirmation)),
-        };
-        (
-            record,
-            Mail {
-                to: email.to_owned(),
-                ..mail
-            },
-        )
-    }
-
     pub(crate) async fn confirmation_status(
         &self,
-        req: &AuthRequest,
+        claims: Claims,
     ) -> Result<AuthResponse, AuthError> {
         #[derive(serde::Serialize)]
         struct Status<'a> {
             email: &'a str,
             confirmed: bool,
         }
-        let (_, user) = self.current_user(req).await?;
+        let user = self.user_of(&claims).await?;
         let body = serde_json::to_string(&Status {
             email: &user.email,
             confirmed: user.confirmed,
@@ -71,39 +29,57 @@ impl Auth {
 
     pub(crate) async fn request_confirmation(
         &self,
-        req: &AuthRequest,
+        claims: Claims,
     ) -> Result<AuthResponse, AuthError> {
         let inner = &self.inner;
-        let (_, user) = self.current_user(req).await?;
+        let user = self.user_of(&claims).await?;
         if user.confirmed {
             return Err(AuthError::EmailAlreadyConfirmed);
         }
         let now = self.now();
-        let limit = inner.config.limits.confirmation_per_user;
-        if limit.max > 0 {
-            let key = format!("confirm:user:{}", user.id);
-            let hit = inner.limits.hit(&key, limit.window.as_secs(), now).await?;
-            if hit.count > u64::from(limit.max) {
-                return Err(AuthError::TooManyRequests {
-                    retry_after: hit.resets_in.max(1),
-                });
-            }
-        }
-        let (token, mail) = self.confirmation_mail(&user.email, &user.username, now);
-        inner.repo.queue_email_token(user.id, token, mail).await?;
+        self.throttle(
+            &format!("confirm:user:{}", user.id),
+            inner.config.limits.confirmation_per_user,
+        )
+        .await?;
+        let token = self.email_token(TokenPurpose::ConfirmEmail, &(&user).into(), now);
+        inner
+            .repo
+            .email_tokens()
+            .queue_email_token(user.id, token)
+            .await?;
         inner.outbox_wakeup.notify_one();
         Ok(AuthResponse::null())
     }
 
     pub(crate) async fn confirm_email(&self, req: &AuthRequest) -> Result<AuthResponse, AuthError> {
-        let token = req.param.as_deref().unwrap_or_default();
-        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
-            return Err(AuthError::InvalidOrExpiredToken);
-        }
-        let hash = crate::random::sha256_hex(token);
-        match self.inner.repo.confirm_email(&hash, self.now()).await? {
-            Some(_) => Ok(AuthResponse::null()),
-            None => Err(AuthError::InvalidOrExpiredToken),
-        }
+        let raw = req.param.as_deref().unwrap_or_default();
+        let purpose = TokenPurpose::ConfirmEmail;
+        let (hash, _, user) = self.checked_email_token(purpose, raw).await?;
+        let config = &self.inner.config;
+        // The first admin: an address listed in the configuration gets `admin` once proven.
+        let grant = if config
+            .admin_emails
+            .iter()
+            .any(|e| e.eq_ignore_ascii_case(&user.email))
+            && !user.is_admin()
+        {
+            tracing::info!(
+                user_id = user.id,
+                "authx: admin granted to a listed address"
+            );
+            vec!["admin".to_owned()]
+        } else {
+            Vec::new()
+        };
+        self.redeem_email_token(
+            hash,
+            purpose,
+            &user,
+            TokenEffect::ConfirmEmail { grant },
+            None,
+        )
+        .await?;
+        Ok(AuthResponse::null())
     }
 }

@@ -13,25 +13,20 @@ impl Auth {
         let now = self.now();
 
         // Throttled first: a blocked request never reaches the password check.
-        let per_ip = limits.login_per_ip;
-        if per_ip.max > 0 {
-            let key = format!("login:ip:{}", self.client_ip(req));
-            let hit = inner.limits.hit(&key, per_ip.window.as_secs(), now).await?;
-            if hit.count > u64::from(per_ip.max) {
-                return Err(AuthError::TooManyRequests {
-                    retry_after: hit.resets_in.max(1),
-                });
-            }
-        }
+        self.throttle(
+            &format!("login:ip:{}", self.client_ip(req)),
+            limits.login_per_ip,
+        )
+        .await?;
 
         let fields = Fields::of(req)?;
         let login = fields.string("login")?.trim();
         let password = fields.string("password")?;
 
         let user = if login.contains('@') {
-            inner.repo.user_by_email(login).await?
+            inner.repo.users().user_by_email(login).await?
         } else {
-            inner.repo.user_by_username(login).await?
+            inner.repo.users().user_by_username(login).await?
         };
         let account = match &user {
             Some(user) => format!("login:user:{}", user.id),
@@ -71,8 +66,12 @@ impl Auth {
         } else {
             None
         };
-        inner.repo.record_login(user.id, now, rehashed).await?;
-        self.open_session(&user).await
+        inner
+            .repo
+            .users()
+            .record_login(user.id, now, rehashed)
+            .await?;
+        self.open_session(&user, req).await
     }
 }
 

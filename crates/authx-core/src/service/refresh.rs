@@ -3,10 +3,11 @@
 use crate::cookie::TokenCookie;
 use crate::error::AuthError;
 use crate::request::{AuthRequest, AuthResponse, Fields};
-
 use crate::store::{RefreshRotation, RotationOutcome};
 use crate::token::TokenKind;
 
+use super::sessions::{EndReason, Ending, user_agent};
+use super::tokens::SessionRef;
 use super::{Auth, secs};
 
 impl Auth {
@@ -24,45 +25,56 @@ impl Auth {
                 .ok_or(AuthError::NotAuthenticated)?,
         };
         let claims = inner.tokens.decode(&token, TokenKind::Refresh, now)?;
+        // A session ended a moment ago on another instance may not be ended in storage yet.
+        self.check_session_live(&claims, now).await?;
 
-        let user = inner.repo.user_by_id(claims.id).await?;
+        let user = inner.repo.users().user_by_id(claims.id).await?;
         let Some(user) = user.filter(|u| u.active) else {
             // A deleted or banned user's sessions end here.
-            self.revoke(&claims.sid, now).await?;
+            self.end_sessions(Ending::Session(claims.sid), EndReason::AccountGone)
+                .await?;
             return Err(AuthError::InvalidToken);
         };
 
-        let next_refresh = self.refresh_claims(&user, &claims.sid, now);
+        let next_jti = crate::random::token(16);
         let outcome = inner
             .repo
+            .sessions()
             .rotate_refresh_token(RefreshRotation {
                 sid: claims.sid.clone(),
                 presented_jti: claims.jti.clone(),
-                next_jti: next_refresh.jti.clone(),
+                next_jti: next_jti.clone(),
                 now,
-                next_expires_at: next_refresh.exp,
+                next_expires_at: now.saturating_add(secs(inner.config.lifetimes.refresh)),
                 grace_seconds: secs(inner.config.lifetimes.refresh_grace),
+                ip: self.client_ip(req).to_string(),
+                user_agent: user_agent(req),
             })
             .await?;
-        match outcome {
-            RotationOutcome::Rotated => {}
+        let rotated = match outcome {
+            RotationOutcome::Rotated(rotated) => rotated,
             RotationOutcome::Replayed => {
-                self.mark_revoked(&claims.sid, now).await?;
                 tracing::warn!(
                     user_id = user.id,
-                    "authx: a rotated refresh token was replayed; its session is revoked"
+                    "authx: a rotated refresh token was replayed; its session ends"
                 );
+                self.end_sessions(Ending::Session(claims.sid), EndReason::RefreshReplayed)
+                    .await?;
                 return Err(AuthError::InvalidToken);
             }
             RotationOutcome::RecentlyRotated | RotationOutcome::Invalid => {
                 return Err(AuthError::InvalidToken);
             }
-        }
+        };
+        let session = SessionRef {
+            sid: claims.sid,
+            opened_ms: rotated.opened_ms,
+            absolute_expires_at: rotated.absolute_expires_at,
+        };
+        let mut refresh = Self::refresh_claims(&user, &session, now, rotated.expires_at);
+        refresh.jti = next_jti;
         // The new access token carries the current username and permissions.
-        let access = inner
-            .tokens
-            .encode(&self.access_claims(&user, &claims.sid, now))?;
-        let refresh = inner.tokens.encode(&next_refresh)?;
-        Ok(self.token_response(&access, &refresh, &claims.sid, true))
+        let pair = self.sign_pair(&user, &session, &refresh, now)?;
+        Ok(self.token_response(&pair, &session.sid, now, true))
     }
 }

@@ -3,7 +3,7 @@
 use crate::Secret;
 use crate::error::AuthError;
 use crate::request::{AuthRequest, AuthResponse, Fields};
-use crate::store::NewUser;
+use crate::store::{NewUser, TokenPurpose};
 
 use super::Auth;
 
@@ -16,11 +16,17 @@ impl Auth {
 
         // First failing field wins: email, username, password.
         let email = policy.email(fields.string("email")?)?;
-        if inner.repo.user_by_email(&email).await?.is_some() {
+        if inner.repo.users().user_by_email(&email).await?.is_some() {
             return Err(AuthError::EmailExists);
         }
         let username = policy.username(fields.string("username")?)?;
-        if inner.repo.user_by_username(&username).await?.is_some() {
+        if inner
+            .repo
+            .users()
+            .user_by_username(&username)
+            .await?
+            .is_some()
+        {
             return Err(AuthError::UsernameExists);
         }
         let password1 = fields.string("password1")?;
@@ -29,24 +35,33 @@ impl Auth {
 
         let password_hash = inner.passwords.hash(Secret::new(password1)).await?;
         let now = self.now();
-        let (token, mail) = self.confirmation_mail(&email, &username, now);
+        let token = self.email_token(
+            TokenPurpose::ConfirmEmail,
+            &super::email_tokens::Recipient {
+                email: &email,
+                username: &username,
+                password_changed_at: None,
+            },
+            now,
+        );
         // The user, its confirmation token and the queued mail are written together; a race
         // lost on a unique index surfaces here as "already exists".
         let user = inner
             .repo
+            .users()
             .create_user(
                 NewUser {
                     email,
                     username,
-                    password_hash,
+                    password_hash: Some(password_hash),
+                    confirmed: false,
                     created_at: now,
                 },
-                token,
-                mail,
+                Some(token),
             )
             .await?;
         inner.outbox_wakeup.notify_one();
-        self.open_session(&user).await
+        self.open_session(&user, req).await
     }
 
     /// With a CAPTCHA configured, `captcha` must be present and accepted by the verifier.

@@ -1,0 +1,240 @@
+//! `build()`: the settings checked and completed into the [`AuthConfig`] the service runs with.
+
+use std::sync::Arc;
+
+use super::{AuthBuilder, ConfigError, Lifetimes, Settings};
+use crate::captcha::CaptchaVerifier;
+use crate::clock::Clock;
+use crate::limit::{LimitStore, MemoryLimitStore};
+use crate::mail::{LogMailer, Mailer};
+use crate::store::Repo;
+use crate::token::JwtBackend;
+
+/// The validated configuration an [`Auth`](crate::Auth) runs with: its [`Settings`] (read
+/// through `Deref`), normalised, and what follows from them.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    settings: Settings,
+    /// The origin of `base_url` (`scheme://host[:port]`).
+    pub base_origin: String,
+    /// The `From` mailbox, `"display_name" <sender>`.
+    pub from: String,
+    /// Origins allowed to make state-changing requests with cookies: the origin of `base_url`
+    /// plus configured ones (`scheme://host[:port]`).
+    pub allowed_origins: Vec<String>,
+}
+
+impl std::ops::Deref for AuthConfig {
+    type Target = Settings;
+
+    fn deref(&self) -> &Settings {
+        &self.settings
+    }
+}
+
+/// A validated builder, taken apart for [`Auth`](crate::Auth).
+pub(crate) struct Parts {
+    pub(crate) config: AuthConfig,
+    pub(crate) repo: Arc<dyn Repo>,
+    pub(crate) tokens: JwtBackend,
+    pub(crate) mailer: Arc<dyn Mailer>,
+    pub(crate) limits: Arc<dyn LimitStore>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) captcha: Option<Arc<dyn CaptchaVerifier>>,
+}
+
+impl AuthBuilder {
+    pub(crate) fn into_parts(self) -> Result<Parts, ConfigError> {
+        let repo = self.repo.ok_or(ConfigError::Missing("repo"))?;
+        let tokens = self
+            .auth_backend
+            .ok_or(ConfigError::Missing("auth_backend"))?;
+        let mut settings = self.settings;
+        if settings.base_url.trim().is_empty() {
+            return Err(ConfigError::Missing("base_url"));
+        }
+        let (base_url, base_origin, host) = parse_base_url(&settings.base_url)?;
+        settings.base_url = base_url;
+        check_lifetimes(&settings.lifetimes)?;
+        let policy = &settings.policy;
+        if policy.password_min == 0 || policy.password_min > policy.password_max {
+            return Err(ConfigError::Invalid(
+                "password length bounds must satisfy 1 <= min <= max".into(),
+            ));
+        }
+        for (purpose, token) in [
+            ("confirmation", &settings.email_tokens.confirmation),
+            ("reset", &settings.email_tokens.reset),
+        ] {
+            if !token.link.contains("{token}") {
+                return Err(ConfigError::Invalid(format!(
+                    "the {purpose} link template must contain {{token}}"
+                )));
+            }
+            if token.lifetime.as_secs() == 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "the {purpose} token lifetime must be at least one second"
+                )));
+            }
+        }
+        if settings.janitor.interval.is_zero() || settings.janitor.batch == 0 {
+            return Err(ConfigError::Invalid(
+                "the janitor needs an interval and a batch size above zero".into(),
+            ));
+        }
+        let display_name = settings
+            .display_name
+            .clone()
+            .unwrap_or_else(|| settings.site.clone());
+        let sender = settings
+            .mail
+            .sender
+            .clone()
+            .unwrap_or_else(|| format!("noreply@{host}"));
+        if sender.contains(['<', '>', '"', '\r', '\n']) || !sender.contains('@') {
+            return Err(ConfigError::Invalid(format!(
+                "invalid sender address {sender:?}"
+            )));
+        }
+        let quoted = display_name.replace('\\', "\\\\").replace('"', "\\\"");
+        let from = format!("\"{quoted}\" <{sender}>");
+        let mut allowed_origins = vec![base_origin.clone()];
+        for origin in &settings.allowed_origins {
+            allowed_origins.push(parse_origin(origin)?);
+        }
+        settings.display_name = Some(display_name);
+        let config = AuthConfig {
+            settings,
+            base_origin,
+            from,
+            allowed_origins,
+        };
+
+        #[cfg(feature = "smtp")]
+        let smtp_mailer: Option<Arc<dyn Mailer>> = match self.smtp {
+            Some(settings) => Some(Arc::new(
+                crate::mail::SmtpMailer::new(settings)
+                    .map_err(|e| ConfigError::Invalid(format!("SMTP: {e}")))?,
+            )),
+            None => None,
+        };
+        #[cfg(not(feature = "smtp"))]
+        let smtp_mailer: Option<Arc<dyn Mailer>> = None;
+        let mailer = self
+            .mailer
+            .or(smtp_mailer)
+            .unwrap_or_else(|| Arc::new(LogMailer::new()));
+
+        #[cfg(feature = "captcha")]
+        let site_verify: Option<Arc<dyn CaptchaVerifier>> = match self.recaptcha {
+            Some((secret, url)) => {
+                if secret.expose().is_empty() {
+                    return Err(ConfigError::Invalid(
+                        "captcha_verify_url needs recaptcha_secret".into(),
+                    ));
+                }
+                let settings = match url {
+                    Some(url) => crate::captcha::SiteVerifySettings::custom(url, secret),
+                    None => crate::captcha::SiteVerifySettings::recaptcha(secret),
+                };
+                Some(Arc::new(
+                    crate::captcha::SiteVerify::new(settings)
+                        .map_err(|e| ConfigError::Invalid(format!("CAPTCHA: {e}")))?,
+                ))
+            }
+            None => None,
+        };
+        #[cfg(not(feature = "captcha"))]
+        let site_verify: Option<Arc<dyn CaptchaVerifier>> = None;
+
+        Ok(Parts {
+            config,
+            repo,
+            tokens,
+            mailer,
+            limits: self
+                .limit_store
+                .unwrap_or_else(|| Arc::new(MemoryLimitStore::new())),
+            clock: self.clock,
+            captcha: self.captcha.or(site_verify),
+        })
+    }
+}
+
+fn check_lifetimes(l: &Lifetimes) -> Result<(), ConfigError> {
+    if l.access.as_secs() == 0 || l.refresh.as_secs() == 0 || l.session.as_secs() == 0 {
+        return Err(ConfigError::Invalid(
+            "token and session lifetimes must be at least one second".into(),
+        ));
+    }
+    if l.refresh < l.access {
+        return Err(ConfigError::Invalid(
+            "the refresh token must live at least as long as the access token".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The serialised origin (`scheme://host[:port]`, default port omitted) of `raw`.
+fn parse_origin(raw: &str) -> Result<String, ConfigError> {
+    let url = url::Url::parse(raw.trim())
+        .map_err(|e| ConfigError::Invalid(format!("allowed origin {raw:?} is not a URL: {e}")))?;
+    let origin = url.origin();
+    if !origin.is_tuple() || !matches!(url.scheme(), "http" | "https") {
+        return Err(ConfigError::Invalid(format!(
+            "allowed origin {raw:?} must be http(s)://host[:port]"
+        )));
+    }
+    Ok(origin.ascii_serialization())
+}
+
+/// Returns the base URL without a trailing slash, its origin and its host.
+fn parse_base_url(raw: &str) -> Result<(String, String, String), ConfigError> {
+    let invalid = |why: &str| ConfigError::Invalid(format!("base_url {raw:?} {why}"));
+    let url = url::Url::parse(raw.trim()).map_err(|e| invalid(&format!("is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("must be http or https"));
+    }
+    let host = url
+        .host_str()
+        .ok_or_else(|| invalid("has no host"))?
+        .to_owned();
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(invalid("must not have a query, fragment or credentials"));
+    }
+    let origin = url.origin().ascii_serialization();
+    let base = url.as_str().trim_end_matches('/').to_owned();
+    Ok((base, origin, host.trim_matches(['[', ']']).to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls() {
+        let (base, origin, host) = parse_base_url("http://localhost:8000/").unwrap();
+        assert_eq!(
+            (base.as_str(), origin.as_str(), host.as_str()),
+            (
+                "http://localhost:8000",
+                "http://localhost:8000",
+                "localhost"
+            )
+        );
+        let (base, origin, _) = parse_base_url("https://example.com/app/").unwrap();
+        assert_eq!(
+            (base.as_str(), origin.as_str()),
+            ("https://example.com/app", "https://example.com")
+        );
+        for bad in [
+            "",
+            "localhost:8000",
+            "ftp://x.org",
+            "https://x.org/?a=1",
+            "http://u:p@x.org",
+        ] {
+            assert!(parse_base_url(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Statements that SQLite and PostgreSQL write alike (both bind `$1`, `$2`, ...). Each
+//! dialect's [`Statements`](crate::dialect::Statements) takes these and writes the rest its own
+//! way.
+
+/// The columns of a [`UserRow`](crate::rows::UserRow).
+macro_rules! user_columns {
+    () => {
+        "id, email, username, password_hash, password_changed_at, active, confirmed, \
+         permissions, created_at, last_login"
+    };
+}
+
+/// Whether a session opened after the global cut-off (the subquery reads its single row).
+macro_rules! after_cutoff {
+    () => {
+        "created_at_ms >= coalesce((SELECT cutoff_ms FROM session_cutoff WHERE id = 1), 0)"
+    };
+}
+pub(crate) use after_cutoff;
+
+pub(crate) const USER_BY_ID: &str =
+    concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+/// Served by the unique index on `lower(email)`.
+pub(crate) const USER_BY_EMAIL: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users WHERE lower(email) = lower($1)"
+);
+/// Served by the unique index on `lower(username)`.
+pub(crate) const USER_BY_USERNAME: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users WHERE lower(username) = lower($1)"
+);
+pub(crate) const INSERT_USER: &str = concat!(
+    "INSERT INTO users (email, username, password_hash, confirmed, created_at) \
+     VALUES ($1, $2, $3, $4, $5) RETURNING ",
+    user_columns!()
+);
+pub(crate) const CHANGE_USERNAME: &str = "UPDATE users SET username = $2 WHERE id = $1";
+pub(crate) const RECORD_LOGIN: &str =
+    "UPDATE users SET last_login = $2, password_hash = COALESCE($3, password_hash) WHERE id = $1";
+
+pub(crate) const INSERT_EMAIL_TOKEN: &str = "INSERT INTO email_tokens \
+     (hash, purpose, user_id, email, state, created_at, expires_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub(crate) const EMAIL_TOKEN: &str = "SELECT user_id, email, state, created_at, expires_at \
+     FROM email_tokens WHERE hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3";
+pub(crate) const USE_EMAIL_TOKEN: &str = "UPDATE email_tokens SET used_at = $4 \
+     WHERE hash = $1 AND purpose = $2 AND user_id = $3 AND used_at IS NULL AND expires_at > $4";
+pub(crate) const USE_USER_EMAIL_TOKENS: &str = "UPDATE email_tokens SET used_at = $3 \
+     WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL";
+pub(crate) const CONFIRM_USER: &str = "UPDATE users SET confirmed = TRUE \
+     WHERE id = $1 AND email = $2 AND coalesce(password_changed_at, -1) = coalesce($3, -1)";
+pub(crate) const RESET_PASSWORD: &str = "UPDATE users \
+     SET password_hash = $4, password_changed_at = $5, confirmed = TRUE \
+     WHERE id = $1 AND email = $2 AND coalesce(password_changed_at, -1) = coalesce($3, -1)";
+
+pub(crate) const INSERT_SESSION: &str = "INSERT INTO sessions \
+     (sid, public_id, user_id, created_at_ms, expires_at, absolute_expires_at, refresh_jti, \
+      login_ip, login_user_agent) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+pub(crate) const REFRESH_TOKEN_STATE: &str = concat!(
+    "SELECT refresh_jti, previous_jti, rotated_at, \
+     (ended_at IS NULL AND expires_at > $2 AND ",
+    after_cutoff!(),
+    ") AS live FROM sessions WHERE sid = $1"
+);
+pub(crate) const LIVE_SESSIONS: &str = concat!(
+    "SELECT sid, public_id, created_at_ms, rotated_at, login_ip, login_user_agent, last_ip, \
+     last_user_agent FROM sessions \
+     WHERE user_id = $1 AND ended_at IS NULL AND expires_at > $2 AND ",
+    after_cutoff!(),
+    " ORDER BY created_at_ms DESC, sid"
+);
+// Only live sessions are ended, so the count is of live sessions (`end_sessions`' contract); a
+// session that expired or opened before the cut-off can never be live again.
+pub(crate) const END_SESSION: &str = concat!(
+    "UPDATE sessions SET ended_at = $2 \
+     WHERE sid = $1 AND ended_at IS NULL AND expires_at > $2 AND ",
+    after_cutoff!()
+);
+pub(crate) const END_OTHER_SESSIONS: &str = concat!(
+    "UPDATE sessions SET ended_at = $3 \
+     WHERE user_id = $1 AND sid <> $2 AND ended_at IS NULL AND expires_at > $3 AND ",
+    after_cutoff!()
+);
+pub(crate) const END_USER_SESSIONS: &str = concat!(
+    "UPDATE sessions SET ended_at = $2 \
+     WHERE user_id = $1 AND ended_at IS NULL AND expires_at > $2 AND ",
+    after_cutoff!()
+);
+pub(crate) const SESSION_CUTOFF: &str = "SELECT cutoff_ms FROM session_cutoff WHERE id = 1";
+
+pub(crate) const INSERT_MAIL: &str = "INSERT INTO mail_outbox \
+     (recipient, subject, body_text, body_html, created_at, next_attempt_at) \
+     VALUES ($1, $2, $3, $4, $5, $5)";
+/// The mail columns of a [`MailRow`](crate::rows::MailRow).
+macro_rules! mail_columns {
+    () => {
+        "id, CAST(attempts AS BIGINT) AS attempts, recipient, subject, body_text, body_html"
+    };
+}
+/// Claims due mail; `$lock` ends the subquery that picks the rows: how the dialect keeps two
+/// workers from claiming the same mail.
+macro_rules! claim_due_mail {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE mail_outbox SET claim = $3, claimed_until = $2 WHERE id IN (\
+                 SELECT id FROM mail_outbox \
+                 WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
+                   AND (claim IS NULL OR claimed_until < $1) \
+                 ORDER BY next_attempt_at, id LIMIT $4",
+            $lock,
+            ") RETURNING ",
+            $crate::statements::mail_columns!()
+        )
+    };
+}
+pub(crate) use {claim_due_mail, mail_columns};
+pub(crate) const MARK_MAIL_SENT: &str = "UPDATE mail_outbox SET sent_at = $3, claimed_until = NULL \
+     WHERE id = $1 AND claim = $2 AND sent_at IS NULL AND failed_at IS NULL";
+pub(crate) const RESCHEDULE_MAIL: &str = "UPDATE mail_outbox \
+     SET attempts = attempts + 1, last_error = $3, next_attempt_at = $4, \
+         claim = NULL, claimed_until = NULL \
+     WHERE id = $1 AND claim = $2 AND sent_at IS NULL AND failed_at IS NULL";
+pub(crate) const GIVE_UP_MAIL: &str = "UPDATE mail_outbox \
+     SET attempts = attempts + 1, last_error = $3, failed_at = $4, \
+         claim = NULL, claimed_until = NULL \
+     WHERE id = $1 AND claim = $2 AND sent_at IS NULL AND failed_at IS NULL";
+/// The earliest instant a pending mail can be claimed: its next attempt, or for a mail under a
+/// live lease the second after the lease ends (claims need `claimed_until < now`).
+pub(crate) const NEXT_MAIL_DUE: &str = "SELECT MIN(CASE \
+         WHEN claim IS NOT NULL AND claimed_until >= next_attempt_at THEN claimed_until + 1 \
+         ELSE next_attempt_at END) AS due \
+     FROM mail_outbox WHERE sent_at IS NULL AND failed_at IS NULL";
+
+/// Inserts the lease, or takes it over when it expired or is already the holder's.
+pub(crate) const ACQUIRE_LEASE: &str = "INSERT INTO leases (name, holder, until) \
+     VALUES ($1, $2, $4) \
+     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until \
+     WHERE leases.until <= $3 OR leases.holder = excluded.holder";
+pub(crate) const PURGE_SESSIONS: &str = concat!(
+    "DELETE FROM sessions WHERE sid IN (SELECT sid FROM sessions \
+     WHERE ended_at IS NOT NULL OR expires_at <= $1 OR NOT (",
+    after_cutoff!(),
+    ") LIMIT $2)"
+);
+pub(crate) const PURGE_EMAIL_TOKENS: &str = "DELETE FROM email_tokens WHERE hash IN (\
+     SELECT hash FROM email_tokens WHERE used_at IS NOT NULL OR expires_at <= $1 LIMIT $2)";
+/// Served by the index on `coalesce(sent_at, failed_at)`; pending mail has neither.
+pub(crate) const PURGE_MAIL: &str = "DELETE FROM mail_outbox WHERE id IN (\
+     SELECT id FROM mail_outbox WHERE coalesce(sent_at, failed_at) < $1 LIMIT $2)";

@@ -1,0 +1,615 @@
+//! [`SqlStore`]: the storage traits of [`authx_core::store`], written once for every
+//! [`Dialect`]. Each method is one statement or one transaction of the dialect's
+//! [`Statements`](crate::dialect::Statements); rustdoc lists them under the trait impls.
+//!
+//! Every impl below states the same sqlx capabilities: an executor, argument binding of the
+//! types the statements take (`i64`, `bool`, `&str`, their `Option`s) and decoding of the
+//! columns the rows hold. Every dialect's database meets them; they are written out because Rust
+//! does not carry such bounds along by itself.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use authx_core::clock::{Millis, Timestamp};
+use authx_core::mail::Mail;
+use authx_core::store::{
+    EmailToken, EmailTokenStore, EndSessions, MailOutbox, Maintenance, NewSession, NewUser,
+    OutboxMail, Purge, QueuedToken, Redemption, RefreshRotation, Repo, RotationOutcome,
+    SessionInfo, SessionStore, StoreError, StoreResult, TokenEffect, TokenPurpose, User, UserId,
+    UserStore,
+};
+use sqlx::{
+    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Transaction, Type, query,
+    query_as,
+};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::dialect::Dialect;
+use crate::error::store_error;
+use crate::rows::{
+    CutoffRow, DueRow, EmailTokenRow, MailRow, Permissions, RefreshStateRow, RotatedRow,
+    SessionInfoRow, UserRow, new_claim, stored_error,
+};
+
+/// authx storage in a SQL database of dialect `DB` (`sqlx::Sqlite`, `sqlx::Postgres`); use
+/// the aliases [`SqliteStore`](crate::SqliteStore) and [`PostgresStore`](crate::PostgresStore).
+pub struct SqlStore<DB: Database> {
+    pub(crate) pool: Pool<DB>,
+    /// Whose turn it is to write, for dialects that queue writes; shared by clones.
+    writer: Option<Arc<Mutex<()>>>,
+}
+
+impl<DB: Database> Clone for SqlStore<DB> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            writer: self.writer.clone(),
+        }
+    }
+}
+
+impl<DB: Database> std::fmt::Debug for SqlStore<DB> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("database", &DB::NAME)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<DB: Database> SqlStore<DB> {
+    /// The connection pool.
+    pub fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
+}
+
+impl<DB: Dialect> SqlStore<DB> {
+    /// Wraps `pool`, without migrating it.
+    pub(crate) fn with_pool(pool: Pool<DB>) -> Self {
+        Self {
+            pool,
+            writer: DB::QUEUE_WRITES.then(|| Arc::new(Mutex::new(()))),
+        }
+    }
+
+    /// Waits for this store's turn to write, where the dialect queues writes; held by every
+    /// write, transaction or single statement, until it is done.
+    async fn write_turn(&self) -> Option<OwnedMutexGuard<()>> {
+        match &self.writer {
+            Some(writer) => Some(writer.clone().lock_owned().await),
+            None => None,
+        }
+    }
+
+    /// Begins a transaction that writes (every transaction of the store does).
+    async fn begin_write(&self) -> StoreResult<Transaction<'static, DB>> {
+        match DB::BEGIN_WRITE {
+            Some(begin) => self.pool.begin_with(begin).await,
+            None => self.pool.begin().await,
+        }
+        .map_err(store_error)
+    }
+}
+
+/// Runs a statement, returning the rows it changed.
+macro_rules! changed {
+    ($query:expr, $executor:expr) => {
+        $query
+            .execute($executor)
+            .await
+            .map(|done| DB::rows_affected(&done))
+            .map_err(store_error)
+    };
+}
+
+async fn insert_email_token<DB>(
+    tx: &mut Transaction<'static, DB>,
+    user_id: UserId,
+    token: &authx_core::store::NewEmailToken,
+) -> StoreResult<()>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+{
+    query(DB::SQL.insert_email_token)
+        .bind(token.hash.as_str())
+        .bind(token.purpose.as_str())
+        .bind(user_id)
+        .bind(token.email.as_str())
+        .bind(token.state.as_str())
+        .bind(token.created_at)
+        .bind(token.expires_at)
+        .execute(&mut **tx)
+        .await
+        .map_err(store_error)?;
+    Ok(())
+}
+
+async fn insert_mail<DB>(
+    tx: &mut Transaction<'static, DB>,
+    mail: &Mail,
+    now: Timestamp,
+) -> StoreResult<()>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+{
+    query(DB::SQL.insert_mail)
+        .bind(mail.to.as_str())
+        .bind(mail.subject.as_str())
+        .bind(mail.text.as_str())
+        .bind(mail.html.as_str())
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(store_error)?;
+    Ok(())
+}
+
+#[async_trait]
+impl<DB> UserStore for SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB> + ColumnIndex<DB::Row>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> String: Decode<'q, DB> + Type<DB>,
+    for<'q> Permissions: Decode<'q, DB> + Type<DB>,
+{
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+        let row: Option<UserRow> = query_as(DB::SQL.user_by_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(row.map(User::from))
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let row: Option<UserRow> = query_as(DB::SQL.user_by_email)
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(row.map(User::from))
+    }
+
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        let row: Option<UserRow> = query_as(DB::SQL.user_by_username)
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(row.map(User::from))
+    }
+
+    async fn create_user(&self, new: NewUser, token: Option<QueuedToken>) -> StoreResult<User> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.begin_write().await?;
+        let row: UserRow = query_as(DB::SQL.insert_user)
+            .bind(new.email.as_str())
+            .bind(new.username.as_str())
+            .bind(new.password_hash.as_deref())
+            .bind(new.confirmed)
+            .bind(new.created_at)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let created = User::from(row);
+        if let Some(QueuedToken { token, mail }) = &token {
+            insert_email_token(&mut tx, created.id, token).await?;
+            insert_mail(&mut tx, mail, new.created_at).await?;
+        }
+        tx.commit().await.map_err(store_error)?;
+        Ok(created)
+    }
+
+    async fn change_username(&self, id: UserId, username: &str) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
+        let changed = changed!(
+            query(DB::SQL.change_username).bind(id).bind(username),
+            &self.pool
+        )?;
+        Ok(changed == 1)
+    }
+
+    async fn record_login(
+        &self,
+        id: UserId,
+        at: Timestamp,
+        rehashed: Option<String>,
+    ) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
+        changed!(
+            query(DB::SQL.record_login)
+                .bind(id)
+                .bind(at)
+                .bind(rehashed.as_deref()),
+            &self.pool
+        )?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<DB> SessionStore for SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB> + ColumnIndex<DB::Row>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> String: Decode<'q, DB> + Type<DB>,
+    for<'q> Permissions: Decode<'q, DB> + Type<DB>,
+{
+    async fn create_session(&self, s: NewSession) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
+        changed!(
+            query(DB::SQL.insert_session)
+                .bind(s.sid.as_str())
+                .bind(s.public_id.as_str())
+                .bind(s.user_id)
+                .bind(s.created_at_ms)
+                .bind(s.expires_at)
+                .bind(s.absolute_expires_at)
+                .bind(s.refresh_jti.as_str())
+                .bind(s.ip.as_str())
+                .bind(s.user_agent.as_str()),
+            &self.pool
+        )?;
+        Ok(())
+    }
+
+    async fn rotate_refresh_token(&self, r: RefreshRotation) -> StoreResult<RotationOutcome> {
+        // One conditional UPDATE: a concurrent rotation of the same token waits (for the row
+        // lock, or the write lock), then re-checks `refresh_jti` and matches nothing.
+        let rotated: Option<RotatedRow> = {
+            let _turn = self.write_turn().await;
+            query_as(DB::SQL.rotate_refresh_token)
+                .bind(r.sid.as_str())
+                .bind(r.presented_jti.as_str())
+                .bind(r.now)
+                .bind(r.next_jti.as_str())
+                .bind(r.next_expires_at)
+                .bind(r.ip.as_str())
+                .bind(r.user_agent.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(store_error)?
+        };
+        if let Some(rotated) = rotated {
+            return Ok(RotationOutcome::Rotated(rotated.into()));
+        }
+        // Refused: read why. The service decides what follows (a replay ends the session).
+        let state: Option<RefreshStateRow> = query_as(DB::SQL.refresh_token_state)
+            .bind(r.sid.as_str())
+            .bind(r.now)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(RefreshStateRow::outcome(state, &r))
+    }
+
+    async fn live_sessions(
+        &self,
+        user_id: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<SessionInfo>> {
+        let rows: Vec<SessionInfoRow> = query_as(DB::SQL.live_sessions)
+            .bind(user_id)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(rows.into_iter().map(SessionInfo::from).collect())
+    }
+
+    async fn end_sessions(&self, which: EndSessions, at: Timestamp) -> StoreResult<u64> {
+        let sql = DB::SQL;
+        let _turn = self.write_turn().await;
+        match which {
+            EndSessions::One { sid } => changed!(
+                query(sql.end_session).bind(sid.as_str()).bind(at),
+                &self.pool
+            ),
+            EndSessions::Others { user_id, keep_sid } => changed!(
+                query(sql.end_other_sessions)
+                    .bind(user_id)
+                    .bind(keep_sid.as_str())
+                    .bind(at),
+                &self.pool
+            ),
+            EndSessions::AllOf { user_id } => changed!(
+                query(sql.end_user_sessions).bind(user_id).bind(at),
+                &self.pool
+            ),
+            EndSessions::Everyone { cutoff_ms } => {
+                changed!(query(sql.raise_session_cutoff).bind(cutoff_ms), &self.pool)?;
+                Ok(0)
+            }
+        }
+    }
+
+    async fn session_cutoff(&self) -> StoreResult<Option<Millis>> {
+        let row: Option<CutoffRow> = query_as(DB::SQL.session_cutoff)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(row.map(|r| r.cutoff_ms))
+    }
+}
+
+#[async_trait]
+impl<DB> EmailTokenStore for SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB> + ColumnIndex<DB::Row>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> String: Decode<'q, DB> + Type<DB>,
+    for<'q> Permissions: Decode<'q, DB> + Type<DB>,
+{
+    async fn queue_email_token(&self, user_id: UserId, queued: QueuedToken) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.begin_write().await?;
+        insert_email_token(&mut tx, user_id, &queued.token).await?;
+        insert_mail(&mut tx, &queued.mail, queued.token.created_at).await?;
+        tx.commit().await.map_err(store_error)
+    }
+
+    async fn email_token(
+        &self,
+        hash: &str,
+        purpose: TokenPurpose,
+        now: Timestamp,
+    ) -> StoreResult<Option<EmailToken>> {
+        let row: Option<EmailTokenRow> = query_as(DB::SQL.email_token)
+            .bind(hash)
+            .bind(purpose.as_str())
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(row.map(EmailToken::from))
+    }
+
+    async fn redeem_email_token(&self, r: Redemption) -> StoreResult<bool> {
+        let sql = DB::SQL;
+        let _turn = self.write_turn().await;
+        // The user's row is written first, so concurrent redemptions for one user (of one
+        // token or of two) queue on it and never lock tokens in opposite orders. The effect
+        // applies only if the user is still as the service checked it; then the token's
+        // conditional UPDATE decides: of concurrent redemptions of one token, the first finds
+        // it unused, the others find it used and roll their effect back.
+        let mut tx = self.begin_write().await?;
+        let applied = match &r.effect {
+            TokenEffect::ConfirmEmail { grant } => {
+                let confirmed = changed!(
+                    query(sql.confirm_user)
+                        .bind(r.user_id)
+                        .bind(r.email.as_str())
+                        .bind(r.password_changed_at),
+                    &mut *tx
+                )?;
+                for permission in grant.iter().filter(|_| confirmed == 1) {
+                    changed!(
+                        query(sql.grant_permission)
+                            .bind(r.user_id)
+                            .bind(permission.as_str()),
+                        &mut *tx
+                    )?;
+                }
+                confirmed
+            }
+            TokenEffect::ResetPassword {
+                password_hash,
+                changed_at,
+            } => changed!(
+                query(sql.reset_password)
+                    .bind(r.user_id)
+                    .bind(r.email.as_str())
+                    .bind(r.password_changed_at)
+                    .bind(password_hash.as_str())
+                    .bind(*changed_at),
+                &mut *tx
+            )?,
+            _ => 0,
+        };
+        if applied != 1 {
+            return Ok(false);
+        }
+        let used = changed!(
+            query(sql.use_email_token)
+                .bind(r.hash.as_str())
+                .bind(r.purpose.as_str())
+                .bind(r.user_id)
+                .bind(r.now),
+            &mut *tx
+        )?;
+        if used != 1 {
+            // Dropping the transaction rolls the effect back.
+            return Ok(false);
+        }
+        changed!(
+            query(sql.use_user_email_tokens)
+                .bind(r.user_id)
+                .bind(r.purpose.as_str())
+                .bind(r.now),
+            &mut *tx
+        )?;
+        if let Some(notice) = &r.notice {
+            insert_mail(&mut tx, notice, r.now).await?;
+        }
+        tx.commit().await.map_err(store_error)?;
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl<DB> MailOutbox for SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB> + ColumnIndex<DB::Row>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> String: Decode<'q, DB> + Type<DB>,
+    for<'q> Permissions: Decode<'q, DB> + Type<DB>,
+{
+    async fn claim_due_mail(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxMail>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let claim = new_claim().map_err(StoreError::unavailable)?;
+        let _turn = self.write_turn().await;
+        let rows: Vec<MailRow> = query_as(DB::SQL.claim_due_mail)
+            .bind(now)
+            .bind(lease_until)
+            .bind(claim.as_str())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(MailRow::claimed(rows, &claim))
+    }
+
+    async fn mark_mail_sent(&self, id: i64, claim: &str, at: Timestamp) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
+        changed!(
+            query(DB::SQL.mark_mail_sent).bind(id).bind(claim).bind(at),
+            &self.pool
+        )?;
+        Ok(())
+    }
+
+    async fn reschedule_mail(
+        &self,
+        id: i64,
+        claim: &str,
+        at: Timestamp,
+        next_attempt_at: Option<Timestamp>,
+        error: &str,
+    ) -> StoreResult<()> {
+        let (statement, time) = match next_attempt_at {
+            Some(next) => (DB::SQL.reschedule_mail, next),
+            None => (DB::SQL.give_up_mail, at),
+        };
+        let _turn = self.write_turn().await;
+        changed!(
+            query(statement)
+                .bind(id)
+                .bind(claim)
+                .bind(stored_error(error))
+                .bind(time),
+            &self.pool
+        )?;
+        Ok(())
+    }
+
+    async fn next_mail_due(&self) -> StoreResult<Option<Timestamp>> {
+        let row: DueRow = query_as(DB::SQL.next_mail_due)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(row.due)
+    }
+}
+
+#[async_trait]
+impl<DB> Maintenance for SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB> + ColumnIndex<DB::Row>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> String: Decode<'q, DB> + Type<DB>,
+    for<'q> Permissions: Decode<'q, DB> + Type<DB>,
+{
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
+        let changed = changed!(
+            query(DB::SQL.acquire_lease)
+                .bind(name)
+                .bind(holder)
+                .bind(now)
+                .bind(until),
+            &self.pool
+        )?;
+        Ok(changed == 1)
+    }
+
+    async fn purge(&self, what: Purge, now: Timestamp, limit: u32) -> StoreResult<u64> {
+        let (statement, instant) = match what {
+            Purge::Sessions => (DB::SQL.purge_sessions, now),
+            Purge::EmailTokens => (DB::SQL.purge_email_tokens, now),
+            Purge::Mail { before } => (DB::SQL.purge_mail, before),
+            _ => return Ok(0),
+        };
+        let _turn = self.write_turn().await;
+        changed!(
+            query(statement).bind(instant).bind(i64::from(limit)),
+            &self.pool
+        )
+    }
+}
+
+impl<DB> Repo for SqlStore<DB>
+where
+    DB: Dialect,
+    Self: UserStore + SessionStore + EmailTokenStore + MailOutbox + Maintenance,
+{
+    fn users(&self) -> &dyn UserStore {
+        self
+    }
+
+    fn sessions(&self) -> &dyn SessionStore {
+        self
+    }
+
+    fn email_tokens(&self) -> &dyn EmailTokenStore {
+        self
+    }
+
+    fn outbox(&self) -> &dyn MailOutbox {
+        self
+    }
+
+    fn maintenance(&self) -> &dyn Maintenance {
+        self
+    }
+}
