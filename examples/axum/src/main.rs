@@ -9,13 +9,33 @@
 //! directory, debug cookies and mail printed to stdout unless told otherwise.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use authx::axum::AuthUser;
+use authx_example_frontend::FrontendConfig;
+use axum::body::Bytes;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
-async fn index() -> &'static str {
-    "authx axum example: the auth routes are under /api/users\n"
+/// The demo front end (`/`, the mail links' landing pages, its assets); anything else is `404`.
+fn frontend(config: &FrontendConfig, method: &Method, uri: &Uri, body: &Bytes) -> Response {
+    let Some(reply) = authx_example_frontend::respond(method.as_str(), uri.path(), body, config)
+    else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let mut response = reply.body.into_owned().into_response();
+    *response.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+    for (name, value) in reply.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
 }
 
 /// A route of the application, protected by the `AuthUser` extractor.
@@ -33,11 +53,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let env = authx::env::Environment::load()?;
     let auth = env.builder().await?.build()?;
 
+    let config = Arc::new(FrontendConfig::examples(Vec::<String>::new()));
     let app = Router::new()
-        .route("/", get(index))
         .route("/me", get(me))
         .nest("/api/users", authx::axum::router(auth.clone()))
         .nest("/auth", authx::axum::social_router(auth.clone()))
+        .fallback(move |method: Method, uri: Uri, body: Bytes| {
+            let config = config.clone();
+            async move { frontend(&config, &method, &uri, &body) }
+        })
         .with_state(auth);
 
     let listener = tokio::net::TcpListener::bind(env.addr).await?;

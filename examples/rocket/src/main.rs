@@ -10,13 +10,51 @@
 //! unless told otherwise. `AUTHX_ADDR` sets rocket's address and port (`ROCKET_*` variables
 //! and `Rocket.toml` still configure the rest).
 
-use authx::rocket::{AuthFairing, AuthUser};
-use rocket::fairing::AdHoc;
-use rocket::http::ContentType;
+use std::io::Cursor;
 
-#[rocket::get("/")]
-fn index() -> &'static str {
-    "authx rocket example: the auth routes are under /api/users\n"
+use authx::rocket::{AuthFairing, AuthUser};
+use authx_example_frontend::FrontendConfig;
+use rocket::data::ToByteUnit as _;
+use rocket::fairing::AdHoc;
+use rocket::http::{ContentType, Method, Status};
+use rocket::route::{Handler, Outcome, Route};
+use rocket::{Data, Request, Response};
+
+/// The demo front end (`/`, the mail links' landing pages, its assets), as a handler for every
+/// path no other route takes; anything else is `404`.
+#[derive(Clone)]
+struct Frontend(FrontendConfig);
+
+#[rocket::async_trait]
+impl Handler for Frontend {
+    async fn handle<'r>(&self, req: &'r Request<'_>, data: Data<'r>) -> Outcome<'r> {
+        let body = match data.open(16.kibibytes()).into_bytes().await {
+            Ok(bytes) => bytes.into_inner(),
+            Err(_) => return Outcome::Error(Status::BadRequest),
+        };
+        let path = req.uri().path().as_str();
+        let Some(reply) =
+            authx_example_frontend::respond(req.method().as_str(), path, &body, &self.0)
+        else {
+            return Outcome::Error(Status::NotFound);
+        };
+        let mut response = Response::build();
+        response.status(Status::new(reply.status));
+        for (name, value) in reply.headers {
+            response.raw_header(name, value);
+        }
+        let body = reply.body.into_owned();
+        response.sized_body(body.len(), Cursor::new(body));
+        Outcome::Success(response.finalize())
+    }
+}
+
+fn frontend_routes(config: FrontendConfig) -> Vec<Route> {
+    let handler = Frontend(config);
+    [Method::Get, Method::Head, Method::Post]
+        .into_iter()
+        .map(|method| Route::ranked(2000, method, "/<_..>", handler.clone()))
+        .collect()
 }
 
 /// A route of the application, protected by the `AuthUser` request guard.
@@ -45,7 +83,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rocket = rocket::custom(figment)
         .attach(AuthFairing::new("/api/users", auth.clone()))
         .attach(AuthFairing::social("/auth", auth))
-        .mount("/", rocket::routes![index, me])
+        .mount("/", rocket::routes![me])
+        .mount(
+            "/",
+            frontend_routes(FrontendConfig::examples(Vec::<String>::new())),
+        )
         // The guard's rejections on the application's own routes as the contract's JSON.
         .register("/", authx::rocket::guard_catchers())
         .attach(AdHoc::on_liftoff("address", |rocket| {

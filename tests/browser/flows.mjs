@@ -1,0 +1,239 @@
+// Drives the demo front end of each example (axum, actix, rocket) in a real Chromium, as a new
+// user would: clicking and typing, opening the links of the mails the example prints.
+//
+//   node tests/browser/flows.mjs [axum|actix|rocket ...]
+//
+// Needs the example binaries built (`cargo build -p authx-example-axum ...`), Debian's
+// `chromium` (or CHROMIUM=/path/to/chrome) and `npm install` in this folder (playwright-core).
+// Screenshots go to target/browser-screenshots/.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:net';
+import { chromium } from 'playwright-core';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const shots = join(root, 'target', 'browser-screenshots');
+mkdirSync(shots, { recursive: true });
+
+const PASSWORD = 'correct horse 1';
+const NEW_PASSWORD = 'battery staple 22';
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+function assert(condition, message) {
+  if (!condition) throw new Error(`assertion failed: ${message}`);
+}
+
+// An example server on a port of its own, with a fresh SQLite database, whose printed mail is
+// collected.
+async function startExample(name) {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), `authx-browser-${name}-`));
+  const child = spawn(join(root, 'target', 'debug', `authx-example-${name}`), [], {
+    cwd: dir,
+    env: {
+      ...process.env,
+      AUTHX_ADDR: `127.0.0.1:${port}`,
+      AUTHX_BASE_URL: `http://localhost:${port}`,
+      DATABASE_URL: `sqlite://${join(dir, 'authx.db')}`,
+      RUST_LOG: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const mails = [];
+  let out = '';
+  let waiting = [];
+  child.stdout.on('data', (chunk) => {
+    out += chunk.toString();
+    let start;
+    while ((start = out.indexOf('----- authx mail -----')) !== -1) {
+      const end = out.indexOf('----- end of mail -----', start);
+      if (end === -1) break;
+      mails.push(out.slice(start, end));
+      out = out.slice(end + 23);
+      waiting = waiting.filter((w) => !w());
+    }
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => { stderr += chunk.toString(); });
+  const base = `http://localhost:${port}`;
+  for (let i = 0; ; i++) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/config.json`);
+      if (response.ok) break;
+    } catch {}
+    if (i > 300 || child.exitCode !== null) throw new Error(`${name} did not start: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // The link of the `n`th mail (1-based) whose text names `path`.
+  const link = (path, n = 1) => new Promise((resolve, reject) => {
+    const find = () => {
+      const found = mails.map((m) => m.split('\n').find((l) => l.startsWith(`${base}${path}?token=`))).filter(Boolean);
+      if (found.length >= n) {
+        resolve(found[n - 1].trim());
+        return true;
+      }
+      return false;
+    };
+    if (!find()) {
+      waiting.push(find);
+      setTimeout(() => reject(new Error(`no mail number ${n} with a ${path} link`)), 15000);
+    }
+  });
+  const stop = () => {
+    child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { name, port, base, alt: `http://127.0.0.1:${port}`, link, stop };
+}
+
+async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+async function shot(page, example, step) {
+  await page.screenshot({ path: join(shots, `${example.name}-${step}.png`), fullPage: true });
+}
+
+// Waits for the page's message that contains `text`.
+async function message(page, text) {
+  await page.locator('#messages .message', { hasText: text }).first().waitFor({ timeout: 10000 });
+}
+
+async function signUp(page, example, name) {
+  await page.goto(`${example.base}/signup`);
+  await page.getByLabel('Email').fill(`${name}@example.com`);
+  await page.getByLabel('Username').fill(name);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByLabel('Repeat the password').fill(PASSWORD);
+  // Submitted from the keyboard.
+  await page.getByLabel('Repeat the password').press('Enter');
+  await page.getByRole('heading', { name: `Hello, ${name}` }).waitFor();
+}
+
+async function logIn(page, url, login, password) {
+  await page.goto(`${url}/login`);
+  await page.getByLabel('Username or email').fill(login);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+}
+
+const flows = {
+  // Sign up, confirm from the printed mail's link, log out and in again.
+  async signUpConfirmAndLogIn(browser, example) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await signUp(page, example, 'ada');
+    assert((await page.locator('#email-status').textContent()) === 'not confirmed', 'unconfirmed at first');
+    await shot(page, example, '1-signed-up');
+    const confirm = await example.link('/confirm');
+    await page.goto(confirm);
+    await page.getByRole('heading', { name: 'Email confirmed' }).waitFor();
+    assert(!page.url().includes('token='), 'the token leaves the address bar');
+    await shot(page, example, '2-confirmed');
+    // The same link a second time is refused, with the API's detail.
+    const again = await context.newPage();
+    await again.goto(confirm);
+    await again.getByRole('heading', { name: 'Confirmation failed' }).waitFor();
+    assert((await again.locator('#confirm-result').textContent()) === 'Invalid or expired token', 'the API detail');
+    await again.close();
+    await page.getByRole('link', { name: 'Continue' }).click();
+    assert((await page.locator('#email-status').textContent()) === 'confirmed', 'confirmed after the link');
+    await page.getByRole('button', { name: 'Log out', exact: true }).click();
+    await page.getByRole('heading', { name: 'Welcome' }).waitFor();
+    // A wrong password shows the API's detail.
+    await logIn(page, example.base, 'ada', 'wrong password');
+    await message(page, 'Invalid credentials');
+    await logIn(page, example.base, 'ada', PASSWORD);
+    await page.getByRole('heading', { name: 'Hello, ada' }).waitFor();
+    await shot(page, example, '3-logged-in');
+    await context.close();
+  },
+
+  // Two browsers, one at each address of the example: one ends the other's session, then logs
+  // out everywhere.
+  async endAnotherSession(browser, example) {
+    const first = await browser.newContext({ userAgent: 'first-browser' });
+    const second = await browser.newContext({ userAgent: 'second-browser' });
+    const a = await first.newPage();
+    const b = await second.newPage();
+    await signUp(a, example, 'bea');
+    // The page works at the listen address too.
+    await logIn(b, example.alt, 'bea', PASSWORD);
+    await b.getByRole('heading', { name: 'Hello, bea' }).waitFor();
+    await a.reload();
+    const rows = a.locator('#sessions tbody tr');
+    await rows.nth(1).waitFor();
+    assert((await rows.count()) === 2, 'two sessions listed');
+    const other = a.locator('#sessions tbody tr', { hasText: 'second-browser' });
+    await shot(a, example, '4-two-sessions');
+    await other.getByRole('button', { name: /End the session/ }).click();
+    await message(a, 'Session ended');
+    await a.locator('#sessions tbody tr', { hasText: 'second-browser' }).waitFor({ state: 'detached' });
+    // The ended session is logged out at once: its next page load finds no user.
+    await b.reload();
+    await b.getByRole('heading', { name: 'Welcome' }).waitFor();
+    // Log in again there, then log out everywhere from the first browser.
+    await logIn(b, example.alt, 'bea', PASSWORD);
+    await b.getByRole('heading', { name: 'Hello, bea' }).waitFor();
+    await a.reload();
+    await a.getByRole('button', { name: 'Log out everywhere' }).click();
+    await a.getByRole('heading', { name: 'Welcome' }).waitFor();
+    await b.reload();
+    await b.getByRole('heading', { name: 'Welcome' }).waitFor();
+    await first.close();
+    await second.close();
+  },
+};
+
+async function main() {
+  const names = process.argv.slice(2).length ? process.argv.slice(2) : ['axum', 'actix', 'rocket'];
+  const browser = await launch();
+  let failures = 0;
+  let passed = 0;
+  try {
+    for (const name of names) {
+      const example = await startExample(name);
+      try {
+        for (const [flow, run] of Object.entries(flows)) {
+          try {
+            await run(browser, example);
+            passed += 1;
+            console.log(`ok   ${name} ${flow}`);
+          } catch (error) {
+            failures += 1;
+            console.log(`FAIL ${name} ${flow}: ${error.stack || error}`);
+          }
+        }
+      } finally {
+        example.stop();
+      }
+    }
+  } finally {
+    await browser.close();
+  }
+  console.log(`browser flows: ${passed} passed, ${failures} failed`);
+  process.exit(failures ? 1 : 0);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
