@@ -1,7 +1,8 @@
 //! Two application instances serving one user base: one PostgreSQL database and one Redis,
 //! as behind a load balancer. A lockout earned on one instance holds on the other, and a
 //! session ended on one (logout, refresh-token replay, the sessions routes, "log out
-//! everywhere") is refused by the other at once.
+//! everywhere", and the admin's kick, ban, permission change and blackout) is refused by the
+//! other at once.
 //!
 //! Needs `AUTHX_TEST_POSTGRES_URL` and `AUTHX_TEST_REDIS_URL`; skips (saying so) otherwise.
 
@@ -239,6 +240,114 @@ async fn two_instances_share_lockouts_and_revocations() {
     let res = login(&b.base, PASSWORD).await.unwrap();
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(res.headers()["retry-after"], "60");
+
+    // The admin routes: an admin on A kicks, bans, changes the permissions of and logs out a
+    // user whose session lives on B; each takes effect on B at once.
+    let register = |base: &str, name: &str| {
+        http.post(format!("{base}/register"))
+            .json(
+                &json!({"email": format!("{name}@example.com"), "username": name,
+                          "password1": PASSWORD, "password2": PASSWORD}),
+            )
+            .send()
+    };
+    let login_as = |base: &str, name: &str| {
+        http.post(format!("{base}/login"))
+            .json(&json!({"login": name, "password": PASSWORD}))
+            .send()
+    };
+    let res = register(&a.base, "root").await.unwrap();
+    let root = cookie(&res, "access_token");
+    let res = register(&a.base, "zed").await.unwrap();
+    let zed_id = token(&a.base, &cookie(&res, "access_token"))
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        sqlx::query("UPDATE users SET permissions = '{admin}' WHERE username = 'root'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+    let admin_post = |path: String, body: serde_json::Value| {
+        http.post(format!("{}{path}", a.base))
+            .bearer_auth(&root)
+            .json(&body)
+            .send()
+    };
+    let zed_on_b = cookie(&login_as(&b.base, "zed").await.unwrap(), "access_token");
+    assert_eq!(
+        token(&b.base, &zed_on_b).await.unwrap().status(),
+        StatusCode::OK
+    );
+    // A session opened in the very millisecond of a cut-off survives it.
+    clock.advance_ms(1);
+    let res = admin_post(format!("/{zed_id}/kick"), json!({}))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        token(&b.base, &zed_on_b).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "kick"
+    );
+
+    let zed_on_b = cookie(&login_as(&b.base, "zed").await.unwrap(), "access_token");
+    clock.advance_ms(1);
+    let res = admin_post(format!("/{zed_id}/blacklist"), json!({"reason": "x"}))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        token(&b.base, &zed_on_b).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "ban"
+    );
+    let res = login_as(&b.base, "zed").await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = admin_post(format!("/{zed_id}/blacklist"), json!({}))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let zed_on_b = cookie(&login_as(&b.base, "zed").await.unwrap(), "access_token");
+    clock.advance_ms(1);
+    let res = admin_post(
+        format!("/{zed_id}/permissions"),
+        json!({"action": "ADD", "payload": "editor"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        token(&b.base, &zed_on_b).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "permission change"
+    );
+
+    let zed_on_b = cookie(&login_as(&b.base, "zed").await.unwrap(), "access_token");
+    let root_on_b = cookie(&login_as(&b.base, "root").await.unwrap(), "access_token");
+    clock.advance_ms(1);
+    let res = admin_post("/blackout".into(), json!({})).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    for (who, access) in [("zed", &zed_on_b), ("root", &root_on_b)] {
+        assert_eq!(
+            token(&b.base, access).await.unwrap().status(),
+            StatusCode::UNAUTHORIZED,
+            "blackout: {who}"
+        );
+    }
+    let fresh = cookie(&login_as(&a.base, "zed").await.unwrap(), "access_token");
+    assert_eq!(
+        token(&b.base, &fresh).await.unwrap().status(),
+        StatusCode::OK
+    );
 
     drop((a, b));
     let mut conn = redis::Client::open(redis.as_str())

@@ -11,8 +11,10 @@
 //! PostgreSQL runs read `AUTHX_TEST_POSTGRES_URL` (e.g. `postgres://postgres@127.0.0.1:5432/postgres`)
 //! and create a database of their own; without the variable they print that they skipped.
 //!
-//! `mail` runs email and CAPTCHA end to end against real SMTP and siteverify servers.
+//! `mail` runs email and CAPTCHA end to end against real SMTP and siteverify servers; `admin`
+//! the admin and search routers.
 
+mod admin;
 mod instances;
 mod mail;
 mod scenarios;
@@ -74,6 +76,18 @@ macro_rules! all_scenarios {
                 revoke_others_and_logout_all,
                 sessions_end_at_their_absolute_lifetime,
                 storage_stays_bounded_by_live_data,
+                admin_routes_need_an_admin_in_storage,
+                ban_ends_sessions_at_once,
+                bans_with_an_expiry_lift_themselves,
+                kick_ends_sessions_and_login_works,
+                blackout_logs_everyone_out,
+                permission_changes_end_sessions,
+                two_admins_act_on_one_user_at_once,
+                user_lookup_and_id_by_username,
+                search_matches_literal_substrings,
+                search_pages_exactly,
+                admin_bootstrapped_by_email,
+                admin_actions_are_logged,
             ]
         );
     };

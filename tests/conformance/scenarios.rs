@@ -1,6 +1,7 @@
 //! The scenarios, each written once and run against every adapter and backend.
 
-// The sessions routes' scenarios live in their own module.
+// The sessions routes' and the admin routers' scenarios live in their own modules.
+pub use crate::admin::*;
 pub use crate::sessions::*;
 
 use std::fmt::Write as _;
@@ -1498,6 +1499,18 @@ async fn identity_script(s: &TestServer) -> Vec<Step> {
         ),
         ("GET", me.clone(), &[], vec![]),
         ("GET", admin.clone(), &[], vec![]),
+        // The admin and search routers, to a logged-in user who is no admin.
+        ("GET", String::new(), &[], vec![]),
+        ("GET", "?username=a%25&p=2".into(), &[], vec![]),
+        ("GET", "/1".into(), &[], vec![]),
+        ("GET", "/blacklist".into(), &[], vec![]),
+        ("POST", "/1/blacklist".into(), json_ct, b"{}".to_vec()),
+        ("POST", "/1/kick".into(), &[], vec![]),
+        ("DELETE", "/blackout".into(), &[], vec![]),
+        ("GET", "/id_by_username?username=alice".into(), &[], vec![]),
+        ("POST", "/1/permissions".into(), json_ct, b"{}".to_vec()),
+        ("GET", "/abc".into(), &[], vec![]),
+        ("PUT", "/1".into(), &[], vec![]),
         ("GET", "/nowhere".into(), &[], vec![]),
         ("POST", "/register/".into(), &[], vec![]),
         ("POST", "/%72egister".into(), &[], vec![]),
@@ -1514,6 +1527,16 @@ async fn identity_script(s: &TestServer) -> Vec<Step> {
         ("POST", "/token".into(), &[], vec![]),
         ("GET", me, &[("authorization", "Bearer junk")], vec![]),
         ("GET", admin, &[], vec![]),
+        // Logged out: the admin routes ask for a token.
+        ("GET", String::new(), &[], vec![]),
+        ("GET", "/1".into(), &[], vec![]),
+        ("POST", "/blackout".into(), &[], vec![]),
+        (
+            "GET",
+            "/1/permissions".into(),
+            &[("authorization", "Bearer junk")],
+            vec![],
+        ),
     ];
     let mut c = s.client();
     let mut steps = Vec::new();
@@ -1570,6 +1593,11 @@ pub async fn same_answers_in_every_adapter(backend: Backend) {
     assert_eq!(statuses("POST /token"), [200, 401]);
     assert_eq!(statuses("HEAD /confirm"), [200]);
     assert_eq!(statuses("PATCH /confirm/x"), [405]);
+    assert_eq!(statuses("GET "), [403, 401]);
+    assert_eq!(statuses("GET /1"), [403, 401]);
+    assert_eq!(statuses("POST "), [405]);
+    assert_eq!(statuses("GET /abc"), [404]);
+    assert_eq!(statuses("POST /blackout"), [401]);
     for (adapter, steps) in &transcripts[1..] {
         assert_eq!(steps.len(), expected.len());
         for (want, got) in expected.iter().zip(steps) {

@@ -55,6 +55,10 @@ pub struct Options {
     /// Run the background janitor at this interval (default: not at all; tests call
     /// `auth.run_janitor()`).
     pub janitor_interval: Option<Duration>,
+    /// Addresses granted `admin` once confirmed.
+    pub admin_emails: Vec<String>,
+    /// Users per search page (default 20).
+    pub search_page_size: Option<u32>,
 }
 
 impl Default for Options {
@@ -70,6 +74,8 @@ impl Default for Options {
             captcha_verify_url: None,
             session_lifetime: None,
             janitor_interval: None,
+            admin_emails: Vec::new(),
+            search_page_size: None,
         }
     }
 }
@@ -226,7 +232,11 @@ impl TestServer {
                 if let Some(interval) = options.janitor_interval {
                     s.janitor.interval = interval;
                 }
+                if let Some(size) = options.search_page_size {
+                    s.search_page_size = size;
+                }
             })
+            .admin_emails(options.admin_emails.clone())
             .clock(Arc::new(clock.clone()));
         let builder = match &options.smtp {
             Some(smtp) => builder.smtp(smtp.clone()),
@@ -357,6 +367,19 @@ impl TestServer {
             }
             Db::Postgres(pool) => {
                 sqlx::query(sql).bind(id).execute(pool).await.unwrap();
+            }
+        }
+    }
+
+    /// Runs `sql` as it is (both dialects), e.g. a multi-row INSERT that seeds users.
+    pub async fn execute(&self, sql: &str) {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match &self.db {
+            Db::Sqlite(pool, _) => {
+                sqlx::raw_sql(sql).execute(pool).await.unwrap();
+            }
+            Db::Postgres(pool) => {
+                sqlx::raw_sql(sql).execute(pool).await.unwrap();
             }
         }
     }

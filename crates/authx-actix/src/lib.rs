@@ -81,12 +81,10 @@ pub fn configure_routers(auth: Auth, routers: Routers) -> impl FnOnce(&mut web::
         // reaches the default service, where the core resolves it on the path as received
         // (actix matches a partly decoded one).
         for route in routers.routes() {
-            let path = match route.path {
-                "" => "/",
-                path => path,
-            };
+            // The prefix itself (`""`, the search route) is the scope's path without a trailing
+            // slash, which is what `url_for` then gives (and what the core serves).
             cfg.service(
-                web::resource(path)
+                web::resource(route.path)
                     .name(route.name)
                     .guard(guard::fn_guard(|_| false))
                     .to(HttpResponse::NotFound),

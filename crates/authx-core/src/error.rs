@@ -96,6 +96,16 @@ pub enum AuthError {
     /// The new username equals the current one.
     #[error("Enter NEW username")]
     SameUsername,
+    /// An admin action aimed at the admin themself that would lock them out (banning
+    /// oneself, removing one's own `admin`).
+    #[error("Cannot do this to yourself")]
+    SelfTarget,
+    /// A permission change with an action other than `ADD`, `REMOVE` or `CLEAR`.
+    #[error("Wrong action")]
+    WrongAction,
+    /// A permission name outside 1 to 64 characters of `a-z 0-9 _ : . -`.
+    #[error("Invalid permission")]
+    InvalidPermission,
     /// No such route, or a path parameter that is not valid.
     #[error("Not found")]
     NotFound,
@@ -144,7 +154,10 @@ impl AuthError {
             | Self::WrongCaptcha
             | Self::UserBanned
             | Self::EmailAlreadyConfirmed
-            | Self::SameUsername => 400,
+            | Self::SameUsername
+            | Self::SelfTarget
+            | Self::WrongAction
+            | Self::InvalidPermission => 400,
             Self::InvalidCredentials | Self::NotAuthenticated | Self::InvalidToken => 401,
             Self::InvalidOrExpiredToken | Self::Forbidden | Self::CrossSiteRequest => 403,
             Self::UserNotFound | Self::NotFound => 404,
@@ -183,6 +196,9 @@ impl AuthError {
             Self::InvalidOrExpiredToken => "invalid_or_expired_token",
             Self::Forbidden => "forbidden",
             Self::SameUsername => "same_username",
+            Self::SelfTarget => "self_target",
+            Self::WrongAction => "wrong_action",
+            Self::InvalidPermission => "invalid_permission",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::CrossSiteRequest => "cross_site_request",
@@ -224,6 +240,9 @@ impl AuthError {
             Self::InvalidOrExpiredToken => "Invalid or expired token",
             Self::Forbidden => "Forbidden",
             Self::SameUsername => "Enter NEW username",
+            Self::SelfTarget => "Cannot do this to yourself",
+            Self::WrongAction => "Wrong action",
+            Self::InvalidPermission => "Invalid permission",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
             Self::CrossSiteRequest => "Cross-site request refused",
@@ -280,6 +299,9 @@ pub fn error_codes() -> Vec<(&'static str, u16, String)> {
         AuthError::InvalidOrExpiredToken,
         AuthError::Forbidden,
         AuthError::SameUsername,
+        AuthError::SelfTarget,
+        AuthError::WrongAction,
+        AuthError::InvalidPermission,
         AuthError::NotFound,
         AuthError::MethodNotAllowed,
         AuthError::CrossSiteRequest,

@@ -203,18 +203,22 @@ impl Fields {
             ))),
         }
     }
+
+    /// An optional positive integer field (`null` counts as absent).
+    pub(crate) fn optional_positive(&self, name: &'static str) -> Result<Option<u64>, AuthError> {
+        match self.0.as_ref().and_then(|m| m.get(name)) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) if n.as_u64().is_some_and(|n| n > 0) => Ok(n.as_u64()),
+            Some(_) => Err(AuthError::InvalidBody(format!(
+                "Field {name} must be a positive integer"
+            ))),
+        }
+    }
 }
 
 /// The query string's parameters, read by name; unknown ones are ignored.
 pub(crate) struct Query(Vec<(String, String)>);
 
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "read by the search router's routes, which come next"
-    )
-)]
 impl Query {
     pub(crate) fn of(req: &AuthRequest) -> Self {
         Self(
@@ -363,6 +367,21 @@ mod tests {
         );
         assert_eq!(f.string("c").unwrap_err().detail(), "Field required: c");
         assert_eq!(f.string("d").unwrap_err().detail(), "Field required: d");
+        let f = Fields::of(&req(
+            None,
+            r#"{"n":5,"z":0,"m":-1,"f":1.5,"s":"5","c":null}"#,
+        ))
+        .unwrap();
+        assert_eq!(f.optional_positive("n").unwrap(), Some(5));
+        assert_eq!(f.optional_positive("c").unwrap(), None);
+        assert_eq!(f.optional_positive("d").unwrap(), None);
+        for bad in ["z", "m", "f", "s"] {
+            assert_eq!(
+                f.optional_positive(bad).unwrap_err().code(),
+                "invalid_body",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -216,6 +216,28 @@ pub enum RouteName {
     RevokeOtherSessions,
     /// `POST /logout_all`
     LogoutAll,
+    /// `GET /blacklist`
+    GetBlacklist,
+    /// `POST /{id}/blacklist`
+    ToggleBlacklist,
+    /// `POST /{id}/kick`
+    Kick,
+    /// `GET /blackout`
+    GetBlackout,
+    /// `POST /blackout`
+    SetBlackout,
+    /// `DELETE /blackout`
+    DeleteBlackout,
+    /// `GET /id_by_username?username=`
+    GetIdByUsername,
+    /// `GET /{id}/permissions`
+    GetPermissions,
+    /// `POST /{id}/permissions`
+    UpdatePermissions,
+    /// `GET /{id}`
+    GetUser,
+    /// `GET` on the prefix itself (`?id=&username=&email=&p=`)
+    Search,
 }
 
 /// The kind of path parameter a route takes.
@@ -464,6 +486,29 @@ pub const ROUTES: &[Route] = &[
         "End every session but the current one"),
     row(RouteName::LogoutAll, "auth:logout_all", Post, "/logout_all", P::None, R::Sessions,
         Guard::AccessToken, "End every session of the user and delete the cookies"),
+    row(RouteName::GetBlacklist, "admin:get_blacklist", Get, "/blacklist", P::None, R::Admin,
+        Guard::Admin, "The users under a ban, and those banned within the access-token lifetime"),
+    row(RouteName::ToggleBlacklist, "admin:toggle_blacklist", Post, "/{id}/blacklist", P::Id,
+        R::Admin, Guard::Admin, "Ban a user (ending their sessions), or lift their ban"),
+    row(RouteName::Kick, "admin:kick", Post, "/{id}/kick", P::Id, R::Admin, Guard::Admin,
+        "End every session of a user"),
+    row(RouteName::GetBlackout, "admin:get_blackout", Get, "/blackout", P::None, R::Admin,
+        Guard::Admin, "When everyone was last logged out"),
+    row(RouteName::SetBlackout, "admin:set_blackout", Post, "/blackout", P::None, R::Admin,
+        Guard::Admin, "End every session of every user, the caller's included"),
+    row(RouteName::DeleteBlackout, "admin:delete_blackout", Delete, "/blackout", P::None,
+        R::Admin, Guard::Admin, "Remove the blackout record (ended sessions stay ended)"),
+    row(RouteName::GetIdByUsername, "admin:get_id_by_username", Get, "/id_by_username",
+        P::None, R::Admin, Guard::Admin, "The id of a username, without regard to case"),
+    row(RouteName::GetPermissions, "admin:get_permissions", Get, "/{id}/permissions", P::Id,
+        R::Admin, Guard::Admin, "A user's permissions"),
+    row(RouteName::UpdatePermissions, "admin:update_permissions", Post, "/{id}/permissions",
+        P::Id, R::Admin, Guard::Admin,
+        "Add, remove or clear a user's permissions (ending their sessions)"),
+    row(RouteName::GetUser, "auth:get_user", Get, "/{id}", P::Id, R::Search, Guard::Admin,
+        "A user as an admin sees it"),
+    row(RouteName::Search, "auth:search", Get, "", P::None, R::Search, Guard::Admin,
+        "Users by id, username and email substrings, 20 a page"),
 ];
 
 /// Looks a route up by its name (`auth:login`).
@@ -572,6 +617,33 @@ mod tests {
             name("POST", "/sessions/revoke_others"),
             Ok(("auth:revoke_other_sessions", None))
         );
+        // Static segments win over `{id}`, which takes decimal ids only.
+        for (method, path, route) in [
+            ("GET", "/blacklist", "admin:get_blacklist"),
+            ("GET", "/blackout", "admin:get_blackout"),
+            ("POST", "/blackout", "admin:set_blackout"),
+            ("DELETE", "/blackout", "admin:delete_blackout"),
+            ("GET", "/id_by_username", "admin:get_id_by_username"),
+            ("GET", "/sessions", "auth:list_sessions"),
+            ("GET", "/confirm", "auth:get_email_confirmation_status"),
+            ("GET", "", "auth:search"),
+            ("HEAD", "", "auth:search"),
+        ] {
+            assert_eq!(name(method, path), Ok((route, None)), "{method} {path}");
+        }
+        for (method, path, route) in [
+            ("GET", "/7", "auth:get_user"),
+            ("POST", "/7/blacklist", "admin:toggle_blacklist"),
+            ("POST", "/7/kick", "admin:kick"),
+            ("GET", "/7/permissions", "admin:get_permissions"),
+            ("POST", "/7/permissions", "admin:update_permissions"),
+        ] {
+            assert_eq!(
+                name(method, path),
+                Ok((route, Some("7".into()))),
+                "{method} {path}"
+            );
+        }
         for (method, path, status) in [
             ("GET", "/login", 405),
             ("DELETE", "/confirm", 405),
@@ -589,7 +661,17 @@ mod tests {
             ("POST", "/confirm/%zz", 404),
             ("POST", "/confirm/%ff", 404),
             ("DELETE", "/sessions/", 404),
-            ("POST", "", 404),
+            ("GET", "/abc", 404),
+            ("GET", "/-7", 404),
+            ("GET", "/7/", 404),
+            ("POST", "/abc/blacklist", 404),
+            ("POST", "/blacklist", 405),
+            ("PUT", "/blackout", 405),
+            ("POST", "/7", 405),
+            ("DELETE", "/7/kick", 405),
+            ("POST", "/id_by_username", 405),
+            // The prefix itself is the search route.
+            ("POST", "", 405),
             ("POST", "/", 404),
             ("POST", "register", 404),
         ] {

@@ -100,6 +100,37 @@ pub struct Statements {
     /// → [`DueRow`](crate::rows::DueRow): the earliest instant a pending mail can be claimed.
     pub(crate) next_mail_due: &'static str,
 
+    /// `$1` id, `$2` reason or NULL, `$3` expiry or NULL, `$4` now →
+    /// [`BanStateRow`](crate::rows::BanStateRow): unbans a user under a ban in force at `$4`,
+    /// bans any other, in one write.
+    pub(crate) toggle_ban: &'static str,
+    /// `$1` id, `$2` now: lifts the user's ban if it expires at or before `$2` (one row changed).
+    pub(crate) lift_expired_ban: &'static str,
+    /// `$1` now → [`BannedUserRow`](crate::rows::BannedUserRow)s of bans in force, by id.
+    pub(crate) banned_users: &'static str,
+    /// `$1` id, `$2` permission → [`PermissionsRow`](crate::rows::PermissionsRow): adds it
+    /// unless held, computed from the stored value.
+    pub(crate) add_permission: &'static str,
+    /// `$1` id, `$2` permission → `PermissionsRow`: removes it, computed from the stored value.
+    pub(crate) remove_permission: &'static str,
+    /// `$1` id → `PermissionsRow`: removes every permission.
+    pub(crate) clear_permissions: &'static str,
+    /// `$1` id, `$2` now → [`UserDetailsRow`](crate::rows::UserDetailsRow).
+    pub(crate) user_details: &'static str,
+    /// `$1` id or NULL, `$2` username pattern or NULL, `$3` email pattern or NULL (`LIKE`
+    /// patterns, `\` escaping), `$4` limit, `$5` offset, `$6` now →
+    /// [`FoundUserRow`](crate::rows::FoundUserRow)s by id, each with the number of matches.
+    pub(crate) search_users: &'static str,
+    /// `$1` to `$3` as in `search_users` → [`CountRow`](crate::rows::CountRow): the matches
+    /// (for a page past the end, which has no row to carry the count).
+    pub(crate) count_users: &'static str,
+    /// `$1` when: records the blackout, replacing an earlier record.
+    pub(crate) set_blackout: &'static str,
+    /// → [`BlackoutRow`](crate::rows::BlackoutRow), if one is recorded.
+    pub(crate) blackout: &'static str,
+    /// Removes the blackout record (one row changed if there was one).
+    pub(crate) delete_blackout: &'static str,
+
     /// `$1` name, `$2` holder, `$3` now, `$4` until: takes or renews a lease (one row changed)
     /// if it is free or already the holder's.
     pub(crate) acquire_lease: &'static str,

@@ -5,7 +5,9 @@ use sqlx::postgres::{PgPoolOptions, PgQueryResult};
 
 use crate::dialect::{Dialect, Statements};
 use crate::error::Error;
-use crate::statements::{self as common, after_cutoff, claim_due_mail};
+use crate::statements::{
+    self as common, after_cutoff, claim_due_mail, search_filter, user_details_columns,
+};
 use crate::store::SqlStore;
 
 /// authx storage in a PostgreSQL database.
@@ -33,6 +35,11 @@ pub(crate) const MIGRATIONS: &[crate::EmbeddedMigration] = &[
         3,
         "sessions v2",
         include_str!("../migrations/postgres/0003_sessions_v2.sql"),
+    ),
+    (
+        4,
+        "admin",
+        include_str!("../migrations/postgres/0004_admin.sql"),
     ),
 ];
 
@@ -98,6 +105,36 @@ static SQL: Statements = Statements {
     reschedule_mail: common::RESCHEDULE_MAIL,
     give_up_mail: common::GIVE_UP_MAIL,
     next_mail_due: common::NEXT_MAIL_DUE,
+    toggle_ban: common::TOGGLE_BAN,
+    lift_expired_ban: common::LIFT_EXPIRED_BAN,
+    banned_users: common::BANNED_USERS,
+    add_permission: "UPDATE users SET permissions = CASE \
+         WHEN $2 = ANY (permissions) THEN permissions ELSE array_append(permissions, $2) END \
+         WHERE id = $1 RETURNING permissions",
+    remove_permission: "UPDATE users SET permissions = array_remove(permissions, $2) \
+         WHERE id = $1 RETURNING permissions",
+    clear_permissions: "UPDATE users SET permissions = '{}' WHERE id = $1 RETURNING permissions",
+    user_details: concat!(
+        "SELECT ",
+        user_details_columns!("$2", "CAST('{}' AS TEXT[])", "FALSE"),
+        " FROM users WHERE id = $1"
+    ),
+    // A scan of `users`; a pg_trgm GIN index on `lower(username)` and `lower(email)` can serve
+    // it later without changing the statement's parameters.
+    search_users: concat!(
+        "SELECT ",
+        user_details_columns!("$6", "CAST('{}' AS TEXT[])", "FALSE"),
+        ", count(*) OVER () AS total FROM users WHERE ",
+        search_filter!(),
+        " ORDER BY id LIMIT $4 OFFSET $5"
+    ),
+    count_users: concat!(
+        "SELECT count(*) AS total FROM users WHERE ",
+        search_filter!()
+    ),
+    set_blackout: common::SET_BLACKOUT,
+    blackout: common::BLACKOUT,
+    delete_blackout: common::DELETE_BLACKOUT,
     acquire_lease: common::ACQUIRE_LEASE,
     purge_sessions: common::PURGE_SESSIONS,
     purge_email_tokens: common::PURGE_EMAIL_TOKENS,

@@ -2,10 +2,12 @@
 
 use authx_core::mail::Mail;
 use authx_core::store::{
-    EmailToken, OutboxMail, RefreshRotation, RotatedSession, RotationOutcome, SessionInfo, User,
+    BannedUser, EmailToken, OutboxMail, RefreshRotation, RotatedSession, RotationOutcome,
+    SessionInfo, User, UserDetails,
 };
 
-/// A user's permissions as a column: a JSON array in SQLite, `text[]` in PostgreSQL.
+/// A list of names as a column (a user's permissions, its linked providers): a JSON array in
+/// SQLite, `text[]` in PostgreSQL.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Permissions(pub(crate) Vec<String>);
 
@@ -39,6 +41,109 @@ impl From<UserRow> for User {
             last_login: row.last_login,
         }
     }
+}
+
+/// A user's ban state after a toggle.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct BanStateRow {
+    pub(crate) active: bool,
+}
+
+/// A user under a ban in force.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct BannedUserRow {
+    id: i64,
+    username: String,
+    ban_reason: Option<String>,
+    banned_at: Option<i64>,
+    ban_expires_at: Option<i64>,
+}
+
+impl From<BannedUserRow> for BannedUser {
+    fn from(row: BannedUserRow) -> Self {
+        Self {
+            id: row.id,
+            username: row.username,
+            reason: row.ban_reason,
+            banned_at: row.banned_at,
+            expires_at: row.ban_expires_at,
+        }
+    }
+}
+
+/// A user's permissions after a change.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct PermissionsRow {
+    pub(crate) permissions: Permissions,
+}
+
+/// A user as an admin sees it: no hash, no secret.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct UserDetailsRow {
+    id: i64,
+    username: String,
+    email: String,
+    active: bool,
+    confirmed: bool,
+    permissions: Permissions,
+    providers: Permissions,
+    has_password: bool,
+    two_factor: bool,
+    created_at: i64,
+    last_login: Option<i64>,
+}
+
+impl From<UserDetailsRow> for UserDetails {
+    fn from(row: UserDetailsRow) -> Self {
+        Self {
+            id: row.id,
+            username: row.username,
+            email: row.email,
+            active: row.active,
+            confirmed: row.confirmed,
+            permissions: row.permissions.0,
+            providers: row.providers.0,
+            has_password: row.has_password,
+            two_factor: row.two_factor,
+            created_at: row.created_at,
+            last_login: row.last_login,
+        }
+    }
+}
+
+/// A user a search found, with the number of matches in all.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct FoundUserRow {
+    #[sqlx(flatten)]
+    pub(crate) user: UserDetailsRow,
+    pub(crate) total: i64,
+}
+
+/// A number of rows.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct CountRow {
+    pub(crate) total: i64,
+}
+
+/// The blackout record.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct BlackoutRow {
+    pub(crate) set_at: i64,
+}
+
+/// The `LIKE` pattern (escape character `\`) matching `text` anywhere, every character of it
+/// literally: `%`, `_` and `\` are escaped, so no input is a wildcard.
+pub(crate) fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 /// An unused, unexpired emailed token.
@@ -259,5 +364,15 @@ mod postgres_permissions {
         fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
             Ok(Self(<Vec<String> as Decode<Postgres>>::decode(value)?))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn contains_patterns_escape_every_wildcard() {
+        assert_eq!(super::contains_pattern("ada"), "%ada%");
+        assert_eq!(super::contains_pattern(r"a%b_c\d.*"), r"%a\%b\_c\\d.*%");
+        assert_eq!(super::contains_pattern(""), "%%");
     }
 }

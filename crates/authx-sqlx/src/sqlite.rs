@@ -11,7 +11,9 @@ use sqlx::sqlite::{
 
 use crate::dialect::{Dialect, Statements};
 use crate::error::Error;
-use crate::statements::{self as common, after_cutoff, claim_due_mail};
+use crate::statements::{
+    self as common, after_cutoff, claim_due_mail, search_filter, user_details_columns,
+};
 use crate::store::SqlStore;
 
 /// authx storage in a SQLite database.
@@ -39,6 +41,11 @@ pub(crate) const MIGRATIONS: &[crate::EmbeddedMigration] = &[
         3,
         "sessions v2",
         include_str!("../migrations/sqlite/0003_sessions_v2.sql"),
+    ),
+    (
+        4,
+        "admin",
+        include_str!("../migrations/sqlite/0004_admin.sql"),
     ),
 ];
 
@@ -106,6 +113,40 @@ static SQL: Statements = Statements {
     reschedule_mail: common::RESCHEDULE_MAIL,
     give_up_mail: common::GIVE_UP_MAIL,
     next_mail_due: common::NEXT_MAIL_DUE,
+    toggle_ban: common::TOGGLE_BAN,
+    lift_expired_ban: common::LIFT_EXPIRED_BAN,
+    banned_users: common::BANNED_USERS,
+    add_permission: "UPDATE users SET permissions = CASE \
+         WHEN EXISTS (SELECT 1 FROM json_each(users.permissions) WHERE value = $2) THEN permissions \
+         ELSE json_insert(permissions, '$[#]', $2) END \
+         WHERE id = $1 RETURNING permissions",
+    // Rebuilt from the stored array in its order, without the removed name.
+    remove_permission: "UPDATE users SET permissions = (\
+         SELECT json_group_array(value ORDER BY key) FROM json_each(users.permissions) \
+         WHERE value <> $2) \
+         WHERE id = $1 RETURNING permissions",
+    clear_permissions: "UPDATE users SET permissions = '[]' WHERE id = $1 RETURNING permissions",
+    user_details: concat!(
+        "SELECT ",
+        user_details_columns!("$2", "'[]'", "FALSE"),
+        " FROM users WHERE id = $1"
+    ),
+    // A scan of `users` (SQLite's LIKE uses no index for a substring); an FTS5 trigram index
+    // can serve it later without changing the statement's parameters.
+    search_users: concat!(
+        "SELECT ",
+        user_details_columns!("$6", "'[]'", "FALSE"),
+        ", count(*) OVER () AS total FROM users WHERE ",
+        search_filter!(),
+        " ORDER BY id LIMIT $4 OFFSET $5"
+    ),
+    count_users: concat!(
+        "SELECT count(*) AS total FROM users WHERE ",
+        search_filter!()
+    ),
+    set_blackout: common::SET_BLACKOUT,
+    blackout: common::BLACKOUT,
+    delete_blackout: common::DELETE_BLACKOUT,
     acquire_lease: common::ACQUIRE_LEASE,
     purge_sessions: common::PURGE_SESSIONS,
     purge_email_tokens: common::PURGE_EMAIL_TOKENS,

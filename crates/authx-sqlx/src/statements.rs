@@ -41,6 +41,77 @@ pub(crate) const CHANGE_USERNAME: &str = "UPDATE users SET username = $2 WHERE i
 pub(crate) const RECORD_LOGIN: &str =
     "UPDATE users SET last_login = $2, password_hash = COALESCE($3, password_hash) WHERE id = $1";
 
+/// Whether a ban is in force at `$now` (a placeholder): the user is inactive and the ban has no
+/// expiry or one still to come.
+macro_rules! ban_in_force {
+    ($now:literal) => {
+        concat!(
+            "(NOT active AND (ban_expires_at IS NULL OR ban_expires_at > ",
+            $now,
+            "))"
+        )
+    };
+}
+
+/// The ban is lifted when no ban is in force: toggled on one row, so concurrent toggles queue
+/// on it and each sees the state the previous one left.
+pub(crate) const TOGGLE_BAN: &str = concat!(
+    "UPDATE users SET active = ",
+    ban_in_force!("$4"),
+    ", ban_reason = CASE WHEN ",
+    ban_in_force!("$4"),
+    " THEN NULL ELSE $2 END, banned_at = CASE WHEN ",
+    ban_in_force!("$4"),
+    " THEN NULL ELSE $4 END, ban_expires_at = CASE WHEN ",
+    ban_in_force!("$4"),
+    " THEN NULL ELSE $3 END WHERE id = $1 RETURNING active"
+);
+pub(crate) const LIFT_EXPIRED_BAN: &str = "UPDATE users \
+     SET active = TRUE, ban_reason = NULL, banned_at = NULL, ban_expires_at = NULL \
+     WHERE id = $1 AND NOT active AND ban_expires_at <= $2";
+/// Served by the partial index of inactive users.
+pub(crate) const BANNED_USERS: &str = concat!(
+    "SELECT id, username, ban_reason, banned_at, ban_expires_at FROM users WHERE ",
+    ban_in_force!("$1"),
+    " ORDER BY id"
+);
+
+/// The columns of a [`UserDetailsRow`](crate::rows::UserDetailsRow), `$now` the placeholder of
+/// now (a ban past its expiry counts as lifted). `$providers` and `$two_factor` are the
+/// dialect's expressions for the linked social providers (a list column) and whether a second
+/// factor is enabled: constants until those features store their data, then subqueries.
+macro_rules! user_details_columns {
+    ($now:literal, $providers:literal, $two_factor:literal) => {
+        concat!(
+            "id, username, email, \
+             (active OR (ban_expires_at IS NOT NULL AND ban_expires_at <= ",
+            $now,
+            ")) AS active, confirmed, permissions, ",
+            $providers,
+            " AS providers, (password_hash IS NOT NULL) AS has_password, ",
+            $two_factor,
+            " AS two_factor, created_at, last_login"
+        )
+    };
+}
+
+/// Which users a search matches: `$1` the id, `$2` and `$3` `LIKE` patterns of the username and
+/// the email (the store escapes `%`, `_` and `\` in what was asked, so they match only
+/// themselves), each NULL when not asked; compared in lower case.
+macro_rules! search_filter {
+    () => {
+        "($1 IS NULL OR id = $1) \
+         AND ($2 IS NULL OR lower(username) LIKE lower($2) ESCAPE '\\') \
+         AND ($3 IS NULL OR lower(email) LIKE lower($3) ESCAPE '\\')"
+    };
+}
+pub(crate) use {search_filter, user_details_columns};
+
+pub(crate) const SET_BLACKOUT: &str = "INSERT INTO blackout (id, set_at) VALUES (1, $1) \
+     ON CONFLICT (id) DO UPDATE SET set_at = excluded.set_at";
+pub(crate) const BLACKOUT: &str = "SELECT set_at FROM blackout WHERE id = 1";
+pub(crate) const DELETE_BLACKOUT: &str = "DELETE FROM blackout WHERE id = 1";
+
 pub(crate) const INSERT_EMAIL_TOKEN: &str = "INSERT INTO email_tokens \
      (hash, purpose, user_id, email, state, created_at, expires_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7)";

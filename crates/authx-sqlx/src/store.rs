@@ -13,9 +13,10 @@ use async_trait::async_trait;
 use authx_core::clock::{Millis, Timestamp};
 use authx_core::mail::Mail;
 use authx_core::store::{
-    EmailToken, EmailTokenStore, EndSessions, MailOutbox, Maintenance, NewSession, NewUser,
-    OutboxMail, Purge, QueuedToken, Redemption, RefreshRotation, Repo, RotationOutcome,
-    SessionInfo, SessionStore, StoreError, StoreResult, TokenEffect, TokenPurpose, User, UserId,
+    AdminStore, BanToggle, BannedUser, EmailToken, EmailTokenStore, EndSessions, MailOutbox,
+    Maintenance, NewBan, NewSession, NewUser, OutboxMail, PermissionChange, Purge, QueuedToken,
+    Redemption, RefreshRotation, Repo, RotationOutcome, SessionInfo, SessionStore, StoreError,
+    StoreResult, TokenEffect, TokenPurpose, User, UserDetails, UserId, UserPage, UserSearch,
     UserStore,
 };
 use sqlx::{
@@ -27,8 +28,9 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use crate::dialect::Dialect;
 use crate::error::store_error;
 use crate::rows::{
-    CutoffRow, DueRow, EmailTokenRow, MailRow, Permissions, RefreshStateRow, RotatedRow,
-    SessionInfoRow, UserRow, new_claim, stored_error,
+    BanStateRow, BannedUserRow, BlackoutRow, CountRow, CutoffRow, DueRow, EmailTokenRow,
+    FoundUserRow, MailRow, Permissions, PermissionsRow, RefreshStateRow, RotatedRow,
+    SessionInfoRow, UserDetailsRow, UserRow, contains_pattern, new_claim, stored_error,
 };
 
 /// authx storage in a SQL database of dialect `DB` (`sqlx::Sqlite`, `sqlx::Postgres`); use
@@ -588,10 +590,162 @@ where
     }
 }
 
+#[async_trait]
+impl<DB> AdminStore for SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB> + ColumnIndex<DB::Row>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> String: Decode<'q, DB> + Type<DB>,
+    for<'q> Permissions: Decode<'q, DB> + Type<DB>,
+{
+    async fn toggle_ban(
+        &self,
+        id: UserId,
+        ban: NewBan,
+        now: Timestamp,
+    ) -> StoreResult<Option<BanToggle>> {
+        // One conditional UPDATE: a concurrent toggle waits for the row (or the write lock),
+        // then toggles what this one left.
+        let _turn = self.write_turn().await;
+        let row: Option<BanStateRow> = query_as(DB::SQL.toggle_ban)
+            .bind(id)
+            .bind(ban.reason.as_deref())
+            .bind(ban.expires_at)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(row.map(|r| {
+            if r.active {
+                BanToggle::Unbanned
+            } else {
+                BanToggle::Banned
+            }
+        }))
+    }
+
+    async fn lift_expired_ban(&self, id: UserId, now: Timestamp) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
+        let lifted = changed!(
+            query(DB::SQL.lift_expired_ban).bind(id).bind(now),
+            &self.pool
+        )?;
+        Ok(lifted == 1)
+    }
+
+    async fn banned_users(&self, now: Timestamp) -> StoreResult<Vec<BannedUser>> {
+        let rows: Vec<BannedUserRow> = query_as(DB::SQL.banned_users)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(rows.into_iter().map(BannedUser::from).collect())
+    }
+
+    async fn change_permissions(
+        &self,
+        id: UserId,
+        change: PermissionChange,
+    ) -> StoreResult<Option<Vec<String>>> {
+        let sql = DB::SQL;
+        // One UPDATE computed from the stored value: concurrent changes queue on the row and
+        // each applies to what the previous one left, so none is lost.
+        let statement = match &change {
+            PermissionChange::Add(name) => {
+                query_as(sql.add_permission).bind(id).bind(name.as_str())
+            }
+            PermissionChange::Remove(name) => {
+                query_as(sql.remove_permission).bind(id).bind(name.as_str())
+            }
+            PermissionChange::Clear => query_as(sql.clear_permissions).bind(id),
+        };
+        let _turn = self.write_turn().await;
+        let row: Option<PermissionsRow> = statement
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(row.map(|r| r.permissions.0))
+    }
+
+    async fn user_details(&self, id: UserId, now: Timestamp) -> StoreResult<Option<UserDetails>> {
+        let row: Option<UserDetailsRow> = query_as(DB::SQL.user_details)
+            .bind(id)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(row.map(UserDetails::from))
+    }
+
+    async fn search_users(&self, search: &UserSearch, now: Timestamp) -> StoreResult<UserPage> {
+        let username = search.username.as_deref().map(contains_pattern);
+        let email = search.email.as_deref().map(contains_pattern);
+        let rows: Vec<FoundUserRow> = query_as(DB::SQL.search_users)
+            .bind(search.id)
+            .bind(username.as_deref())
+            .bind(email.as_deref())
+            .bind(i64::from(search.limit))
+            .bind(i64::try_from(search.offset).unwrap_or(i64::MAX))
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        // Every row carries the count of all matches; a page past the end has no row to carry
+        // it, so only then is it counted on its own.
+        let total = match rows.first() {
+            Some(row) => row.total,
+            None if search.offset == 0 => 0,
+            None => {
+                let count: CountRow = query_as(DB::SQL.count_users)
+                    .bind(search.id)
+                    .bind(username.as_deref())
+                    .bind(email.as_deref())
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                count.total
+            }
+        };
+        Ok(UserPage {
+            total: u64::try_from(total).unwrap_or(0),
+            users: rows
+                .into_iter()
+                .map(|row| UserDetails::from(row.user))
+                .collect(),
+        })
+    }
+
+    async fn set_blackout(&self, at: Timestamp) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
+        changed!(query(DB::SQL.set_blackout).bind(at), &self.pool)?;
+        Ok(())
+    }
+
+    async fn blackout(&self) -> StoreResult<Option<Timestamp>> {
+        let row: Option<BlackoutRow> = query_as(DB::SQL.blackout)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(row.map(|r| r.set_at))
+    }
+
+    async fn delete_blackout(&self) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
+        let deleted = changed!(query(DB::SQL.delete_blackout), &self.pool)?;
+        Ok(deleted == 1)
+    }
+}
+
 impl<DB> Repo for SqlStore<DB>
 where
     DB: Dialect,
-    Self: UserStore + SessionStore + EmailTokenStore + MailOutbox + Maintenance,
+    Self: UserStore + SessionStore + EmailTokenStore + MailOutbox + Maintenance + AdminStore,
 {
     fn users(&self) -> &dyn UserStore {
         self
@@ -610,6 +764,10 @@ where
     }
 
     fn maintenance(&self) -> &dyn Maintenance {
+        self
+    }
+
+    fn admin(&self) -> &dyn AdminStore {
         self
     }
 }

@@ -15,10 +15,11 @@ use std::sync::Arc;
 use authx_core::clock::{Millis, Timestamp};
 use authx_core::mail::Mail;
 use authx_core::store::{
-    EmailToken, EmailTokenStore, EndSessions, MailOutbox, Maintenance, NewEmailToken, NewSession,
-    NewUser, OutboxMail, Purge, QueuedToken, Redemption, RefreshRotation, Repo, RotatedSession,
-    RotationOutcome, SessionInfo, SessionStore, StoreError, TokenEffect, TokenPurpose, UniqueField,
-    User, UserId, UserStore,
+    AdminStore, BanToggle, BannedUser, EmailToken, EmailTokenStore, EndSessions, MailOutbox,
+    Maintenance, NewBan, NewEmailToken, NewSession, NewUser, OutboxMail, PermissionChange, Purge,
+    QueuedToken, Redemption, RefreshRotation, Repo, RotatedSession, RotationOutcome, SessionInfo,
+    SessionStore, StoreError, TokenEffect, TokenPurpose, UniqueField, User, UserDetails, UserId,
+    UserSearch, UserStore,
 };
 use sqlx::AssertSqlSafe;
 
@@ -56,6 +57,9 @@ impl Repo for Store {
     }
     fn maintenance(&self) -> &dyn Maintenance {
         self.repo.maintenance()
+    }
+    fn admin(&self) -> &dyn AdminStore {
+        self.repo.admin()
     }
 }
 
@@ -299,6 +303,16 @@ store_tests!(
     purge_sessions_in_batches,
     purge_email_tokens_in_batches,
     purge_mail_in_batches,
+    // admin
+    toggle_ban_bans_and_unbans,
+    expired_bans_count_as_lifted,
+    concurrent_ban_toggles_all_apply,
+    permission_changes,
+    concurrent_permission_changes_are_all_kept,
+    user_details_hold_no_secret,
+    search_matches_literal_substrings,
+    search_pages_exactly,
+    blackout_record_is_apart_from_the_cutoff,
     // schema
     reconnecting_finds_the_data_migrated_once,
     upgrades_a_version_1_database from V1,
@@ -2379,6 +2393,531 @@ async fn purge_mail_in_batches(store: Store) {
     assert_eq!(subjects, ["mail 4", "mail 5", "mail 6"]);
 }
 
+// ----- admin -----
+
+fn ban(reason: Option<&str>, expires_at: Option<Timestamp>) -> NewBan {
+    NewBan {
+        reason: reason.map(str::to_owned),
+        expires_at,
+    }
+}
+
+async fn toggle(repo: &dyn Repo, id: UserId, with: NewBan, now: Timestamp) -> Option<BanToggle> {
+    repo.admin()
+        .toggle_ban(id, with, now)
+        .await
+        .expect("toggle")
+}
+
+async fn banned(repo: &dyn Repo, now: Timestamp) -> Vec<BannedUser> {
+    repo.admin().banned_users(now).await.expect("blacklist")
+}
+
+async fn details(repo: &dyn Repo, id: UserId, now: Timestamp) -> UserDetails {
+    repo.admin()
+        .user_details(id, now)
+        .await
+        .expect("details")
+        .expect("user found")
+}
+
+async fn toggle_ban_bans_and_unbans(store: Store) {
+    let alice = register(&store, "alice").await;
+    let bob = register(&store, "bob").await;
+    let before = store.db.snapshot().await;
+
+    assert_eq!(
+        toggle(&store, alice.id, ban(Some("spam"), Some(NOW + 60)), NOW).await,
+        Some(BanToggle::Banned)
+    );
+    assert!(!user(&store, alice.id).await.active);
+    assert!(user(&store, bob.id).await.active);
+    assert_eq!(
+        banned(&store, NOW + 1).await,
+        [BannedUser {
+            id: alice.id,
+            username: "alice".to_owned(),
+            reason: Some("spam".to_owned()),
+            banned_at: Some(NOW),
+            expires_at: Some(NOW + 60),
+        }]
+    );
+    // The body of a toggle that unbans is not kept.
+    assert_eq!(
+        toggle(&store, alice.id, ban(Some("ignored"), None), NOW + 2).await,
+        Some(BanToggle::Unbanned)
+    );
+    assert_eq!(banned(&store, NOW + 2).await, []);
+    assert_eq!(store.db.snapshot().await, before, "an unban clears the ban");
+
+    // A ban without reason or expiry lasts.
+    assert_eq!(
+        toggle(&store, bob.id, ban(None, None), NOW + 3).await,
+        Some(BanToggle::Banned)
+    );
+    assert_eq!(
+        banned(&store, NOW + 100 * DAY).await,
+        [BannedUser {
+            id: bob.id,
+            username: "bob".to_owned(),
+            reason: None,
+            banned_at: Some(NOW + 3),
+            expires_at: None,
+        }]
+    );
+    assert!(
+        !store
+            .admin()
+            .lift_expired_ban(bob.id, NOW + 100 * DAY)
+            .await
+            .expect("lift")
+    );
+    // A user banned by other means (an older version, SQL) is listed too.
+    let carol = register(&store, "carol").await;
+    store
+        .db
+        .int(
+            "UPDATE users SET active = FALSE WHERE username = $1 RETURNING id",
+            "carol",
+        )
+        .await;
+    let listed: Vec<_> = banned(&store, NOW + 4)
+        .await
+        .into_iter()
+        .map(|b| (b.id, b.banned_at))
+        .collect();
+    assert_eq!(listed, [(bob.id, Some(NOW + 3)), (carol.id, None)]);
+
+    // An unknown user: nothing written.
+    let before = store.db.snapshot().await;
+    assert_eq!(toggle(&store, 999, ban(None, None), NOW).await, None);
+    assert_eq!(store.db.snapshot().await, before);
+}
+
+async fn expired_bans_count_as_lifted(store: Store) {
+    let alice = register(&store, "alice").await;
+    let admin = store.admin();
+    toggle(&store, alice.id, ban(Some("cool off"), Some(NOW + 10)), NOW).await;
+
+    // In force until its expiry, lifted from it on: in the blacklist and the details alike.
+    assert_eq!(banned(&store, NOW + 9).await.len(), 1);
+    assert!(!details(&store, alice.id, NOW + 9).await.active);
+    assert_eq!(banned(&store, NOW + 10).await, []);
+    assert!(details(&store, alice.id, NOW + 10).await.active);
+
+    // Lifted in storage only once expired.
+    assert!(
+        !admin
+            .lift_expired_ban(alice.id, NOW + 9)
+            .await
+            .expect("lift")
+    );
+    assert!(!user(&store, alice.id).await.active);
+    assert!(
+        admin
+            .lift_expired_ban(alice.id, NOW + 10)
+            .await
+            .expect("lift")
+    );
+    assert_eq!(user(&store, alice.id).await, alice);
+    assert!(
+        !admin
+            .lift_expired_ban(alice.id, NOW + 11)
+            .await
+            .expect("lift")
+    );
+
+    // Toggling an expired ban that nobody lifted yet bans again (it counted as lifted), with
+    // the new ban's expiry, which lifting the old one no longer matches.
+    toggle(&store, alice.id, ban(None, Some(NOW + 20)), NOW + 12).await;
+    assert_eq!(
+        toggle(
+            &store,
+            alice.id,
+            ban(Some("again"), Some(NOW + 100)),
+            NOW + 25
+        )
+        .await,
+        Some(BanToggle::Banned)
+    );
+    assert!(
+        !admin
+            .lift_expired_ban(alice.id, NOW + 26)
+            .await
+            .expect("lift")
+    );
+    let listed = banned(&store, NOW + 26).await;
+    assert_eq!(listed[0].reason.as_deref(), Some("again"));
+    assert_eq!(listed[0].banned_at, Some(NOW + 25));
+    assert_eq!(listed[0].expires_at, Some(NOW + 100));
+}
+
+async fn concurrent_ban_toggles_all_apply(store: Store) {
+    for (name, toggles) in [("even", 10), ("odd", 7)] {
+        let target = register(&store, name).await;
+        let id = target.id;
+        let tasks: Vec<_> = (0..toggles)
+            .map(|_| {
+                let repo = Arc::clone(&store.repo);
+                tokio::spawn(async move {
+                    repo.admin()
+                        .toggle_ban(id, ban(Some("race"), None), NOW)
+                        .await
+                        .expect("toggle")
+                })
+            })
+            .collect();
+        let mut bans = 0;
+        for task in tasks {
+            match task.await.expect("task ran") {
+                Some(BanToggle::Banned) => bans += 1,
+                Some(BanToggle::Unbanned) => bans -= 1,
+                None => panic!("user vanished"),
+            }
+        }
+        // Each toggle saw the state the previous one left: they alternate.
+        assert_eq!(bans, toggles % 2, "{name}");
+        assert_eq!(
+            user(&store, target.id).await.active,
+            toggles % 2 == 0,
+            "{name}"
+        );
+    }
+}
+
+async fn change(repo: &dyn Repo, id: UserId, change: PermissionChange) -> Option<Vec<String>> {
+    repo.admin()
+        .change_permissions(id, change)
+        .await
+        .expect("permissions")
+}
+
+async fn permission_changes(store: Store) {
+    use PermissionChange::{Add, Clear, Remove};
+    let alice = register(&store, "alice").await;
+    let id = alice.id;
+    let add = |name: &str| Add(name.to_owned());
+    let remove = |name: &str| Remove(name.to_owned());
+    assert_eq!(
+        change(&store, id, add("b")).await.expect("user found"),
+        ["b"]
+    );
+    assert_eq!(
+        change(&store, id, add("a")).await.expect("user found"),
+        ["b", "a"]
+    );
+    assert_eq!(
+        change(&store, id, add("c:x.y-z_1"))
+            .await
+            .expect("user found"),
+        ["b", "a", "c:x.y-z_1"]
+    );
+    // Held already: unchanged, not doubled.
+    assert_eq!(
+        change(&store, id, add("a")).await.expect("user found"),
+        ["b", "a", "c:x.y-z_1"]
+    );
+    assert_eq!(
+        change(&store, id, remove("a")).await.expect("user found"),
+        ["b", "c:x.y-z_1"]
+    );
+    assert_eq!(
+        change(&store, id, remove("missing"))
+            .await
+            .expect("user found"),
+        ["b", "c:x.y-z_1"]
+    );
+    assert_eq!(
+        change(&store, id, remove("b")).await.expect("user found"),
+        ["c:x.y-z_1"]
+    );
+    assert_eq!(user(&store, id).await.permissions, ["c:x.y-z_1"]);
+    assert_eq!(
+        change(&store, id, remove("c:x.y-z_1"))
+            .await
+            .expect("user found"),
+        Vec::<String>::new()
+    );
+    change(&store, id, add("x")).await;
+    change(&store, id, add("y")).await;
+    assert_eq!(
+        change(&store, id, Clear).await.expect("user found"),
+        Vec::<String>::new()
+    );
+    assert_eq!(user(&store, id).await, alice);
+    // The admin the confirmation grants is the same permission.
+    change(&store, id, add("admin")).await;
+    assert!(user(&store, id).await.is_admin());
+
+    let before = store.db.snapshot().await;
+    for unknown in [add("a"), remove("a"), Clear] {
+        assert_eq!(change(&store, 999, unknown).await, None);
+    }
+    assert_eq!(store.db.snapshot().await, before);
+}
+
+async fn concurrent_permission_changes_are_all_kept(store: Store) {
+    let id = register(&store, "alice").await.id;
+    let names: Vec<String> = (0..20).map(|i| format!("p{i:02}")).collect();
+    let run = |changes: Vec<PermissionChange>| {
+        let tasks: Vec<_> = changes
+            .into_iter()
+            .map(|c| {
+                let repo = Arc::clone(&store.repo);
+                tokio::spawn(async move {
+                    repo.admin()
+                        .change_permissions(id, c)
+                        .await
+                        .expect("change")
+                        .expect("user found")
+                })
+            })
+            .collect();
+        async move {
+            for task in tasks {
+                task.await.expect("task ran");
+            }
+        }
+    };
+    run(names.iter().cloned().map(PermissionChange::Add).collect()).await;
+    let mut held = user(&store, id).await.permissions;
+    held.sort();
+    assert_eq!(held, names, "every concurrent ADD kept");
+
+    // Removing half while adding others: none of either is lost.
+    let mut mixed: Vec<PermissionChange> = names[..10]
+        .iter()
+        .cloned()
+        .map(PermissionChange::Remove)
+        .collect();
+    mixed.extend((0..10).map(|i| PermissionChange::Add(format!("q{i:02}"))));
+    run(mixed).await;
+    let mut held = user(&store, id).await.permissions;
+    held.sort();
+    let mut expected: Vec<String> = names[10..].to_vec();
+    expected.extend((0..10).map(|i| format!("q{i:02}")));
+    expected.sort();
+    assert_eq!(held, expected);
+}
+
+async fn user_details_hold_no_secret(store: Store) {
+    let alice = register(&store, "alice").await;
+    let sso = store
+        .users()
+        .create_user(
+            NewUser {
+                email: "sso@example.com".to_owned(),
+                username: "sso".to_owned(),
+                password_hash: None,
+                confirmed: true,
+                created_at: NOW + 1,
+            },
+            None,
+        )
+        .await
+        .expect("created");
+    store
+        .users()
+        .record_login(alice.id, NOW + 5, None)
+        .await
+        .expect("login");
+    change(&store, alice.id, PermissionChange::Add("staff".to_owned())).await;
+    assert_eq!(
+        details(&store, alice.id, NOW + 6).await,
+        UserDetails {
+            id: alice.id,
+            username: "alice".to_owned(),
+            email: "alice@example.com".to_owned(),
+            active: true,
+            confirmed: false,
+            permissions: vec!["staff".to_owned()],
+            providers: Vec::new(),
+            has_password: true,
+            two_factor: false,
+            created_at: NOW,
+            last_login: Some(NOW + 5),
+        }
+    );
+    let sso = details(&store, sso.id, NOW + 6).await;
+    assert!(!sso.has_password);
+    assert!(sso.confirmed);
+    assert_eq!(sso.last_login, None);
+    assert_eq!(
+        store.admin().user_details(999, NOW).await.expect("details"),
+        None
+    );
+}
+
+async fn search(
+    repo: &dyn Repo,
+    id: Option<UserId>,
+    username: Option<&str>,
+    email: Option<&str>,
+    offset: u64,
+    limit: u32,
+) -> (u64, Vec<String>) {
+    let page = repo
+        .admin()
+        .search_users(
+            &UserSearch {
+                id,
+                username: username.map(str::to_owned),
+                email: email.map(str::to_owned),
+                offset,
+                limit,
+            },
+            NOW,
+        )
+        .await
+        .expect("search");
+    (
+        page.total,
+        page.users.into_iter().map(|u| u.username).collect(),
+    )
+}
+
+async fn search_matches_literal_substrings(store: Store) {
+    // Usernames may hold `_`; emails may hold `%`, `_`, `.`, `*` and `\` in their local part.
+    let people = [
+        ("ann_lee", r"ann%lee@Example.com"),
+        ("annxlee", "annxlee@example.com"),
+        ("Ann-Lee", r"ann\lee@example.org"),
+        ("bob", "b.o*b@example.net"),
+        ("BOBBY", "bobby@example.net"),
+        ("carol", "carol_x@example.com"),
+    ];
+    let mut ids = Vec::new();
+    for (username, email) in people {
+        let created = store
+            .users()
+            .create_user(
+                NewUser {
+                    email: email.to_owned(),
+                    username: username.to_owned(),
+                    password_hash: None,
+                    confirmed: false,
+                    created_at: NOW,
+                },
+                None,
+            )
+            .await
+            .expect("created");
+        ids.push(created.id);
+    }
+    let names = |found: &[&str]| found.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let by_name = |q: &'static str| search(&store, None, Some(q), None, 0, 50);
+    let by_email = |q: &'static str| search(&store, None, None, Some(q), 0, 50);
+
+    // `_` and `%` match only themselves, `\` too, and `.*` is no regex.
+    assert_eq!(by_name("_").await, (1, names(&["ann_lee"])));
+    assert_eq!(by_name("n_l").await, (1, names(&["ann_lee"])));
+    assert_eq!(by_name("%").await, (0, names(&[])));
+    assert_eq!(by_email("%").await, (1, names(&["ann_lee"])));
+    assert_eq!(by_email("n%l").await, (1, names(&["ann_lee"])));
+    assert_eq!(by_email(r"\").await, (1, names(&["Ann-Lee"])));
+    assert_eq!(by_email(r"n\l").await, (1, names(&["Ann-Lee"])));
+    assert_eq!(by_email("_").await, (1, names(&["carol"])));
+    assert_eq!(by_email(".*").await, (0, names(&[])));
+    assert_eq!(by_email("o*b").await, (1, names(&["bob"])));
+    assert_eq!(by_email("b.o").await, (1, names(&["bob"])));
+    assert_eq!(by_email("b.o*b@").await, (1, names(&["bob"])));
+    // Case-insensitive on both sides.
+    assert_eq!(
+        by_name("ANN").await,
+        (3, names(&["ann_lee", "annxlee", "Ann-Lee"]))
+    );
+    assert_eq!(by_name("bob").await, (2, names(&["bob", "BOBBY"])));
+    assert_eq!(
+        by_email("EXAMPLE.COM").await,
+        (3, names(&["ann_lee", "annxlee", "carol"]))
+    );
+    // Criteria combine with AND; the id is exact.
+    assert_eq!(
+        search(&store, None, Some("ann"), Some(".org"), 0, 50).await,
+        (1, names(&["Ann-Lee"]))
+    );
+    assert_eq!(
+        search(&store, Some(ids[3]), None, None, 0, 50).await,
+        (1, names(&["bob"]))
+    );
+    assert_eq!(
+        search(&store, Some(ids[3]), Some("ann"), None, 0, 50).await,
+        (0, names(&[]))
+    );
+    assert_eq!(
+        search(&store, Some(999), None, None, 0, 50).await,
+        (0, names(&[]))
+    );
+    // No criterion: everyone, by id.
+    assert_eq!(
+        search(&store, None, None, None, 0, 50).await,
+        (
+            6,
+            names(&["ann_lee", "annxlee", "Ann-Lee", "bob", "BOBBY", "carol"])
+        )
+    );
+}
+
+async fn search_pages_exactly(store: Store) {
+    for i in 0..45 {
+        store
+            .users()
+            .create_user(
+                NewUser {
+                    email: format!("u{i:02}@example.com"),
+                    username: format!("u{i:02}"),
+                    password_hash: None,
+                    confirmed: false,
+                    created_at: NOW,
+                },
+                None,
+            )
+            .await
+            .expect("created");
+    }
+    let page = |offset| search(&store, None, None, None, offset, 20);
+    let expect =
+        |from: usize, to: usize| (from..to).map(|i| format!("u{i:02}")).collect::<Vec<_>>();
+    assert_eq!(page(0).await, (45, expect(0, 20)));
+    assert_eq!(page(20).await, (45, expect(20, 40)));
+    assert_eq!(page(40).await, (45, expect(40, 45)));
+    // Past the end: no users, the count still right.
+    assert_eq!(page(60).await, (45, Vec::new()));
+    assert_eq!(page(u64::MAX).await, (45, Vec::new()));
+    assert_eq!(
+        search(&store, None, Some("u1"), None, 20, 20).await,
+        (10, Vec::new())
+    );
+    assert_eq!(
+        search(&store, None, Some("nobody"), None, 0, 20).await,
+        (0, Vec::new())
+    );
+}
+
+async fn blackout_record_is_apart_from_the_cutoff(store: Store) {
+    let admin = store.admin();
+    assert_eq!(admin.blackout().await.expect("read"), None);
+    assert!(!admin.delete_blackout().await.expect("delete"));
+    admin.set_blackout(NOW).await.expect("set");
+    assert_eq!(admin.blackout().await.expect("read"), Some(NOW));
+    admin.set_blackout(NOW + 5).await.expect("set");
+    assert_eq!(admin.blackout().await.expect("read"), Some(NOW + 5));
+    assert_eq!(store.db.row_counts().await["blackout"], 1);
+
+    // The sessions end by the cut-off, which removing the record leaves as it was.
+    store
+        .sessions()
+        .end_sessions(EndSessions::Everyone { cutoff_ms: NOW_MS }, NOW)
+        .await
+        .expect("cut-off");
+    assert!(admin.delete_blackout().await.expect("delete"));
+    assert_eq!(admin.blackout().await.expect("read"), None);
+    assert_eq!(
+        store.sessions().session_cutoff().await.expect("cut-off"),
+        Some(NOW_MS)
+    );
+}
+
 // ----- schema -----
 
 async fn reconnecting_finds_the_data_migrated_once(store: Store) {
@@ -2396,7 +2935,7 @@ async fn reconnecting_finds_the_data_migrated_once(store: Store) {
             .db
             .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
             .await,
-        [1, 2, 3]
+        [1, 2, 3, 4]
     );
 }
 
@@ -2578,7 +3117,7 @@ async fn upgraded_sessions_keep_working(store: &Store) {
     for gone in ["refresh_tokens", "rotated_refresh_tokens"] {
         assert!(!tables.contains_key(gone), "{gone}");
     }
-    for new in ["session_cutoff", "leases"] {
+    for new in ["session_cutoff", "leases", "blackout"] {
         assert_eq!(tables.get(new).map(Vec::len), Some(0), "{new}");
     }
     assert_eq!(
@@ -2586,7 +3125,7 @@ async fn upgraded_sessions_keep_working(store: &Store) {
             .db
             .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
             .await,
-        [1, 2, 3]
+        [1, 2, 3, 4]
     );
 
     // The emailed token, bound to no state, still works.

@@ -259,6 +259,11 @@ impl AuthBuilder {
         })
     }
 
+    /// [`Settings::search_page_size`].
+    pub fn search_page_size(self, size: u32) -> Self {
+        self.configure(|s| s.search_page_size = size)
+    }
+
     /// Serves `router` too.
     pub fn enable(self, router: RouterKind) -> Self {
         self.configure(|s| s.routers = s.routers.with(router))

@@ -64,6 +64,8 @@ pub struct Settings {
     /// Addresses whose accounts are granted `admin` once that address is confirmed
     /// (bootstrapping the first admin; compared without regard to case).
     pub admin_emails: Vec<String>,
+    /// Users per page of the search route (default 20, at most 1,000).
+    pub search_page_size: u32,
     /// The routers served (default: auth, password, sessions, admin, search, OpenAPI; the
     /// second factor and social login are enabled by configuring them).
     pub routers: Routers,
@@ -96,6 +98,7 @@ impl Default for Settings {
             tokens_in_body: false,
             revocation_check: true,
             admin_emails: Vec::new(),
+            search_page_size: 20,
             routers: Routers::main()
                 .without(RouterKind::TwoFactor)
                 .without(RouterKind::Social),

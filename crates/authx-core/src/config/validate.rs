@@ -10,6 +10,9 @@ use crate::mail::{LogMailer, Mailer};
 use crate::store::Repo;
 use crate::token::JwtBackend;
 
+/// Most users one search page may hold, so one request never reads an unbounded table.
+const MAX_SEARCH_PAGE_SIZE: u32 = 1000;
+
 /// The validated configuration an [`Auth`](crate::Auth) runs with: its [`Settings`] (read
 /// through `Deref`), normalised, and what follows from them.
 #[derive(Debug, Clone)]
@@ -81,6 +84,11 @@ impl AuthBuilder {
             return Err(ConfigError::Invalid(
                 "the janitor needs an interval and a batch size above zero".into(),
             ));
+        }
+        if !(1..=MAX_SEARCH_PAGE_SIZE).contains(&settings.search_page_size) {
+            return Err(ConfigError::Invalid(format!(
+                "the search page size must be 1 to {MAX_SEARCH_PAGE_SIZE}"
+            )));
         }
         let display_name = settings
             .display_name

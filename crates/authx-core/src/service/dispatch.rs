@@ -5,16 +5,12 @@ use crate::cookie::TokenCookie;
 use crate::error::AuthError;
 use crate::request::{AuthRequest, AuthResponse};
 use crate::routes::{self, Guard, RouteName, Routers};
-use crate::store::User;
+use crate::store::{User, UserId};
 use crate::token::{Claims, TokenKind};
 
 use super::Auth;
 
 /// Who is calling, as the route's guard established it.
-#[expect(
-    dead_code,
-    reason = "the admin routes, which come next, read the admin user"
-)]
 pub(crate) enum Caller {
     /// No credential was required.
     Anonymous,
@@ -29,6 +25,15 @@ impl Caller {
     pub(crate) fn claims(self) -> Result<Claims, AuthError> {
         match self {
             Self::User(claims) | Self::Admin(claims, _) => Ok(claims),
+            Self::Anonymous => Err(AuthError::NotAuthenticated),
+        }
+    }
+
+    /// The admin, as read from storage; the guard of every admin route required one.
+    pub(crate) fn admin(&self) -> Result<&User, AuthError> {
+        match self {
+            Self::Admin(_, admin) => Ok(admin),
+            Self::User(_) => Err(AuthError::Forbidden),
             Self::Anonymous => Err(AuthError::NotAuthenticated),
         }
     }
@@ -85,6 +90,17 @@ impl Auth {
             RouteName::RevokeSession => self.revoke_session(req, caller.claims()?).await,
             RouteName::RevokeOtherSessions => self.revoke_other_sessions(caller.claims()?).await,
             RouteName::LogoutAll => self.logout_all(caller.claims()?).await,
+            RouteName::GetBlacklist => self.get_blacklist().await,
+            RouteName::ToggleBlacklist => self.toggle_blacklist(req, caller.admin()?).await,
+            RouteName::Kick => self.kick(req, caller.admin()?).await,
+            RouteName::GetBlackout => self.get_blackout().await,
+            RouteName::SetBlackout => self.set_blackout(caller.admin()?).await,
+            RouteName::DeleteBlackout => self.delete_blackout(caller.admin()?).await,
+            RouteName::GetIdByUsername => self.id_by_username(req).await,
+            RouteName::GetPermissions => self.get_permissions(req).await,
+            RouteName::UpdatePermissions => self.update_permissions(req, caller.admin()?).await,
+            RouteName::GetUser => self.get_user(req).await,
+            RouteName::Search => self.search(req).await,
         }
     }
 
@@ -120,9 +136,19 @@ impl Auth {
         req: &AuthRequest,
     ) -> Result<(Claims, User), AuthError> {
         let claims = self.authenticate(req).await?;
-        match self.inner.repo.users().user_by_id(claims.id).await? {
-            Some(user) if user.active && user.is_admin() => Ok((claims, user)),
-            _ => Err(AuthError::Forbidden),
+        let admin = self
+            .admin_in_storage(claims.id)
+            .await?
+            .ok_or(AuthError::Forbidden)?;
+        Ok((claims, admin))
+    }
+
+    /// The one admin rule: user `id` as stored, if it holds `admin` and no ban is in force on
+    /// it. Read on every admin request, never from a possibly stale token.
+    pub(crate) async fn admin_in_storage(&self, id: UserId) -> Result<Option<User>, AuthError> {
+        match self.inner.repo.users().user_by_id(id).await? {
+            Some(user) if user.is_admin() => self.unbanned(user).await,
+            _ => Ok(None),
         }
     }
 

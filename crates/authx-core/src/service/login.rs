@@ -57,9 +57,10 @@ impl Auth {
                 },
             );
         };
-        if !user.active {
+        // A ban past its expiry is lifted here.
+        let Some(user) = self.unbanned(user).await? else {
             return Err(AuthError::UserBanned);
-        }
+        };
         inner.limits.reset_failures(&account).await?;
         let rehashed = if verified.needs_rehash {
             Some(inner.passwords.hash(Secret::new(password)).await?)

@@ -2,6 +2,8 @@
 //! plain request data. [`Auth::serve`] resolves a request against the route table, checks its
 //! CSRF rule and guard, and runs the flow: one file per flow or concern.
 
+mod admin;
+mod bans;
 mod client_ip;
 mod confirm;
 mod csrf;
@@ -12,6 +14,7 @@ mod jwks;
 mod login;
 mod refresh;
 mod register;
+mod search;
 mod sessions;
 mod tokens;
 mod username;

@@ -28,8 +28,12 @@ impl Auth {
         // A session ended a moment ago on another instance may not be ended in storage yet.
         self.check_session_live(&claims, now).await?;
 
-        let user = inner.repo.users().user_by_id(claims.id).await?;
-        let Some(user) = user.filter(|u| u.active) else {
+        // A ban past its expiry is lifted here.
+        let user = match inner.repo.users().user_by_id(claims.id).await? {
+            Some(user) => self.unbanned(user).await?,
+            None => None,
+        };
+        let Some(user) = user else {
             // A deleted or banned user's sessions end here.
             self.end_sessions(Ending::Session(claims.sid), EndReason::AccountGone)
                 .await?;

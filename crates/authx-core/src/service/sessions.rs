@@ -52,6 +52,10 @@ pub(crate) enum EndReason {
     OthersRevokedByUser,
     LogoutAll,
     Application,
+    Banned,
+    Kicked,
+    Blackout,
+    PermissionsChanged,
 }
 
 impl EndReason {
@@ -64,6 +68,10 @@ impl EndReason {
             Self::OthersRevokedByUser => "other sessions ended by the user",
             Self::LogoutAll => "log out everywhere",
             Self::Application => "ended by the application",
+            Self::Banned => "banned by an admin",
+            Self::Kicked => "kicked by an admin",
+            Self::Blackout => "everyone logged out by an admin",
+            Self::PermissionsChanged => "permissions changed by an admin",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Storage, by capability: [`UserStore`], [`SessionStore`], [`EmailTokenStore`],
-//! [`MailOutbox`] and [`Maintenance`], composed into the [`Repo`] the builder takes.
+//! [`MailOutbox`], [`Maintenance`] and [`AdminStore`], composed into the [`Repo`] the builder
+//! takes.
 //!
 //! Each method is one unit of work that a backend makes atomic (a transaction or a single
 //! statement), so the service never leaves anything half-written. Stores report what they
@@ -13,12 +14,16 @@
 
 use crate::error::BoxError;
 
+mod admin;
 mod email_tokens;
 mod maintenance;
 mod outbox;
 mod sessions;
 mod users;
 
+pub use admin::{
+    AdminStore, BanToggle, BannedUser, NewBan, PermissionChange, UserDetails, UserPage, UserSearch,
+};
 pub use email_tokens::{
     EmailToken, EmailTokenStore, NewEmailToken, QueuedToken, Redemption, TokenEffect, TokenPurpose,
 };
@@ -75,6 +80,9 @@ pub trait Repo: Send + Sync + 'static {
     fn outbox(&self) -> &dyn MailOutbox;
     /// Clean-up of ended and expired rows, and the lease that keeps it to one instance.
     fn maintenance(&self) -> &dyn Maintenance;
+    /// Bans, permission changes, the blackout record, user details and search (the admin and
+    /// search routers).
+    fn admin(&self) -> &dyn AdminStore;
 }
 
 impl<T: Repo + ?Sized> Repo for std::sync::Arc<T> {
@@ -92,5 +100,8 @@ impl<T: Repo + ?Sized> Repo for std::sync::Arc<T> {
     }
     fn maintenance(&self) -> &dyn Maintenance {
         (**self).maintenance()
+    }
+    fn admin(&self) -> &dyn AdminStore {
+        (**self).admin()
     }
 }

@@ -1,0 +1,18 @@
+-- The admin router.
+-- * A ban records why, when, and when it lifts itself (NULL: until an admin lifts it); `active`
+--   stays the flag every flow reads. A ban past its expiry counts as lifted, and is lifted in
+--   storage by the first login, refresh or admin check that finds it.
+-- * The blackout record ("everyone was logged out at ...") is what admins see; the global
+--   cut-off in `session_cutoff` is what ends the sessions, and removing the record leaves it.
+
+ALTER TABLE users ADD COLUMN ban_reason TEXT;
+ALTER TABLE users ADD COLUMN banned_at INTEGER;
+ALTER TABLE users ADD COLUMN ban_expires_at INTEGER;
+
+-- The blacklist: the few banned users, without reading every user.
+CREATE INDEX users_banned_idx ON users (id) WHERE NOT active;
+
+CREATE TABLE blackout (
+    id     INTEGER PRIMARY KEY CHECK (id = 1),
+    set_at INTEGER NOT NULL
+) STRICT;
