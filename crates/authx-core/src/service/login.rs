@@ -61,15 +61,18 @@ impl Auth {
             return Err(AuthError::UserBanned);
         }
         inner.limits.reset_failures(&account).await?;
-        let rehashed = if verified.needs_rehash {
-            Some(inner.passwords.hash(Secret::new(password)).await?)
-        } else {
-            None
+        // The new hash replaces only the one just verified, never a password changed meanwhile.
+        let rehash = match (&user.password_hash, verified.needs_rehash) {
+            (Some(verified), true) => Some(crate::store::Rehash {
+                verified: verified.clone(),
+                new_hash: inner.passwords.hash(Secret::new(password)).await?,
+            }),
+            _ => None,
         };
         inner
             .repo
             .users()
-            .record_login(user.id, now, rehashed)
+            .record_login(user.id, now, rehash)
             .await?;
         self.open_session(&user, req).await
     }
