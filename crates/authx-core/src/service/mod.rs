@@ -10,6 +10,7 @@ mod email_tokens;
 mod janitor;
 mod jwks;
 mod login;
+mod password_check;
 mod refresh;
 mod register;
 mod sessions;
