@@ -96,6 +96,12 @@ pub enum AuthError {
     /// The new username equals the current one.
     #[error("Enter NEW username")]
     SameUsername,
+    /// The current password given to change it is not the account's.
+    #[error("Wrong password")]
+    WrongPassword,
+    /// The account has a password already (`POST /password` only sets a first one).
+    #[error("Password exists")]
+    PasswordExists,
     /// No such route, or a path parameter that is not valid.
     #[error("Not found")]
     NotFound,
@@ -144,7 +150,9 @@ impl AuthError {
             | Self::WrongCaptcha
             | Self::UserBanned
             | Self::EmailAlreadyConfirmed
-            | Self::SameUsername => 400,
+            | Self::SameUsername
+            | Self::WrongPassword
+            | Self::PasswordExists => 400,
             Self::InvalidCredentials | Self::NotAuthenticated | Self::InvalidToken => 401,
             Self::InvalidOrExpiredToken | Self::Forbidden | Self::CrossSiteRequest => 403,
             Self::UserNotFound | Self::NotFound => 404,
@@ -183,6 +191,8 @@ impl AuthError {
             Self::InvalidOrExpiredToken => "invalid_or_expired_token",
             Self::Forbidden => "forbidden",
             Self::SameUsername => "same_username",
+            Self::WrongPassword => "wrong_password",
+            Self::PasswordExists => "password_exists",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::CrossSiteRequest => "cross_site_request",
@@ -224,6 +234,8 @@ impl AuthError {
             Self::InvalidOrExpiredToken => "Invalid or expired token",
             Self::Forbidden => "Forbidden",
             Self::SameUsername => "Enter NEW username",
+            Self::WrongPassword => "Wrong password",
+            Self::PasswordExists => "Password exists",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
             Self::CrossSiteRequest => "Cross-site request refused",
@@ -280,6 +292,8 @@ pub fn error_codes() -> Vec<(&'static str, u16, String)> {
         AuthError::InvalidOrExpiredToken,
         AuthError::Forbidden,
         AuthError::SameUsername,
+        AuthError::WrongPassword,
+        AuthError::PasswordExists,
         AuthError::NotFound,
         AuthError::MethodNotAllowed,
         AuthError::CrossSiteRequest,

@@ -85,6 +85,11 @@ impl Auth {
             RouteName::RevokeSession => self.revoke_session(req, caller.claims()?).await,
             RouteName::RevokeOtherSessions => self.revoke_other_sessions(caller.claims()?).await,
             RouteName::LogoutAll => self.logout_all(caller.claims()?).await,
+            RouteName::ForgotPassword => self.forgot_password(req).await,
+            RouteName::PasswordStatus => self.password_status(caller.claims()?).await,
+            RouteName::PasswordSet => self.set_password(req, caller.claims()?).await,
+            RouteName::PasswordChange => self.change_password(req, caller.claims()?).await,
+            RouteName::PasswordReset => self.reset_password(req).await,
         }
     }
 
