@@ -15,6 +15,7 @@
 
 mod instances;
 mod mail;
+mod password;
 mod scenarios;
 mod sessions;
 mod support;
@@ -74,6 +75,17 @@ macro_rules! all_scenarios {
                 revoke_others_and_logout_all,
                 sessions_end_at_their_absolute_lifetime,
                 storage_stays_bounded_by_live_data,
+                forgot_password_answers_alike_whatever_the_account,
+                forgot_password_is_limited_per_client_ip,
+                password_reset_ends_every_session_and_sets_no_cookies,
+                password_reset_checks_the_token_first_then_the_rules,
+                one_reset_token_used_at_once_has_one_winner,
+                a_reset_token_issued_before_a_password_change_is_refused,
+                password_change_rotates_this_session_and_ends_the_others,
+                a_wrong_current_password_counts_toward_the_lockout,
+                concurrent_password_changes_have_one_winner,
+                a_first_password_for_an_account_without_one,
+                password_routes_shadow_nothing,
             ]
         );
     };
