@@ -17,6 +17,7 @@
 mod admin;
 mod instances;
 mod mail;
+mod password;
 mod scenarios;
 mod sessions;
 mod support;
@@ -88,6 +89,17 @@ macro_rules! all_scenarios {
                 search_pages_exactly,
                 admin_bootstrapped_by_email,
                 admin_actions_are_logged,
+                forgot_password_answers_alike_whatever_the_account,
+                forgot_password_is_limited_per_client_ip,
+                password_reset_ends_every_session_and_sets_no_cookies,
+                password_reset_checks_the_token_first_then_the_rules,
+                one_reset_token_used_at_once_has_one_winner,
+                a_reset_token_issued_before_a_password_change_is_refused,
+                password_change_rotates_this_session_and_ends_the_others,
+                a_wrong_current_password_counts_toward_the_lockout,
+                concurrent_password_changes_have_one_winner,
+                a_first_password_for_an_account_without_one,
+                password_routes_shadow_nothing,
             ]
         );
     };

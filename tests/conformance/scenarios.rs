@@ -1,7 +1,8 @@
 //! The scenarios, each written once and run against every adapter and backend.
 
-// The sessions routes' and the admin routers' scenarios live in their own modules.
+// The sessions, password, admin and search routers' scenarios live in their own modules.
 pub use crate::admin::*;
+pub use crate::password::*;
 pub use crate::sessions::*;
 
 use std::fmt::Write as _;
@@ -1523,6 +1524,45 @@ async fn identity_script(s: &TestServer) -> Vec<Step> {
         ("DELETE", "/confirm".into(), &[], vec![]),
         ("PATCH", "/confirm/x".into(), &[], vec![]),
         ("GET", "/1/change_username".into(), &[], vec![]),
+        // The password router, logged in as alice.
+        ("GET", "/password".into(), &[], vec![]),
+        (
+            "PUT",
+            "/password".into(),
+            json_ct,
+            br#"{"old_password": "wrong password", "password1": "x", "password2": "x"}"#.to_vec(),
+        ),
+        (
+            "POST",
+            "/password".into(),
+            json_ct,
+            br#"{"password1": "new password 1", "password2": "new password 1"}"#.to_vec(),
+        ),
+        (
+            "POST",
+            "/password/not-a-token".into(),
+            json_ct,
+            b"{}".to_vec(),
+        ),
+        ("DELETE", "/password".into(), &[], vec![]),
+        (
+            "POST",
+            "/forgot_password".into(),
+            json_ct,
+            br#"{"email": "nobody@example.com"}"#.to_vec(),
+        ),
+        (
+            "POST",
+            "/forgot_password".into(),
+            json_ct,
+            br#"{"email": "alice@example.com"}"#.to_vec(),
+        ),
+        (
+            "POST",
+            "/forgot_password".into(),
+            json_ct,
+            br#"{"email": "not an email"}"#.to_vec(),
+        ),
         ("POST", "/logout".into(), &[], vec![]),
         ("POST", "/token".into(), &[], vec![]),
         ("GET", me, &[("authorization", "Bearer junk")], vec![]),
@@ -1598,6 +1638,9 @@ pub async fn same_answers_in_every_adapter(backend: Backend) {
     assert_eq!(statuses("POST "), [405]);
     assert_eq!(statuses("GET /abc"), [404]);
     assert_eq!(statuses("POST /blackout"), [401]);
+    assert_eq!(statuses("GET /password"), [200]);
+    assert_eq!(statuses("PUT /password"), [400]);
+    assert_eq!(statuses("POST /forgot_password"), [200, 200, 400]);
     for (adapter, steps) in &transcripts[1..] {
         assert_eq!(steps.len(), expected.len());
         for (want, got) in expected.iter().zip(steps) {

@@ -106,6 +106,12 @@ pub enum AuthError {
     /// A permission name outside 1 to 64 characters of `a-z 0-9 _ : . -`.
     #[error("Invalid permission")]
     InvalidPermission,
+    /// The current password given to change it is not the account's.
+    #[error("Wrong password")]
+    WrongPassword,
+    /// The account has a password already (`POST /password` only sets a first one).
+    #[error("Password exists")]
+    PasswordExists,
     /// No such route, or a path parameter that is not valid.
     #[error("Not found")]
     NotFound,
@@ -157,7 +163,9 @@ impl AuthError {
             | Self::SameUsername
             | Self::SelfTarget
             | Self::WrongAction
-            | Self::InvalidPermission => 400,
+            | Self::InvalidPermission
+            | Self::WrongPassword
+            | Self::PasswordExists => 400,
             Self::InvalidCredentials | Self::NotAuthenticated | Self::InvalidToken => 401,
             Self::InvalidOrExpiredToken | Self::Forbidden | Self::CrossSiteRequest => 403,
             Self::UserNotFound | Self::NotFound => 404,
@@ -199,6 +207,8 @@ impl AuthError {
             Self::SelfTarget => "self_target",
             Self::WrongAction => "wrong_action",
             Self::InvalidPermission => "invalid_permission",
+            Self::WrongPassword => "wrong_password",
+            Self::PasswordExists => "password_exists",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::CrossSiteRequest => "cross_site_request",
@@ -243,6 +253,8 @@ impl AuthError {
             Self::SelfTarget => "Cannot do this to yourself",
             Self::WrongAction => "Wrong action",
             Self::InvalidPermission => "Invalid permission",
+            Self::WrongPassword => "Wrong password",
+            Self::PasswordExists => "Password exists",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
             Self::CrossSiteRequest => "Cross-site request refused",
@@ -302,6 +314,8 @@ pub fn error_codes() -> Vec<(&'static str, u16, String)> {
         AuthError::SelfTarget,
         AuthError::WrongAction,
         AuthError::InvalidPermission,
+        AuthError::WrongPassword,
+        AuthError::PasswordExists,
         AuthError::NotFound,
         AuthError::MethodNotAllowed,
         AuthError::CrossSiteRequest,

@@ -1,6 +1,7 @@
-//! Abuse limits (login throttling per client IP and per account, the confirmation-mail limit)
-//! and the state that ends sessions at once (revoked sessions, per-user and global cut-offs),
-//! over a pluggable [`LimitStore`]: in-process by default, Redis for several instances.
+//! Abuse limits (login throttling per client IP and per account, the confirmation-mail limit,
+//! the password-reset limits) and the state that ends sessions at once (revoked sessions,
+//! per-user and global cut-offs), over a pluggable [`LimitStore`]: in-process by default,
+//! Redis for several instances.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -56,6 +57,11 @@ pub struct Limits {
     pub lockout: Lockout,
     /// `POST /confirm` per user (default 2 per 30 minutes).
     pub confirmation_per_user: RateLimit,
+    /// `POST /forgot_password` per client IP (default 10 per 60 s), whatever the address.
+    pub forgot_password_per_ip: RateLimit,
+    /// Password reset mails per account (default 2 per 30 minutes); requests beyond it are
+    /// answered like any other and send nothing.
+    pub reset_mail_per_user: RateLimit,
 }
 
 impl Default for Limits {
@@ -72,6 +78,14 @@ impl Default for Limits {
                 memory: Duration::from_hours(24),
             },
             confirmation_per_user: RateLimit {
+                max: 2,
+                window: Duration::from_mins(30),
+            },
+            forgot_password_per_ip: RateLimit {
+                max: 10,
+                window: Duration::from_mins(1),
+            },
+            reset_mail_per_user: RateLimit {
                 max: 2,
                 window: Duration::from_mins(30),
             },

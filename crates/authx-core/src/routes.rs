@@ -208,6 +208,16 @@ pub enum RouteName {
     ChangeUsername,
     /// `GET /.well-known/jwks.json` (asymmetric keys only)
     Jwks,
+    /// `POST /forgot_password`
+    ForgotPassword,
+    /// `GET /password`
+    PasswordStatus,
+    /// `POST /password`
+    PasswordSet,
+    /// `PUT /password`
+    PasswordChange,
+    /// `POST /password/{token}`
+    PasswordReset,
     /// `GET /sessions`
     ListSessions,
     /// `DELETE /sessions/{session_id}`
@@ -448,7 +458,7 @@ const fn session_csrf(mut route: Route) -> Route {
     route
 }
 
-use Method::{Delete, Get, Post};
+use Method::{Delete, Get, Post, Put};
 use PathParam as P;
 use RouterKind as R;
 
@@ -477,6 +487,20 @@ pub const ROUTES: &[Route] = &[
         R::Auth, Guard::AccessToken, "Change one's username (or, as an admin, anyone's)"),
     row(RouteName::Jwks, "auth:jwks", Get, "/.well-known/jwks.json", P::None, R::Auth,
         Guard::None, "The public keys that verify the tokens (asymmetric keys only)"),
+    row(RouteName::ForgotPassword, "auth:forgot_password", Post, "/forgot_password", P::None,
+        R::Password, Guard::None,
+        "Queue a password reset mail for an address (the same answer whatever the address)"),
+    row(RouteName::PasswordStatus, "auth:password_status", Get, "/password", P::None,
+        R::Password, Guard::AccessToken,
+        "Whether the account sets a first password or changes one"),
+    row(RouteName::PasswordSet, "auth:password_set", Post, "/password", P::None, R::Password,
+        Guard::AccessToken, "Set a first password on an account without one"),
+    row(RouteName::PasswordChange, "auth:password_change", Put, "/password", P::None,
+        R::Password, Guard::AccessToken,
+        "Change the password, ending every other session and rotating this one's tokens"),
+    row(RouteName::PasswordReset, "auth:password_reset", Post, "/password/{token}", P::Token,
+        R::Password, Guard::None,
+        "Set a new password with the mailed token, ending every session"),
     row(RouteName::ListSessions, "auth:list_sessions", Get, "/sessions", P::None, R::Sessions,
         Guard::AccessToken, "One's live sessions, newest first"),
     row(RouteName::RevokeSession, "auth:revoke_session", Delete, "/sessions/{session_id}",
@@ -644,6 +668,27 @@ mod tests {
                 "{method} {path}"
             );
         }
+        // One path, three methods; the token route beside it shadows nothing.
+        assert_eq!(name("GET", "/password"), Ok(("auth:password_status", None)));
+        assert_eq!(name("POST", "/password"), Ok(("auth:password_set", None)));
+        assert_eq!(name("PUT", "/password"), Ok(("auth:password_change", None)));
+        assert_eq!(
+            name("POST", "/password/a%2Bb"),
+            Ok(("auth:password_reset", Some("a+b".into())))
+        );
+        assert_eq!(
+            name("POST", "/password/change_username"),
+            Ok(("auth:password_reset", Some("change_username".into())))
+        );
+        assert_eq!(
+            name("POST", "/forgot_password"),
+            Ok(("auth:forgot_password", None))
+        );
+        // `/{id}` takes decimal ids only, so `password` never reaches it.
+        assert_eq!(
+            name("POST", "/7/change_username"),
+            Ok(("auth:change_username", Some("7".into())))
+        );
         for (method, path, status) in [
             ("GET", "/login", 405),
             ("DELETE", "/confirm", 405),
@@ -672,6 +717,12 @@ mod tests {
             ("POST", "/id_by_username", 405),
             // The prefix itself is the search route.
             ("POST", "", 405),
+            ("DELETE", "/password", 405),
+            ("GET", "/password/abc", 405),
+            ("PUT", "/password/abc", 405),
+            ("POST", "/password/", 404),
+            ("POST", "/password/abc/", 404),
+            ("GET", "/forgot_password", 405),
             ("POST", "/", 404),
             ("POST", "register", 404),
         ] {
@@ -693,6 +744,13 @@ mod tests {
             404
         );
         assert!(lookup(auth_only, "POST", "/login").is_ok());
+        for (method, path) in [("PUT", "/password"), ("POST", "/forgot_password")] {
+            assert_eq!(
+                lookup(auth_only, method, path).unwrap_err().status(),
+                404,
+                "{method} {path}"
+            );
+        }
         assert_eq!(
             lookup(Routers::social(), "POST", "/login")
                 .unwrap_err()

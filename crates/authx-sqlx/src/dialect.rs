@@ -39,8 +39,12 @@ pub struct Statements {
     pub(crate) insert_user: &'static str,
     /// `$1` id, `$2` username.
     pub(crate) change_username: &'static str,
-    /// `$1` id, `$2` login time, `$3` new hash of the same password or NULL.
+    /// `$1` id, `$2` login time, `$3` new hash of the same password or NULL, `$4` the hash it
+    /// was verified against or NULL: the new hash is written only over that one.
     pub(crate) record_login: &'static str,
+    /// `$1` id, `$2` new hash, `$3` changed at (ms), `$4` the current hash as checked, or NULL
+    /// for none: sets the password if the stored one is still that (one row changed).
+    pub(crate) change_password: &'static str,
 
     /// `$1` hash, `$2` purpose, `$3` user id, `$4` email, `$5` state, `$6` created at,
     /// `$7` expires at.
@@ -70,6 +74,11 @@ pub struct Statements {
     /// presented token was the current one of a live session: a single write, so one of
     /// concurrent rotations wins.
     pub(crate) rotate_refresh_token: &'static str,
+    /// `$1` sid, `$2` user id, `$3` next jti, `$4` now, `$5` next expiry (clamped to the
+    /// absolute one), `$6` IP, `$7` user agent → [`RotatedRow`](crate::rows::RotatedRow) when the
+    /// session is live and the user's: replaces its current refresh token without one being
+    /// presented.
+    pub(crate) replace_refresh_token: &'static str,
     /// `$1` sid → [`RefreshStateRow`](crate::rows::RefreshStateRow): why a rotation did not
     /// happen.
     pub(crate) refresh_token_state: &'static str,

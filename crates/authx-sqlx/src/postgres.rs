@@ -71,6 +71,7 @@ static SQL: Statements = Statements {
     insert_user: common::INSERT_USER,
     change_username: common::CHANGE_USERNAME,
     record_login: common::RECORD_LOGIN,
+    change_password: common::CHANGE_PASSWORD,
     insert_email_token: common::INSERT_EMAIL_TOKEN,
     email_token: common::EMAIL_TOKEN,
     use_email_token: common::USE_EMAIL_TOKEN,
@@ -84,6 +85,13 @@ static SQL: Statements = Statements {
         "UPDATE sessions SET previous_jti = refresh_jti, refresh_jti = $4, rotated_at = $3, \
          expires_at = least($5, absolute_expires_at), last_ip = $6, last_user_agent = $7 \
          WHERE sid = $1 AND refresh_jti = $2 AND ended_at IS NULL AND expires_at > $3 AND ",
+        after_cutoff!(),
+        " RETURNING created_at_ms, expires_at, absolute_expires_at"
+    ),
+    replace_refresh_token: concat!(
+        "UPDATE sessions SET previous_jti = refresh_jti, refresh_jti = $3, rotated_at = $4, \
+         expires_at = least($5, absolute_expires_at), last_ip = $6, last_user_agent = $7 \
+         WHERE sid = $1 AND user_id = $2 AND ended_at IS NULL AND expires_at > $4 AND ",
         after_cutoff!(),
         " RETURNING created_at_ms, expires_at, absolute_expires_at"
     ),

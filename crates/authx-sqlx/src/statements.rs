@@ -38,8 +38,16 @@ pub(crate) const INSERT_USER: &str = concat!(
     user_columns!()
 );
 pub(crate) const CHANGE_USERNAME: &str = "UPDATE users SET username = $2 WHERE id = $1";
-pub(crate) const RECORD_LOGIN: &str =
-    "UPDATE users SET last_login = $2, password_hash = COALESCE($3, password_hash) WHERE id = $1";
+/// A rehash replaces only the hash it was verified against, so it never undoes a password
+/// change that committed meanwhile; the login time is written either way.
+pub(crate) const RECORD_LOGIN: &str = "UPDATE users SET last_login = $2, \
+     password_hash = CASE WHEN password_hash = $4 THEN COALESCE($3, password_hash) \
+                          ELSE password_hash END \
+     WHERE id = $1";
+/// A hash is never empty, so `''` stands for "no password" on both sides.
+pub(crate) const CHANGE_PASSWORD: &str = "UPDATE users \
+     SET password_hash = $2, password_changed_at = $3 \
+     WHERE id = $1 AND coalesce(password_hash, '') = coalesce($4, '')";
 
 /// Whether a ban is in force at `$now` (a placeholder): the user is inactive and the ban has no
 /// expiry or one still to come.

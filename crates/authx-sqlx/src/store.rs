@@ -14,10 +14,10 @@ use authx_core::clock::{Millis, Timestamp};
 use authx_core::mail::Mail;
 use authx_core::store::{
     AdminStore, BanToggle, BannedUser, EmailToken, EmailTokenStore, EndSessions, MailOutbox,
-    Maintenance, NewBan, NewSession, NewUser, OutboxMail, PermissionChange, Purge, QueuedToken,
-    Redemption, RefreshRotation, Repo, RotationOutcome, SessionInfo, SessionStore, StoreError,
-    StoreResult, TokenEffect, TokenPurpose, User, UserDetails, UserId, UserPage, UserSearch,
-    UserStore,
+    Maintenance, NewBan, NewSession, NewUser, OutboxMail, PasswordChange, PermissionChange, Purge,
+    QueuedToken, Redemption, RefreshReplacement, RefreshRotation, Rehash, Repo, RotatedSession,
+    RotationOutcome, SessionInfo, SessionStore, StoreError, StoreResult, TokenEffect, TokenPurpose,
+    User, UserDetails, UserId, UserPage, UserSearch, UserStore,
 };
 use sqlx::{
     ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Transaction, Type, query,
@@ -229,17 +229,42 @@ where
         &self,
         id: UserId,
         at: Timestamp,
-        rehashed: Option<String>,
+        rehash: Option<Rehash>,
     ) -> StoreResult<()> {
         let _turn = self.write_turn().await;
         changed!(
             query(DB::SQL.record_login)
                 .bind(id)
                 .bind(at)
-                .bind(rehashed.as_deref()),
+                .bind(rehash.as_ref().map(|r| r.new_hash.as_str()))
+                .bind(rehash.as_ref().map(|r| r.verified.as_str())),
             &self.pool
         )?;
         Ok(())
+    }
+
+    async fn change_password(&self, change: PasswordChange) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
+        // The conditional UPDATE settles races: a concurrent change of the same stored hash
+        // waits for the row (or the write lock), then finds the hash changed and matches
+        // nothing.
+        let mut tx = self.begin_write().await?;
+        let changed = changed!(
+            query(DB::SQL.change_password)
+                .bind(change.user_id)
+                .bind(change.new_hash.as_str())
+                .bind(change.changed_at)
+                .bind(change.current_hash.as_deref()),
+            &mut *tx
+        )?;
+        if changed != 1 {
+            return Ok(false);
+        }
+        if let Some(notice) = &change.notice {
+            insert_mail(&mut tx, notice, change.now).await?;
+        }
+        tx.commit().await.map_err(store_error)?;
+        Ok(true)
     }
 }
 
@@ -303,6 +328,25 @@ where
             .await
             .map_err(store_error)?;
         Ok(RefreshStateRow::outcome(state, &r))
+    }
+
+    async fn replace_refresh_token(
+        &self,
+        r: RefreshReplacement,
+    ) -> StoreResult<Option<RotatedSession>> {
+        let _turn = self.write_turn().await;
+        let replaced: Option<RotatedRow> = query_as(DB::SQL.replace_refresh_token)
+            .bind(r.sid.as_str())
+            .bind(r.user_id)
+            .bind(r.next_jti.as_str())
+            .bind(r.now)
+            .bind(r.next_expires_at)
+            .bind(r.ip.as_str())
+            .bind(r.user_agent.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(replaced.map(RotatedSession::from))
     }
 
     async fn live_sessions(

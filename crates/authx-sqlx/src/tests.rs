@@ -16,10 +16,10 @@ use authx_core::clock::{Millis, Timestamp};
 use authx_core::mail::Mail;
 use authx_core::store::{
     AdminStore, BanToggle, BannedUser, EmailToken, EmailTokenStore, EndSessions, MailOutbox,
-    Maintenance, NewBan, NewEmailToken, NewSession, NewUser, OutboxMail, PermissionChange, Purge,
-    QueuedToken, Redemption, RefreshRotation, Repo, RotatedSession, RotationOutcome, SessionInfo,
-    SessionStore, StoreError, TokenEffect, TokenPurpose, UniqueField, User, UserDetails, UserId,
-    UserSearch, UserStore,
+    Maintenance, NewBan, NewEmailToken, NewSession, NewUser, OutboxMail, PasswordChange,
+    PermissionChange, Purge, QueuedToken, Redemption, RefreshReplacement, RefreshRotation, Rehash,
+    Repo, RotatedSession, RotationOutcome, SessionInfo, SessionStore, StoreError, TokenEffect,
+    TokenPurpose, UniqueField, User, UserDetails, UserId, UserSearch, UserStore,
 };
 use sqlx::AssertSqlSafe;
 
@@ -278,11 +278,14 @@ store_tests!(
     change_username_rules,
     concurrent_renames_make_one_winner,
     record_login_sets_time_and_rehash,
+    change_password_is_guarded_by_the_checked_hash,
+    concurrent_password_changes_have_one_winner,
     // sessions
     live_sessions_newest_first_as_stored,
     failed_session_writes_leave_nothing,
     rotation_outcomes,
     rotation_records_client_and_clamps_expiry,
+    replacing_a_refresh_token_keeps_the_session,
     concurrent_rotations_rotate_once,
     rotations_add_no_rows,
     end_sessions_counts_and_scope,
@@ -400,6 +403,13 @@ async fn register(repo: &dyn Repo, name: &str) -> User {
         .create_user(user, Some(token))
         .await
         .expect("registration stored")
+}
+
+fn rehash(verified: &str, new_hash: &str) -> Rehash {
+    Rehash {
+        verified: verified.to_owned(),
+        new_hash: new_hash.to_owned(),
+    }
 }
 
 async fn user(repo: &dyn Repo, id: UserId) -> User {
@@ -954,7 +964,10 @@ async fn record_login_sets_time_and_rehash(store: Store) {
         .record_login(
             alice.id,
             NOW + 20,
-            Some("$argon2id$v=19$rehashed".to_owned()),
+            Some(rehash(
+                "$argon2id$v=19$fake$alice",
+                "$argon2id$v=19$rehashed",
+            )),
         )
         .await
         .expect("login");
@@ -993,28 +1006,244 @@ async fn record_login_sets_time_and_rehash(store: Store) {
         .record_login(
             alice.id,
             NOW + 40,
-            Some("$argon2id$v=19$new-params".to_owned()),
+            Some(rehash("$argon2id$v=19$new", "$argon2id$v=19$new-params")),
+        )
+        .await
+        .expect("login");
+    let rehashed = User {
+        last_login: Some(NOW + 40),
+        password_hash: Some("$argon2id$v=19$new-params".to_owned()),
+        password_changed_at: Some(NOW_MS + 30_500),
+        confirmed: true,
+        ..alice.clone()
+    };
+    assert_eq!(user(&store, alice.id).await, rehashed);
+
+    // A rehash of a password that changed since it was verified (a login racing a change)
+    // leaves the new password alone; the login is still recorded.
+    users
+        .record_login(
+            alice.id,
+            NOW + 50,
+            Some(rehash("$argon2id$v=19$new", "$argon2id$v=19$stale")),
         )
         .await
         .expect("login");
     assert_eq!(
         user(&store, alice.id).await,
         User {
-            last_login: Some(NOW + 40),
-            password_hash: Some("$argon2id$v=19$new-params".to_owned()),
-            password_changed_at: Some(NOW_MS + 30_500),
-            confirmed: true,
-            ..alice.clone()
+            last_login: Some(NOW + 50),
+            ..rehashed
         }
     );
 
     // An unknown user is no error, and nothing is written.
     let before = store.db.snapshot().await;
     users
-        .record_login(alice.id + 1000, NOW, Some("$argon2id$x".to_owned()))
+        .record_login(
+            alice.id + 1000,
+            NOW,
+            Some(rehash("$argon2id$v=19$fake$alice", "$argon2id$x")),
+        )
         .await
         .expect("login");
     assert_eq!(store.db.snapshot().await, before);
+}
+
+async fn change_password_is_guarded_by_the_checked_hash(store: Store) {
+    let users = store.users();
+    let alice = register(&store, "alice").await;
+    let social = users
+        .create_user(
+            NewUser {
+                password_hash: None,
+                confirmed: true,
+                ..registration("sam").0
+            },
+            None,
+        )
+        .await
+        .expect("created");
+    let notice = mail_to(&alice.email, "Password changed");
+    let change = |user: &User, current: Option<&str>, new: &str, at: Millis| PasswordChange {
+        user_id: user.id,
+        current_hash: current.map(str::to_owned),
+        new_hash: new.to_owned(),
+        changed_at: at,
+        notice: Some(mail_to(&user.email, "Password changed")),
+        now: NOW + 5,
+    };
+
+    // Refused, with nothing written (no notice either): another current hash, "no password"
+    // for an account that has one, a hash for an account that has none, an unknown user.
+    let before = store.db.snapshot().await;
+    for (case, refused) in [
+        (
+            "a hash that is no longer current",
+            change(
+                &alice,
+                Some("$argon2id$v=19$other"),
+                "$argon2id$new",
+                NOW_MS,
+            ),
+        ),
+        (
+            "no password, but it has one",
+            change(&alice, None, "$argon2id$new", NOW_MS),
+        ),
+        (
+            "a hash, but it has none",
+            change(
+                &social,
+                Some("$argon2id$v=19$fake$sam"),
+                "$argon2id$new",
+                NOW_MS,
+            ),
+        ),
+        (
+            "an unknown user",
+            PasswordChange {
+                user_id: alice.id + 1000,
+                ..change(
+                    &alice,
+                    alice.password_hash.as_deref(),
+                    "$argon2id$new",
+                    NOW_MS,
+                )
+            },
+        ),
+    ] {
+        assert!(
+            !users.change_password(refused).await.expect("ran"),
+            "{case}"
+        );
+        assert_eq!(store.db.snapshot().await, before, "{case}");
+    }
+
+    // Changed over the checked hash: the hash and its date, and the notice queued with it.
+    assert!(
+        users
+            .change_password(PasswordChange {
+                notice: Some(notice.clone()),
+                ..change(
+                    &alice,
+                    alice.password_hash.as_deref(),
+                    "$argon2id$v=19$changed",
+                    NOW_MS + 5_250
+                )
+            })
+            .await
+            .expect("ran")
+    );
+    assert_eq!(
+        user(&store, alice.id).await,
+        User {
+            password_hash: Some("$argon2id$v=19$changed".to_owned()),
+            password_changed_at: Some(NOW_MS + 5_250),
+            ..alice.clone()
+        }
+    );
+    let queued: Vec<Mail> = claim(&store, NOW + 5, NOW + 65, 10)
+        .await
+        .into_iter()
+        .map(|m| m.mail)
+        .filter(|m| m.subject == "Password changed")
+        .collect();
+    assert_eq!(queued, [notice]);
+    // The old hash no longer changes anything.
+    assert!(
+        !users
+            .change_password(change(
+                &alice,
+                alice.password_hash.as_deref(),
+                "$argon2id$v=19$late",
+                NOW_MS + 6_000
+            ))
+            .await
+            .expect("ran")
+    );
+
+    // A first password for an account without one, once; without a notice, no mail.
+    let mails = store.db.row_counts().await["mail_outbox"];
+    assert!(
+        users
+            .change_password(PasswordChange {
+                notice: None,
+                ..change(&social, None, "$argon2id$v=19$first", NOW_MS + 7_000)
+            })
+            .await
+            .expect("ran")
+    );
+    assert_eq!(
+        user(&store, social.id).await,
+        User {
+            password_hash: Some("$argon2id$v=19$first".to_owned()),
+            password_changed_at: Some(NOW_MS + 7_000),
+            ..social.clone()
+        }
+    );
+    assert_eq!(store.db.row_counts().await["mail_outbox"], mails);
+    assert!(
+        !users
+            .change_password(change(&social, None, "$argon2id$v=19$second", NOW_MS))
+            .await
+            .expect("ran")
+    );
+}
+
+async fn concurrent_password_changes_have_one_winner(store: Store) {
+    let alice = register(&store, "alice").await;
+    let social = store
+        .users()
+        .create_user(
+            NewUser {
+                password_hash: None,
+                ..registration("sam").0
+            },
+            None,
+        )
+        .await
+        .expect("created");
+    for (account, current) in [(&alice, alice.password_hash.clone()), (&social, None)] {
+        let racers: Vec<_> = (0..10)
+            .map(|i| {
+                let repo = Arc::clone(&store.repo);
+                let change = PasswordChange {
+                    user_id: account.id,
+                    current_hash: current.clone(),
+                    new_hash: format!("$argon2id$v=19$racer{i}"),
+                    changed_at: NOW_MS + i,
+                    notice: Some(mail_to(&account.email, &format!("notice {i}"))),
+                    now: NOW,
+                };
+                tokio::spawn(async move { (i, repo.users().change_password(change).await) })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for racer in racers {
+            let (i, won) = racer.await.expect("task ran");
+            if won.expect("no storage error") {
+                winners.push(i);
+            }
+        }
+        assert_eq!(winners.len(), 1, "{}", account.username);
+        let stored = user(&store, account.id).await;
+        assert_eq!(
+            (stored.password_hash, stored.password_changed_at),
+            (
+                Some(format!("$argon2id$v=19$racer{}", winners[0])),
+                Some(NOW_MS + winners[0])
+            )
+        );
+        // Only the winner's notice was queued.
+        let notices: Vec<String> = claim(&store, NOW, NOW + 60, 100)
+            .await
+            .into_iter()
+            .filter(|m| m.mail.to == account.email && m.mail.subject.starts_with("notice"))
+            .map(|m| m.mail.subject)
+            .collect();
+        assert_eq!(notices, [format!("notice {}", winners[0])]);
+    }
 }
 
 // ----- sessions -----
@@ -1236,6 +1465,99 @@ async fn rotation_records_client_and_clamps_expiry(store: Store) {
         rotate(&store, rotation("s1", "r3", "r4", NOW + 300)).await,
         RotationOutcome::Invalid
     );
+}
+
+async fn replacing_a_refresh_token_keeps_the_session(store: Store) {
+    let alice = register(&store, "alice").await;
+    let bob = register(&store, "bob").await;
+    let s = NewSession {
+        absolute_expires_at: NOW + 300,
+        ..session("s1", alice.id, "r1", NOW_MS + 250, NOW + 100)
+    };
+    open_session(&store, &s).await;
+    open_session(&store, &session("s2", alice.id, "q1", NOW_MS, NOW + DAY)).await;
+    let replacement = |sid: &str, user_id: UserId, next: &str, now: Timestamp| RefreshReplacement {
+        sid: sid.to_owned(),
+        user_id,
+        next_jti: next.to_owned(),
+        now,
+        next_expires_at: now + 200,
+        ip: "198.51.100.8".to_owned(),
+        user_agent: format!("agent of {next}"),
+    };
+    let replace = |r: RefreshReplacement| {
+        let repo = Arc::clone(&store.repo);
+        async move {
+            repo.sessions()
+                .replace_refresh_token(r)
+                .await
+                .expect("replacement ran")
+        }
+    };
+
+    // Not another user's session, and not an unknown one: nothing changes.
+    let before = store.db.snapshot().await;
+    assert_eq!(
+        replace(replacement("s1", bob.id, "x", NOW + 50)).await,
+        None
+    );
+    assert_eq!(
+        replace(replacement("nope", alice.id, "x", NOW + 50)).await,
+        None
+    );
+    assert_eq!(store.db.snapshot().await, before);
+
+    // Replaced without presenting r1: same session, opening instant and absolute expiry, the
+    // client recorded, the other session untouched.
+    let replaced = replace(replacement("s1", alice.id, "r2", NOW + 50)).await;
+    assert_eq!(
+        replaced,
+        Some(RotatedSession {
+            opened_ms: NOW_MS + 250,
+            expires_at: NOW + 250,
+            absolute_expires_at: NOW + 300,
+        })
+    );
+    assert_eq!(
+        listing(&store, alice.id, NOW + 51).await,
+        vec![
+            SessionInfo {
+                rotated_at: Some(NOW + 50),
+                last_ip: Some("198.51.100.8".to_owned()),
+                last_user_agent: Some("agent of r2".to_owned()),
+                ..listed(&s)
+            },
+            listed(&session("s2", alice.id, "q1", NOW_MS, NOW + DAY)),
+        ]
+    );
+    // The new token rotates; the replaced one is a retry within the grace period, then a
+    // replay, as after any rotation.
+    assert_eq!(
+        rotate(&store, rotation("s1", "r1", "z", NOW + 50 + GRACE)).await,
+        RotationOutcome::RecentlyRotated
+    );
+    assert_eq!(
+        rotate(&store, rotation("s1", "r1", "z", NOW + 51 + GRACE)).await,
+        RotationOutcome::Replayed
+    );
+    assert_eq!(
+        rotate(&store, rotation("s1", "r2", "r3", NOW + 160)).await,
+        rotated(NOW_MS + 250, NOW + 300, NOW + 300)
+    );
+
+    // An ended session, or one past its expiry (clamped to the absolute one by the rotation
+    // above), gets no new token.
+    end(&store, end_one("s2"), NOW + 170).await;
+    let before = store.db.snapshot().await;
+    assert_eq!(
+        replace(replacement("s2", alice.id, "q2", NOW + 171)).await,
+        None
+    );
+    assert_eq!(
+        replace(replacement("s1", alice.id, "r9", NOW + 300)).await,
+        None
+    );
+    assert_eq!(store.db.snapshot().await, before);
 }
 
 async fn concurrent_rotations_rotate_once(store: Store) {

@@ -73,6 +73,10 @@ pub struct Settings {
     pub janitor: JanitorSettings,
     /// Whether `build` starts the outbox worker that delivers queued mail (default true).
     pub mail_worker: bool,
+    /// `POST /forgot_password` requests waiting for the background task that looks the address
+    /// up and queues the mail (default 1,024); when it is full, requests are shed with `503`
+    /// and `Retry-After: 1`, whatever the address.
+    pub forgot_password_queue: usize,
 }
 
 impl Default for Settings {
@@ -104,6 +108,7 @@ impl Default for Settings {
                 .without(RouterKind::Social),
             janitor: JanitorSettings::default(),
             mail_worker: true,
+            forgot_password_queue: 1024,
         }
     }
 }

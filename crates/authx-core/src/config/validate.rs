@@ -80,6 +80,11 @@ impl AuthBuilder {
                 )));
             }
         }
+        if settings.forgot_password_queue == 0 {
+            return Err(ConfigError::Invalid(
+                "the forgot-password queue needs room for at least one request".into(),
+            ));
+        }
         if settings.janitor.interval.is_zero() || settings.janitor.batch == 0 {
             return Err(ConfigError::Invalid(
                 "the janitor needs an interval and a batch size above zero".into(),

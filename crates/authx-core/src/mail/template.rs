@@ -72,6 +72,9 @@ pub struct MailTemplates {
     pub confirmation: MailTemplate,
     /// The password reset mail (subject `Forgot password`).
     pub reset: MailTemplate,
+    /// The notice that the password was reset, changed or set (subject `Password changed`);
+    /// `{link}` is the site's `base_url`.
+    pub password_changed: MailTemplate,
 }
 
 impl Default for MailTemplates {
@@ -111,6 +114,24 @@ impl Default for MailTemplates {
                        <p>Or copy this link into your browser: {link}</p>\n\
                        <p>The link works once, for one hour. If you did not ask for it, ignore \
                        this mail: your password stays as it is.</p>\n\
+                       </body></html>\n"
+                    .into(),
+            },
+            password_changed: MailTemplate {
+                subject: "Password changed".into(),
+                text: "Hello {username},\n\n\
+                       the password of your {site} account was just changed.\n\n\
+                       If it was you, there is nothing to do. If it was not, ask for a new \
+                       password at once with \"Forgot password\" on\n\n\
+                       {link}\n\n\
+                       and check your account's sessions.\n"
+                    .into(),
+                html: "<!doctype html>\n<html><body>\n\
+                       <p>Hello {username},</p>\n\
+                       <p>the password of your {site} account was just changed.</p>\n\
+                       <p>If it was you, there is nothing to do. If it was not, ask for a new \
+                       password at once with &ldquo;Forgot password&rdquo; on \
+                       <a href=\"{link}\">{link}</a> and check your account's sessions.</p>\n\
                        </body></html>\n"
                     .into(),
             },
@@ -159,6 +180,24 @@ mod tests {
                 .contains("href=\"http://localhost:8000/confirm?token=abc&amp;x={site}\"")
         );
         assert_eq!(mail.to, "bob@example.com");
+    }
+
+    #[test]
+    fn the_password_notice_names_the_site_and_links_to_it() {
+        let mail = MailTemplates::default()
+            .password_changed
+            .render(&TemplateValues {
+                site: "Example <Shop>",
+                username: "ada",
+                email: "ada@example.com",
+                link: "https://example.com",
+            });
+        assert_eq!(mail.subject, "Password changed");
+        assert!(mail.text.contains("your Example <Shop> account"));
+        assert!(mail.text.lines().any(|l| l == "https://example.com"));
+        assert!(mail.html.contains("Example &lt;Shop&gt;"));
+        assert!(mail.html.contains("href=\"https://example.com\""));
+        assert_eq!(mail.to, "ada@example.com");
     }
 
     #[test]

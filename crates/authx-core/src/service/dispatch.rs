@@ -101,6 +101,11 @@ impl Auth {
             RouteName::UpdatePermissions => self.update_permissions(req, caller.admin()?).await,
             RouteName::GetUser => self.get_user(req).await,
             RouteName::Search => self.search(req).await,
+            RouteName::ForgotPassword => self.forgot_password(req).await,
+            RouteName::PasswordStatus => self.password_status(caller.claims()?).await,
+            RouteName::PasswordSet => self.set_password(req, caller.claims()?).await,
+            RouteName::PasswordChange => self.change_password(req, caller.claims()?).await,
+            RouteName::PasswordReset => self.reset_password(req).await,
         }
     }
 

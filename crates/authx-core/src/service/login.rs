@@ -1,21 +1,23 @@
-//! `POST /login`, throttled per client IP and per account.
+//! `POST /login`, throttled per client IP and per account (the account lockout every password
+//! check shares, see [`password_check`](super::password_check)).
 
 use crate::Secret;
 use crate::error::AuthError;
 use crate::request::{AuthRequest, AuthResponse, Fields};
+use crate::store::Rehash;
 
 use super::Auth;
+use super::password_check::Account;
 
 impl Auth {
     pub(crate) async fn login(&self, req: &AuthRequest) -> Result<AuthResponse, AuthError> {
         let inner = &self.inner;
-        let limits = &inner.config.limits;
         let now = self.now();
 
         // Throttled first: a blocked request never reaches the password check.
         self.throttle(
             &format!("login:ip:{}", self.client_ip(req)),
-            limits.login_per_ip,
+            inner.config.limits.login_per_ip,
         )
         .await?;
 
@@ -29,53 +31,35 @@ impl Auth {
             inner.repo.users().user_by_username(login).await?
         };
         let account = match &user {
-            Some(user) => format!("login:user:{}", user.id),
-            None => format!("login:unknown:{}", login.to_lowercase()),
+            Some(user) => Account::User(user),
+            None => Account::Unknown(login),
         };
-        let state = inner.limits.failures(&account, now).await?;
-        if let Some(until) = state.locked_until.filter(|until| *until > now) {
-            return Err(AuthError::TooManyRequests {
-                retry_after: u64::try_from(until - now).unwrap_or(1),
-            });
-        }
-
-        let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-        let verified = inner
-            .passwords
-            .verify(Secret::new(password), stored)
-            .await?;
+        let verified = self.check_password(account, password).await?;
+        let found = user.is_some();
         let Some(user) = user.filter(|_| verified.matches) else {
-            inner
-                .limits
-                .record_failure(&account, &limits.lockout, now)
-                .await?;
-            return Err(
-                if user_was_found(&account) || inner.config.hide_user_existence {
-                    AuthError::InvalidCredentials
-                } else {
-                    AuthError::UserNotFound
-                },
-            );
+            return Err(if found || inner.config.hide_user_existence {
+                AuthError::InvalidCredentials
+            } else {
+                AuthError::UserNotFound
+            });
         };
         // A ban past its expiry is lifted here.
         let Some(user) = self.unbanned(user).await? else {
             return Err(AuthError::UserBanned);
         };
-        inner.limits.reset_failures(&account).await?;
-        let rehashed = if verified.needs_rehash {
-            Some(inner.passwords.hash(Secret::new(password)).await?)
-        } else {
-            None
+        self.clear_lockout(user.id).await?;
+        let rehash = match (&user.password_hash, verified.needs_rehash) {
+            (Some(verified), true) => Some(Rehash {
+                verified: verified.clone(),
+                new_hash: inner.passwords.hash(Secret::new(password)).await?,
+            }),
+            _ => None,
         };
         inner
             .repo
             .users()
-            .record_login(user.id, now, rehashed)
+            .record_login(user.id, now, rehash)
             .await?;
         self.open_session(&user, req).await
     }
-}
-
-fn user_was_found(account_key: &str) -> bool {
-    account_key.starts_with("login:user:")
 }

@@ -9,9 +9,12 @@ mod confirm;
 mod csrf;
 mod dispatch;
 mod email_tokens;
+mod forgot_password;
 mod janitor;
 mod jwks;
 mod login;
+mod password;
+mod password_check;
 mod refresh;
 mod register;
 mod search;
@@ -22,7 +25,7 @@ mod username;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
 
 use crate::clock::{Clock, Timestamp};
 use crate::config::{AuthBuilder, AuthConfig, ConfigError, Parts};
@@ -64,6 +67,8 @@ pub(crate) struct Inner {
     /// This instance's name for leases (the janitor's).
     pub(crate) holder: String,
     pub(crate) captcha: Option<Arc<dyn crate::captcha::CaptchaVerifier>>,
+    /// Addresses of `POST /forgot_password`, for the task that queues their mail.
+    pub(crate) reset_requests: mpsc::Sender<forgot_password::ResetRequest>,
 }
 
 pub(crate) fn secs(d: std::time::Duration) -> i64 {
@@ -102,6 +107,7 @@ impl Auth {
             config.hashing.queue,
         )?;
         let cookies = CookieJar::new(config.cookies.clone(), !config.debug)?;
+        let (reset_requests, reset_queue) = forgot_password::queue(config.forgot_password_queue);
         let auth = Self {
             inner: Arc::new(Inner {
                 config,
@@ -115,10 +121,12 @@ impl Auth {
                 outbox_wakeup: Arc::new(Notify::new()),
                 holder: crate::random::token(12),
                 captcha,
+                reset_requests,
             }),
         };
         let config = &auth.inner.config;
-        let background = config.mail_worker || config.janitor.enabled;
+        let resets = config.routers.contains(crate::routes::RouterKind::Password);
+        let background = config.mail_worker || config.janitor.enabled || resets;
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 let weak = Arc::downgrade(&auth.inner);
@@ -128,12 +136,15 @@ impl Auth {
                 if config.janitor.enabled {
                     runtime.spawn(janitor::run(weak.clone()));
                 }
+                if resets {
+                    runtime.spawn(forgot_password::run(weak.clone(), reset_queue));
+                }
                 runtime.spawn(sessions::load_global_cutoff(weak));
             }
             Err(_) if background => {
                 return Err(ConfigError::Invalid(
-                    "build() must run inside a tokio runtime (it starts the mail worker and the \
-                     janitor)"
+                    "build() must run inside a tokio runtime (it starts the mail worker, the \
+                     janitor and the forgot-password task)"
                         .into(),
                 ));
             }

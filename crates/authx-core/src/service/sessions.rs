@@ -1,8 +1,9 @@
-//! Sessions, the one mechanism: opening one, and every way one ends. Logout, refresh-token
-//! replay, the sessions routes, and later password reset and change, ban, kick, blackout and
-//! permission changes all end sessions through [`Auth::end_sessions`], which makes the end take
-//! effect at once on every instance (the limit store, Redis when configured, is written first
-//! and checked on every authentication) and for good (storage).
+//! Sessions, the one mechanism: opening one, handing the current one new tokens, and every way
+//! one ends. Logout, refresh-token replay, the sessions routes, password reset and change, and
+//! later ban, kick, blackout and permission changes all end sessions through
+//! [`Auth::end_sessions`], which makes the end take effect at once on every instance (the
+//! limit store, Redis when configured, is written first and checked on every authentication)
+//! and for good (storage).
 //!
 //! Ending all sessions of a user, or of everyone, is one write to the limit store: a cut-off
 //! instant, exact to the millisecond, compared with when each session opened.
@@ -15,7 +16,7 @@ use crate::clock::Timestamp;
 use crate::cookie::TokenCookie;
 use crate::error::AuthError;
 use crate::request::{AuthRequest, AuthResponse, Fields};
-use crate::store::{EndSessions, NewSession, User, UserId};
+use crate::store::{EndSessions, NewSession, RefreshReplacement, User, UserId};
 use crate::token::{Claims, TokenKind};
 
 use super::tokens::SessionRef;
@@ -51,6 +52,8 @@ pub(crate) enum EndReason {
     RevokedByUser,
     OthersRevokedByUser,
     LogoutAll,
+    PasswordReset,
+    PasswordChanged,
     Application,
     Banned,
     Kicked,
@@ -67,6 +70,8 @@ impl EndReason {
             Self::RevokedByUser => "ended from the sessions list",
             Self::OthersRevokedByUser => "other sessions ended by the user",
             Self::LogoutAll => "log out everywhere",
+            Self::PasswordReset => "the password was reset through the mailbox",
+            Self::PasswordChanged => "the password was changed from another session",
             Self::Application => "ended by the application",
             Self::Banned => "banned by an admin",
             Self::Kicked => "kicked by an admin",
@@ -124,6 +129,47 @@ impl Auth {
             .await?;
         let pair = self.sign_pair(user, &session, &refresh, now)?;
         Ok(self.token_response(&pair, &session.sid, now, false))
+    }
+
+    /// Hands session `sid` of `user` a new token pair without a refresh token being presented
+    /// (after a password change, the session that made it continues with new tokens): the
+    /// session keeps its id, public id, opening instant and absolute expiry, its previous
+    /// refresh token is replaced as by a refresh, and the answer sets both cookies again. A
+    /// session that ended meanwhile gets its cookies deleted instead.
+    pub(crate) async fn reissue_session_tokens(
+        &self,
+        user: &User,
+        sid: &str,
+        req: &AuthRequest,
+    ) -> Result<AuthResponse, AuthError> {
+        let inner = &self.inner;
+        let now = self.now();
+        let next_jti = crate::random::token(16);
+        let replaced = inner
+            .repo
+            .sessions()
+            .replace_refresh_token(RefreshReplacement {
+                sid: sid.to_owned(),
+                user_id: user.id,
+                next_jti: next_jti.clone(),
+                now,
+                next_expires_at: now.saturating_add(secs(inner.config.lifetimes.refresh)),
+                ip: self.client_ip(req).to_string(),
+                user_agent: user_agent(req),
+            })
+            .await?;
+        let Some(replaced) = replaced else {
+            return Ok(self.cookies_removed());
+        };
+        let session = SessionRef {
+            sid: sid.to_owned(),
+            opened_ms: replaced.opened_ms,
+            absolute_expires_at: replaced.absolute_expires_at,
+        };
+        let mut refresh = Self::refresh_claims(user, &session, now, replaced.expires_at);
+        refresh.jti = next_jti;
+        let pair = self.sign_pair(user, &session, &refresh, now)?;
+        Ok(self.token_response(&pair, sid, now, false))
     }
 
     /// Ends sessions: the one path every way of ending them takes. The limit store learns of

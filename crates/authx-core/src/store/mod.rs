@@ -30,10 +30,10 @@ pub use email_tokens::{
 pub use maintenance::{Maintenance, Purge};
 pub use outbox::{MailOutbox, OutboxMail};
 pub use sessions::{
-    EndSessions, NewSession, RefreshRotation, RotatedSession, RotationOutcome, SessionInfo,
-    SessionStore,
+    EndSessions, NewSession, RefreshReplacement, RefreshRotation, RotatedSession, RotationOutcome,
+    SessionInfo, SessionStore,
 };
-pub use users::{NewUser, User, UserId, UserStore};
+pub use users::{NewUser, PasswordChange, Rehash, User, UserId, UserStore};
 
 /// Which unique field a conflicting write collided on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

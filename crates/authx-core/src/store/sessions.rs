@@ -56,6 +56,27 @@ pub struct RefreshRotation {
     pub user_agent: String,
 }
 
+/// A request to give a live session a new refresh token without presenting the current one
+/// (after a password change, the session that made it continues with new tokens).
+#[derive(Debug, Clone)]
+pub struct RefreshReplacement {
+    /// The session.
+    pub sid: String,
+    /// Its user: a session of another user is not replaced.
+    pub user_id: UserId,
+    /// The `jti` of the token that replaces the current one.
+    pub next_jti: String,
+    /// Now.
+    pub now: Timestamp,
+    /// When the new token should expire; the store clamps it to the session's absolute
+    /// expiry.
+    pub next_expires_at: Timestamp,
+    /// The client IP of the request.
+    pub ip: String,
+    /// The `User-Agent` of the request, at most 256 characters.
+    pub user_agent: String,
+}
+
 /// A session whose refresh token was rotated, as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RotatedSession {
@@ -141,6 +162,15 @@ pub trait SessionStore: Send + Sync {
     /// exactly one returns [`RotationOutcome::Rotated`]. A refused rotation changes nothing.
     async fn rotate_refresh_token(&self, rotation: RefreshRotation)
     -> StoreResult<RotationOutcome>;
+    /// Replaces the current refresh token of a live session of the user in one statement, as
+    /// a rotation does (the replaced token becomes the previous one, replaced `now`; the
+    /// client of the request is recorded), keeping the session's id, public id, opening
+    /// instant and absolute expiry. `None`, with nothing changed, when the session is not
+    /// live or not the user's.
+    async fn replace_refresh_token(
+        &self,
+        replacement: RefreshReplacement,
+    ) -> StoreResult<Option<RotatedSession>>;
     /// The user's live sessions at `now`, newest first.
     async fn live_sessions(&self, user_id: UserId, now: Timestamp)
     -> StoreResult<Vec<SessionInfo>>;

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 
 use super::{QueuedToken, StoreResult};
 use crate::clock::{Millis, Timestamp};
+use crate::mail::Mail;
 
 /// A user's id.
 pub type UserId = i64;
@@ -56,6 +57,36 @@ pub struct NewUser {
     pub created_at: Timestamp,
 }
 
+/// A new hash of the same password, with the hashing parameters now configured: written only
+/// over the hash it was verified against, so a rehash never undoes a password change that
+/// happened meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rehash {
+    /// The stored hash the password was verified against.
+    pub verified: String,
+    /// The new hash of the same password.
+    pub new_hash: String,
+}
+
+/// A new password for a user, written only if the stored one is still the one the service
+/// checked (the race of two changes at once is settled by the database: one wins).
+#[derive(Debug, Clone)]
+pub struct PasswordChange {
+    /// Whose password.
+    pub user_id: UserId,
+    /// The stored hash the current password was verified against; `None` when the account
+    /// had no password (a first password is set).
+    pub current_hash: Option<String>,
+    /// The argon2id PHC string of the new password.
+    pub new_hash: String,
+    /// When the password changed (reset tokens issued before no longer work).
+    pub changed_at: Millis,
+    /// A mail to queue with it, in the same transaction (the "password changed" notice).
+    pub notice: Option<Mail>,
+    /// Now (the notice's queueing time).
+    pub now: Timestamp,
+}
+
 /// Users.
 #[async_trait]
 pub trait UserStore: Send + Sync {
@@ -76,11 +107,19 @@ pub trait UserStore: Send + Sync {
     /// user.
     async fn change_username(&self, id: UserId, username: &str) -> StoreResult<bool>;
     /// Records a successful login, and a new hash of the same password when the hashing
-    /// parameters changed (which is not a password change).
+    /// parameters changed (which is not a password change, so `password_changed_at` stays):
+    /// the new hash is written only if the stored one is still [`Rehash::verified`], in the
+    /// same statement, while the login time is written either way.
     async fn record_login(
         &self,
         id: UserId,
         at: Timestamp,
-        rehashed: Option<String>,
+        rehash: Option<Rehash>,
     ) -> StoreResult<()>;
+    /// Sets a new password and its date in one statement, only if the stored hash is still
+    /// [`PasswordChange::current_hash`] (no hash at all for `None`), and queues the notice in
+    /// the same transaction. `Ok(false)`, with nothing written, when it is not (another change
+    /// won, or the user is gone): of concurrent changes from one stored hash exactly one
+    /// returns `true`.
+    async fn change_password(&self, change: PasswordChange) -> StoreResult<bool>;
 }
