@@ -203,6 +203,75 @@ const flows = {
   },
 };
 
+Object.assign(flows, {
+  // Forgot the password: the mail's link opens the landing page, which sets a new one; the old
+  // password no longer works, the new one does, and the link works once.
+  async forgotAndResetPassword(browser, example) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await signUp(page, example, 'cleo');
+    await page.getByRole('button', { name: 'Log out', exact: true }).click();
+    await page.getByRole('heading', { name: 'Welcome' }).waitFor();
+    await page.getByRole('link', { name: 'Forgot your password?' }).click();
+    await page.getByLabel('Email').fill('CLEO@example.com');
+    await page.getByRole('button', { name: 'Send the link' }).click();
+    await message(page, 'If an account has this address');
+    const reset = await example.link('/reset_password');
+    await page.goto(reset);
+    await page.getByRole('heading', { name: 'Choose a new password' }).waitFor();
+    assert(!page.url().includes('token='), 'the token leaves the address bar');
+    // The rules apply after a valid token, with the API's detail.
+    await page.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
+    await page.getByLabel('Repeat the new password').fill('something else 1');
+    await page.getByRole('button', { name: 'Set the password' }).click();
+    await message(page, 'Passwords mismatch');
+    await page.getByLabel('Repeat the new password').fill(NEW_PASSWORD);
+    await page.getByRole('button', { name: 'Set the password' }).click();
+    await message(page, 'Your password is changed');
+    await shot(page, example, '5-password-reset');
+    await logIn(page, example.base, 'cleo', PASSWORD);
+    await message(page, 'Invalid credentials');
+    await logIn(page, example.base, 'cleo', NEW_PASSWORD);
+    await page.getByRole('heading', { name: 'Hello, cleo' }).waitFor();
+    // The link a second time: refused.
+    const again = await context.newPage();
+    await again.goto(reset);
+    await again.getByLabel('New password', { exact: true }).fill('yet another one 3');
+    await again.getByLabel('Repeat the new password').fill('yet another one 3');
+    await again.getByRole('button', { name: 'Set the password' }).click();
+    await message(again, 'Invalid or expired token');
+    await context.close();
+  },
+
+  // Change the password while logged in twice: this session continues, the other ends.
+  async changePassword(browser, example) {
+    const first = await browser.newContext();
+    const second = await browser.newContext();
+    const a = await first.newPage();
+    const b = await second.newPage();
+    await signUp(a, example, 'dora');
+    await logIn(b, example.alt, 'dora', PASSWORD);
+    await b.getByRole('heading', { name: 'Hello, dora' }).waitFor();
+    await a.reload();
+    await a.getByLabel('Current password').fill('not the password');
+    await a.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
+    await a.getByLabel('Repeat the new password').fill(NEW_PASSWORD);
+    await a.getByRole('button', { name: 'Change the password' }).click();
+    await message(a, 'Wrong password');
+    await a.getByLabel('Current password').fill(PASSWORD);
+    await a.getByRole('button', { name: 'Change the password' }).click();
+    await message(a, 'Password changed');
+    await a.getByRole('heading', { name: 'Hello, dora' }).waitFor();
+    await shot(a, example, '6-password-changed');
+    await b.reload();
+    await b.getByRole('heading', { name: 'Welcome' }).waitFor();
+    await logIn(b, example.alt, 'dora', NEW_PASSWORD);
+    await b.getByRole('heading', { name: 'Hello, dora' }).waitFor();
+    await first.close();
+    await second.close();
+  },
+});
+
 async function main() {
   const names = process.argv.slice(2).length ? process.argv.slice(2) : ['axum', 'actix', 'rocket'];
   const browser = await launch();
