@@ -20,6 +20,11 @@
 //! | `AUTHX_JANITOR_INTERVAL` | seconds between clean-ups of ended sessions, used tokens and old mail | `3600` |
 //! | `AUTHX_ADMIN_EMAILS` | comma-separated emails whose accounts are granted `admin` once that address is confirmed | none |
 //!
+//! Redis and the SMTP server may be down at start-up: the application starts, requests that
+//! need Redis answer `503` until it answers, and mail waits in the outbox. The database must
+//! answer at start-up (the migrations run then); when it does not, [`Environment::builder`]
+//! fails with [`EnvError::Database`], which names the URL (its password hidden).
+//!
 //! In debug mode the origin of `AUTHX_ADDR` (`http://127.0.0.1:8000`) is allowed by the CSRF
 //! check too, so the front end works whether opened at the base URL or at the listen address.
 
@@ -54,10 +59,21 @@ pub enum EnvError {
     /// The configuration was refused.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The database could not be reached or migrated.
-    #[error("database: {0}")]
-    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// Redis (`REDIS_URL`) could not be reached.
+    /// The database could not be reached or migrated: it is needed at start-up (the
+    /// migrations run then).
+    #[error(
+        "DATABASE_URL: cannot open and migrate the database at {url} (authx needs it at \
+         start-up)"
+    )]
+    Database {
+        /// The URL, its password hidden.
+        url: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// `REDIS_URL` is not a Redis URL. (A Redis that does not answer is no error: requests
+    /// that need it answer `503` until it does.)
     #[error("REDIS_URL: {0}")]
     Redis(#[source] authx_redis::Error),
 }
@@ -102,15 +118,55 @@ enum JwtSource {
     Pem(SigningAlgorithm, String),
 }
 
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+/// The variables, read through a lookup (the process environment, or a map in tests).
+struct Vars<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Vars<'_> {
+    fn var(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn parse<T: std::str::FromStr>(&self, name: &'static str, default: T) -> Result<T, EnvError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        parse_var(name, self.var(name), default)
+    }
+
+    /// A comma-separated list, empty entries dropped.
+    fn list(&self, name: &str) -> Vec<String> {
+        self.var(name)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|item| !item.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// A number of seconds above zero.
+    fn positive(&self, name: &'static str, default: u64) -> Result<u64, EnvError> {
+        match self.parse(name, default)? {
+            0 => Err(EnvError::Invalid {
+                name,
+                message: "must be at least 1".into(),
+            }),
+            seconds => Ok(seconds),
+        }
+    }
 }
 
-fn parse<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, EnvError>
+fn parse_var<T: std::str::FromStr>(
+    name: &'static str,
+    value: Option<String>,
+    default: T,
+) -> Result<T, EnvError>
 where
     T::Err: std::fmt::Display,
 {
-    match var(name) {
+    match value {
         None => Ok(default),
         Some(raw) => raw.trim().parse().map_err(|e: T::Err| EnvError::Invalid {
             name,
@@ -119,33 +175,31 @@ where
     }
 }
 
-/// A comma-separated list, empty entries dropped.
-fn list(name: &str) -> Vec<String> {
-    var(name)
-        .map(|v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|item| !item.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// A number of seconds above zero.
-fn positive(name: &'static str, default: u64) -> Result<u64, EnvError> {
-    match parse(name, default)? {
-        0 => Err(EnvError::Invalid {
-            name,
-            message: "must be at least 1".into(),
-        }),
-        seconds => Ok(seconds),
+/// `url` with the password of its user info, if any, hidden.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
     }
 }
 
 impl Environment {
-    /// Reads the variables, applying the defaults.
+    /// Reads the variables of the process environment, applying the defaults.
     pub fn load() -> Result<Self, EnvError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the variables through `lookup` (a variable's value, or `None`), applying the
+    /// defaults: the same as [`load`](Self::load) from another source, a map in tests say.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
+        let vars = Vars(&lookup);
+        let var = |name: &str| vars.var(name);
         let jwt = match (var("AUTHX_JWT_ALGORITHM"), var("AUTHX_JWT_PRIVATE_KEY")) {
             (None, None) => JwtSource::Secret(var("AUTHX_JWT_SECRET").map(authx_core::Secret::new)),
             (Some(alg), None) if alg.trim() == "HS256" => {
@@ -169,9 +223,9 @@ impl Environment {
             None => None,
             Some(host) => {
                 let mut settings = authx_core::mail::SmtpSettings::new(host.trim());
-                settings.tls = parse("SMTP_TLS", authx_core::mail::SmtpTls::StartTls)?;
+                settings.tls = vars.parse("SMTP_TLS", authx_core::mail::SmtpTls::StartTls)?;
                 settings.port = var("SMTP_PORT")
-                    .map(|_| parse::<u16>("SMTP_PORT", 0))
+                    .map(|_| vars.parse::<u16>("SMTP_PORT", 0))
                     .transpose()?;
                 settings.username = var("SMTP_USERNAME");
                 settings.password = var("SMTP_PASSWORD").map(authx_core::Secret::new);
@@ -196,17 +250,17 @@ impl Environment {
             smtp,
             sender: var("AUTHX_SENDER"),
             captcha,
-            addr: parse("AUTHX_ADDR", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
+            addr: vars.parse("AUTHX_ADDR", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
             database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://authx.db".into()),
-            debug: parse("AUTHX_DEBUG", true)?,
+            debug: vars.parse("AUTHX_DEBUG", true)?,
             base_url: var("AUTHX_BASE_URL").unwrap_or_else(|| "http://localhost:8000".into()),
-            login_limit_per_ip: parse("AUTHX_LOGIN_LIMIT_PER_IP", 30)?,
-            allowed_origins: list("AUTHX_ALLOWED_ORIGINS"),
+            login_limit_per_ip: vars.parse("AUTHX_LOGIN_LIMIT_PER_IP", 30)?,
+            allowed_origins: vars.list("AUTHX_ALLOWED_ORIGINS"),
             redis_url: var("REDIS_URL").map(authx_core::Secret::new),
             redis_prefix: var("AUTHX_REDIS_PREFIX").unwrap_or_else(|| "authx".into()),
-            session_lifetime: positive("AUTHX_SESSION_ABSOLUTE_LIFETIME", 2_592_000)?,
-            janitor_interval: positive("AUTHX_JANITOR_INTERVAL", 3600)?,
-            admin_emails: list("AUTHX_ADMIN_EMAILS"),
+            session_lifetime: vars.positive("AUTHX_SESSION_ABSOLUTE_LIFETIME", 2_592_000)?,
+            janitor_interval: vars.positive("AUTHX_JANITOR_INTERVAL", 3600)?,
+            admin_emails: vars.list("AUTHX_ADMIN_EMAILS"),
             jwt,
         })
     }
@@ -232,9 +286,13 @@ impl Environment {
     /// Add your own settings, then `build()`.
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub async fn builder(&self) -> Result<AuthBuilder, EnvError> {
-        let repo = authx_sqlx::connect(&self.database_url)
-            .await
-            .map_err(|e| EnvError::Database(Box::new(e)))?;
+        let repo =
+            authx_sqlx::connect(&self.database_url)
+                .await
+                .map_err(|e| EnvError::Database {
+                    url: redacted(&self.database_url),
+                    source: Box::new(e),
+                })?;
         self.builder_with_repo(repo).await
     }
 
@@ -288,10 +346,18 @@ impl Environment {
         match &self.redis_url {
             None => Ok(builder),
             Some(url) => {
-                let store = authx_redis::RedisLimitStore::connect(url.expose(), &self.redis_prefix)
-                    .await
+                // Made whether Redis answers or not: the application starts, and what needs
+                // Redis answers 503 until it does.
+                let store = authx_redis::RedisLimitStore::new(url.expose(), &self.redis_prefix)
                     .map_err(EnvError::Redis)?;
-                tracing::info!("authx: limits and revocations are kept in Redis");
+                match store.ping().await {
+                    Ok(()) => tracing::info!("authx: limits and revocations are kept in Redis"),
+                    Err(e) => tracing::warn!(
+                        error = %e,
+                        "authx: Redis does not answer yet; requests that need it answer 503 \
+                         until it does"
+                    ),
+                }
                 Ok(builder.limit_store(Arc::new(store)))
             }
         }
@@ -328,4 +394,54 @@ async fn kept_secret() -> Result<String, EnvError> {
         path.display()
     );
     Ok(secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_hidden() {
+        assert_eq!(
+            redacted("postgres://authx:s3cret@db:5432/authx"),
+            "postgres://authx:***@db:5432/authx"
+        );
+        assert_eq!(
+            redacted("postgres://authx@db/authx"),
+            "postgres://authx@db/authx"
+        );
+        assert_eq!(redacted("sqlite://authx.db"), "sqlite://authx.db");
+    }
+
+    #[test]
+    fn variables_come_from_the_lookup() {
+        let vars = std::collections::HashMap::from([
+            ("AUTHX_ADDR", "127.0.0.1:9000"),
+            ("REDIS_URL", "redis://127.0.0.1:1"),
+            (
+                "AUTHX_ALLOWED_ORIGINS",
+                "https://a.example, ,https://b.example",
+            ),
+            ("AUTHX_DEBUG", " "),
+        ]);
+        let env = Environment::from_lookup(|name| vars.get(name).map(|v| (*v).to_owned()))
+            .expect("valid");
+        assert_eq!(env.addr, SocketAddr::from(([127, 0, 0, 1], 9000)));
+        assert_eq!(
+            env.allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+        // Blank is unset: the default.
+        assert!(env.debug);
+        let bad = Environment::from_lookup(|name| {
+            (name == "AUTHX_JANITOR_INTERVAL").then(|| "0".to_owned())
+        });
+        assert!(matches!(
+            bad,
+            Err(EnvError::Invalid {
+                name: "AUTHX_JANITOR_INTERVAL",
+                ..
+            })
+        ));
+    }
 }

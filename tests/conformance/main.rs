@@ -15,6 +15,8 @@
 //! the admin and search routers.
 
 mod admin;
+mod examples;
+mod hardening;
 mod instances;
 mod mail;
 mod password;
@@ -100,6 +102,17 @@ macro_rules! all_scenarios {
                 concurrent_password_changes_have_one_winner,
                 a_first_password_for_an_account_without_one,
                 password_routes_shadow_nothing,
+                login_limit_has_no_window_edge,
+                ipv6_clients_are_limited_per_64,
+                forwarding_headers_through_every_adapter,
+                future_dated_tokens_are_refused,
+                token_header_attacks_are_refused,
+                path_variants_of_login_never_skip_the_budget,
+                unknown_users_cost_what_wrong_passwords_cost,
+                unicode_passwords_are_one_password,
+                legacy_password_hashes_are_replaced_at_login,
+                unicode_emails_are_one_account,
+                request_limits_over_tcp,
             ]
         );
     };
@@ -134,6 +147,48 @@ all_scenarios!(
     rocket_postgres,
     crate::support::Adapter::Rocket,
     crate::support::Backend::Postgres
+);
+
+/// The example applications, per framework (SQLite): what an outside attacker sees.
+macro_rules! example_tests {
+    ($($scenario:ident),* $(,)?) => {
+        mod example_apps {
+            $(
+                mod $scenario {
+                    use crate::support::Adapter;
+
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn axum() {
+                        crate::examples::$scenario(Adapter::Axum).await;
+                    }
+
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn actix() {
+                        crate::examples::$scenario(Adapter::Actix).await;
+                    }
+
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn rocket() {
+                        crate::examples::$scenario(Adapter::Rocket).await;
+                    }
+                }
+            )*
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_missing_database_fails_start_up_clearly() {
+                crate::examples::a_missing_database_fails_start_up_clearly().await;
+            }
+        }
+    };
+}
+
+example_tests!(
+    every_path_answers_json,
+    oversized_headers_are_refused,
+    broken_bodies_are_invalid,
+    slow_header_senders_are_closed,
+    slow_second_requests_are_closed,
+    starts_while_redis_and_mail_are_down,
 );
 
 /// The same requests get the same answers from every adapter.

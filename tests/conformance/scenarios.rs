@@ -1,7 +1,8 @@
 //! The scenarios, each written once and run against every adapter and backend.
 
-// The sessions, password, admin and search routers' scenarios live in their own modules.
+// The sessions, password, admin, search and hardening scenarios live in their own modules.
 pub use crate::admin::*;
+pub use crate::hardening::*;
 pub use crate::password::*;
 pub use crate::sessions::*;
 

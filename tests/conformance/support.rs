@@ -11,7 +11,8 @@ use authx::config::{Hashing, MailSettings};
 use authx::limit::Limits;
 use authx::mail::{LogMailer, Mail, SmtpSettings};
 use authx::password::PasswordParams;
-use authx::token::JwtBackend;
+use authx::token::{JwtBackend, SigningAlgorithm};
+use authx_example_common::ServerLimits;
 use serde_json::Value;
 
 pub const SECRET: &[u8] = b"conformance-suite-secret-of-32-bytes!!";
@@ -59,6 +60,14 @@ pub struct Options {
     pub admin_emails: Vec<String>,
     /// Users per search page (default 20).
     pub search_page_size: Option<u32>,
+    /// Proxies whose forwarding headers are believed (none by default).
+    pub trusted_proxies: Vec<&'static str>,
+    /// Sign with this asymmetric algorithm's test key (and keep the HS256 secret as a
+    /// previous key), as `eddsa` does for EdDSA.
+    pub signing: Option<SigningAlgorithm>,
+    /// Serve the adapter's example application (`examples/`) with these server limits,
+    /// instead of the suite's host application.
+    pub example: Option<ServerLimits>,
 }
 
 impl Default for Options {
@@ -76,7 +85,29 @@ impl Default for Options {
             janitor_interval: None,
             admin_emails: Vec::new(),
             search_page_size: None,
+            trusted_proxies: Vec::new(),
+            signing: None,
+            example: None,
         }
+    }
+}
+
+/// The test key of an asymmetric algorithm, private and public (PEM).
+pub fn test_key(algorithm: SigningAlgorithm) -> (&'static [u8], &'static str) {
+    match algorithm {
+        SigningAlgorithm::EdDSA => (
+            ED25519_PEM,
+            include_str!("../../crates/authx-core/testdata/ed25519.pub.pem"),
+        ),
+        SigningAlgorithm::ES256 => (
+            include_bytes!("../../crates/authx-core/testdata/p256.pem"),
+            include_str!("../../crates/authx-core/testdata/p256.pub.pem"),
+        ),
+        SigningAlgorithm::RS256 => (
+            include_bytes!("../../crates/authx-core/testdata/rsa2048.pem"),
+            include_str!("../../crates/authx-core/testdata/rsa2048.pub.pem"),
+        ),
+        other => panic!("no test key for {other}"),
     }
 }
 
@@ -92,6 +123,8 @@ pub struct TestServer {
     pub backend: Backend,
     /// `http://127.0.0.1:port`
     pub root: String,
+    /// The server's address.
+    pub addr: SocketAddr,
     /// The mount prefix of the auth router.
     pub prefix: &'static str,
     pub clock: ManualClock,
@@ -201,12 +234,14 @@ impl TestServer {
         let mut limits = Limits::default();
         limits.login_per_ip.max = options.login_per_ip;
         let hs256 = JwtBackend::hs256(SECRET).unwrap();
-        let jwt = if options.eddsa {
-            JwtBackend::from_private_pem(authx::token::SigningAlgorithm::EdDSA, ED25519_PEM)
+        let signing = options
+            .signing
+            .or(options.eddsa.then_some(SigningAlgorithm::EdDSA));
+        let jwt = match signing {
+            Some(algorithm) => JwtBackend::from_private_pem(algorithm, test_key(algorithm).0)
                 .unwrap()
-                .with_previous(hs256)
-        } else {
-            hs256
+                .with_previous(hs256),
+            None => hs256,
         };
         let builder = Auth::builder()
             .repo(repo)
@@ -237,7 +272,9 @@ impl TestServer {
                 }
             })
             .admin_emails(options.admin_emails.clone())
-            .clock(Arc::new(clock.clone()));
+            .clock(Arc::new(clock.clone()))
+            .trusted_proxies(options.trusted_proxies.iter().copied())
+            .unwrap();
         let builder = match &options.smtp {
             Some(smtp) => builder.smtp(smtp.clone()),
             None => builder.mailer(Arc::new(mailer.clone())),
@@ -250,15 +287,19 @@ impl TestServer {
         };
         let auth = builder.build().unwrap();
         let prefix = "/api/users";
-        let (addr, running) = match adapter {
-            Adapter::Axum => start_axum(auth.clone(), prefix).await,
-            Adapter::Actix => start_actix(auth.clone(), prefix),
-            Adapter::Rocket => start_rocket(auth.clone(), prefix).await,
+        let (addr, running) = match (adapter, options.example) {
+            (adapter, Some(limits)) => {
+                crate::examples::start_example(adapter, auth.clone(), limits).await
+            }
+            (Adapter::Axum, None) => start_axum(auth.clone(), prefix).await,
+            (Adapter::Actix, None) => start_actix(auth.clone(), prefix),
+            (Adapter::Rocket, None) => start_rocket(auth.clone(), prefix).await,
         };
         Some(Self {
             adapter,
             backend,
             root: format!("http://{addr}"),
+            addr,
             prefix,
             clock,
             mailer,
@@ -382,6 +423,38 @@ impl TestServer {
                 sqlx::raw_sql(sql).execute(pool).await.unwrap();
             }
         }
+    }
+
+    /// Runs an UPDATE-like statement with a text parameter `$1` and an integer `$2`.
+    pub async fn exec_text(&self, sql: &'static str, text: &str, id: i64) {
+        match &self.db {
+            Db::Sqlite(pool, _) => {
+                sqlx::query(sql)
+                    .bind(text)
+                    .bind(id)
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+            Db::Postgres(pool) => {
+                sqlx::query(sql)
+                    .bind(text)
+                    .bind(id)
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
+    /// The argon2 verifications the service has run so far.
+    pub fn verifications(&self) -> u64 {
+        self.auth.passwords().verifications()
+    }
+
+    /// Sends `request` as it is on a connection of its own and reads the answer.
+    pub async fn raw(&self, request: &[u8]) -> RawReply {
+        raw_exchange(self.addr, request).await
     }
 
     pub async fn ban(&self, id: i64) {
@@ -762,4 +835,102 @@ impl Client<'_> {
     pub fn cookie(&self, name: &str) -> Option<String> {
         self.cookies.get(name).cloned()
     }
+}
+
+/// An answer read off a raw connection: what arrived before the server closed it.
+#[derive(Debug)]
+pub struct RawReply {
+    /// The status of the first answer, 0 if none arrived.
+    pub status: u16,
+    /// The head of the first answer (status line and headers), lower-cased.
+    pub head: String,
+    /// Its body (per `Content-Length`, else the rest).
+    pub body: Vec<u8>,
+}
+
+impl RawReply {
+    /// The body as JSON (`Value::Null` when it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// Asserts the contract's error answer.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "{self:?}");
+        assert_eq!(self.json()["code"], code, "{self:?}");
+        assert!(
+            self.head.contains("content-type: application/json"),
+            "{self:?}"
+        );
+    }
+}
+
+/// Parses what a raw connection received.
+pub fn parse_raw(received: &[u8]) -> RawReply {
+    let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return RawReply {
+            status: 0,
+            head: String::from_utf8_lossy(received).to_lowercase(),
+            body: Vec::new(),
+        };
+    };
+    let head = String::from_utf8_lossy(&received[..end]).to_lowercase();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let rest = &received[end + 4..];
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|l| l.trim().parse::<usize>().ok())
+        .unwrap_or(rest.len());
+    RawReply {
+        status,
+        head,
+        body: rest[..length.min(rest.len())].to_vec(),
+    }
+}
+
+/// Sends `request` on a new connection to `addr` and reads until the server closes it (or 10 s
+/// pass, or it resets: what arrived counts).
+pub async fn raw_exchange(addr: SocketAddr, request: &[u8]) -> RawReply {
+    raw_exchange_then(addr, request, false).await
+}
+
+/// [`raw_exchange`], half-closing the connection after the request when `half_close`, as a
+/// client that stops sending mid-body does.
+pub async fn raw_exchange_then(addr: SocketAddr, request: &[u8], half_close: bool) -> RawReply {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // A server may answer and close before it read everything (a head too large): a failed
+    // write is then no failure of the test.
+    let _ = stream.write_all(request).await;
+    if half_close {
+        let _ = stream.shutdown().await;
+    }
+    let mut received = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut buf = [0_u8; 8192];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    parse_raw(&received)
+}
+
+/// A request with a JSON body, closing the connection after it.
+pub fn raw_post(target: &str, extra_headers: &str, body: &str) -> Vec<u8> {
+    format!(
+        "POST {target} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n{extra_headers}Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }

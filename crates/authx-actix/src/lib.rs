@@ -125,10 +125,12 @@ async fn dispatch(req: HttpRequest, body: web::Payload, routers: Routers) -> Htt
         relative,
         req.uri().query(),
     );
-    // Read one byte past the limit so an oversized body is told apart from a full one.
-    match body.to_bytes_limited(BODY_LIMIT + 1).await {
-        Ok(Ok(bytes)) if bytes.len() <= BODY_LIMIT => core.body = bytes.to_vec(),
-        _ => return error(&AuthError::PayloadTooLarge),
+    // Beyond the limit `413`; a body that cannot be read as sent (a broken chunked
+    // encoding, a connection cut short) `400 invalid_body`, as in the other adapters.
+    match body.to_bytes_limited(BODY_LIMIT).await {
+        Ok(Ok(bytes)) => core.body = bytes.to_vec(),
+        Ok(Err(_)) => return error(&AuthError::malformed_body()),
+        Err(_) => return error(&AuthError::PayloadTooLarge),
     }
     into_response(auth.serve(routers, core).await)
 }

@@ -104,12 +104,31 @@ async fn serve(auth: &Auth, routers: Routers, request: Request) -> Response {
     let relative = full.strip_prefix(prefix).unwrap_or(full);
     let mut req =
         core_request(peer, &parts.headers).at(parts.method.as_str(), prefix, relative, uri.query());
-    // Read one byte past the limit so an oversized body is told apart from a full one.
-    match axum::body::to_bytes(body, BODY_LIMIT + 1).await {
-        Ok(bytes) if bytes.len() <= BODY_LIMIT => req.body = bytes.to_vec(),
-        _ => return error(&AuthError::PayloadTooLarge),
+    match read_body(body).await {
+        Ok(bytes) => req.body = bytes,
+        Err(e) => return error(&e),
     }
     into_response(auth.serve(routers, req).await)
+}
+
+/// The body, up to the contract's limit: beyond it `413`, and a body that cannot be read as
+/// sent (a broken chunked encoding, a connection cut short) `400 invalid_body`, as in the
+/// other adapters.
+async fn read_body(mut body: Body) -> Result<Vec<u8>, AuthError> {
+    use axum::body::HttpBody as _;
+    let mut bytes = Vec::new();
+    while let Some(frame) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+    {
+        let frame = frame.map_err(|_| AuthError::malformed_body())?;
+        if let Ok(data) = frame.into_data() {
+            if bytes.len() + data.len() > BODY_LIMIT {
+                return Err(AuthError::PayloadTooLarge);
+            }
+            bytes.extend_from_slice(&data);
+        }
+    }
+    Ok(bytes)
 }
 
 fn peer(parts: &Parts) -> Option<std::net::IpAddr> {

@@ -28,6 +28,10 @@ pub enum AuthError {
     /// The body is over the size limit.
     #[error("Payload too large")]
     PayloadTooLarge,
+    /// The request's header block is over the size limit
+    /// ([`HEADER_LIMIT`](crate::config::HEADER_LIMIT)).
+    #[error("Request header fields too large")]
+    HeadersTooLarge,
     /// The email is not a valid address.
     #[error("Invalid email")]
     InvalidEmail,
@@ -141,6 +145,13 @@ impl AuthError {
         }
     }
 
+    /// A body that could not be read as sent: a broken chunked encoding, or a connection that
+    /// ended before the body did (`400`, code `invalid_body`). Adapters answer this, in every
+    /// framework alike.
+    pub fn malformed_body() -> Self {
+        Self::InvalidBody("Malformed request body".into())
+    }
+
     /// The HTTP status code.
     pub fn status(&self) -> u16 {
         match self {
@@ -171,6 +182,7 @@ impl AuthError {
             Self::UserNotFound | Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::PayloadTooLarge => 413,
+            Self::HeadersTooLarge => 431,
             Self::TooManyRequests { .. } => 429,
             Self::Unavailable { .. } => 503,
         }
@@ -184,6 +196,7 @@ impl AuthError {
             Self::MissingField(_) => "field_required",
             Self::InvalidQuery(_) => "invalid_query",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::HeadersTooLarge => "headers_too_large",
             Self::InvalidEmail => "invalid_email",
             Self::EmailExists => "email_exists",
             Self::UsernameLength => "username_length",
@@ -231,6 +244,7 @@ impl AuthError {
         match self {
             Self::UnsupportedContentType => "Content-Type must be application/json",
             Self::PayloadTooLarge => "Payload too large",
+            Self::HeadersTooLarge => "Request header fields too large",
             Self::InvalidEmail => "Invalid email",
             Self::EmailExists => "Email already exists",
             Self::UsernameLength => "Username must contain from 3 to 20 symbols",
@@ -291,6 +305,7 @@ pub fn error_codes() -> Vec<(&'static str, u16, String)> {
         AuthError::MissingField("email"),
         AuthError::InvalidQuery("p"),
         AuthError::PayloadTooLarge,
+        AuthError::HeadersTooLarge,
         AuthError::InvalidEmail,
         AuthError::EmailExists,
         AuthError::UsernameLength,

@@ -3,7 +3,7 @@
 //! per-user and global cut-offs), over a pluggable [`LimitStore`]: in-process by default,
 //! Redis for several instances.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -12,13 +12,26 @@ use async_trait::async_trait;
 use crate::clock::{Millis, Timestamp};
 use crate::store::{StoreResult, UserId};
 
-/// A fixed-window rate limit: `max` events per `window`.
+/// A rate limit: at most `max` events in **any** `window` (a sliding window, to the
+/// millisecond), so no alignment to the clock lets a burst through at a window's edge.
+///
+/// Refused events are not counted: a client that waits the `Retry-After` it was given is let
+/// in, however often it knocked meanwhile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
-    /// Events allowed per window; `0` turns the limit off.
+    /// Events allowed in any window; `0` turns the limit off.
     pub max: u32,
-    /// The window.
+    /// The window (at least a millisecond).
     pub window: Duration,
+}
+
+impl RateLimit {
+    /// The window in milliseconds, at least 1.
+    pub fn window_ms(&self) -> Millis {
+        i64::try_from(self.window.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(1)
+    }
 }
 
 /// The account lockout: after `threshold` consecutive failures the account is locked for
@@ -51,11 +64,11 @@ impl Lockout {
 /// The limits in force.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Login attempts per client IP (default 30 per 60 s).
+    /// Login attempts per client IP, an IPv6 client by its /64 (default 30 in any 60 s).
     pub login_per_ip: RateLimit,
     /// Account lockout after failed logins.
     pub lockout: Lockout,
-    /// `POST /confirm` per user (default 2 per 30 minutes).
+    /// `POST /confirm` per user (default 2 in any 30 minutes).
     pub confirmation_per_user: RateLimit,
     /// `POST /forgot_password` per client IP (default 10 per 60 s), whatever the address.
     pub forgot_password_per_ip: RateLimit,
@@ -93,13 +106,17 @@ impl Default for Limits {
     }
 }
 
-/// A counted event in a fixed window.
+/// What [`LimitStore::hit`] did with an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WindowCount {
-    /// Events in the window, this one included.
-    pub count: u64,
-    /// Seconds until the window ends.
-    pub resets_in: u64,
+pub enum Hit {
+    /// Counted: fewer than `max` events were counted in the window before it.
+    Counted,
+    /// Refused and not counted: `max` events were counted in the last window.
+    Refused {
+        /// Milliseconds until the oldest of them leaves the window, when an event is counted
+        /// again (at least 1).
+        retry_in_ms: u64,
+    },
 }
 
 /// Consecutive failures of one account and the lock they earned.
@@ -137,8 +154,11 @@ impl SessionStatus {
 /// still be valid; storage, not this store, remembers ended sessions for good.
 #[async_trait]
 pub trait LimitStore: Send + Sync + 'static {
-    /// Counts one event for `key` in the fixed window of `window` seconds containing `now`.
-    async fn hit(&self, key: &str, window: u64, now: Timestamp) -> StoreResult<WindowCount>;
+    /// Counts one event of `key` at `now_ms` if fewer than `limit.max` events of `key` were
+    /// counted in the window of `limit.window` before it, i.e. after `now_ms - window`
+    /// (a sliding window: the store keeps the instants of the last `max` counted events). A
+    /// refused event is not counted. A `max` of 0 counts everything (the limit is off).
+    async fn hit(&self, key: &str, limit: RateLimit, now_ms: Millis) -> StoreResult<Hit>;
     /// The failure state of `key` at `now`.
     async fn failures(&self, key: &str, now: Timestamp) -> StoreResult<FailureState>;
     /// Records one failure for `key` and the lock it earns under `lockout`.
@@ -172,9 +192,17 @@ pub trait LimitStore: Send + Sync + 'static {
     ) -> StoreResult<SessionStatus>;
 }
 
+/// The instants of the last counted events of one key, oldest first, and when the newest
+/// leaves its window (after which the key can go).
+#[derive(Debug)]
+struct EventLog {
+    counted: VecDeque<Millis>,
+    forget_at: Millis,
+}
+
 #[derive(Debug, Default)]
 struct MemoryState {
-    windows: HashMap<String, (Timestamp, u64)>,
+    rates: HashMap<String, EventLog>,
     failures: HashMap<String, (FailureState, Timestamp)>,
     revoked: HashMap<String, Timestamp>,
     user_cutoffs: HashMap<UserId, (Millis, Timestamp)>,
@@ -202,7 +230,8 @@ impl MemoryLimitStore {
         state.ops += 1;
         // Sweep expired entries now and then so memory stays bounded by live keys.
         if state.ops.is_multiple_of(1024) {
-            state.windows.retain(|_, (end, _)| *end > now);
+            let now_ms = now.saturating_mul(1000);
+            state.rates.retain(|_, log| log.forget_at > now_ms);
             state.failures.retain(|_, (_, forget_at)| *forget_at > now);
             state.revoked.retain(|_, until| *until > now);
             state.user_cutoffs.retain(|_, (_, keep)| *keep > now);
@@ -211,24 +240,41 @@ impl MemoryLimitStore {
     }
 }
 
-fn window_end(window: u64, now: Timestamp) -> Timestamp {
-    let window = i64::try_from(window.max(1)).unwrap_or(i64::MAX);
-    (now.div_euclid(window) + 1).saturating_mul(window)
-}
-
 #[async_trait]
 impl LimitStore for MemoryLimitStore {
-    async fn hit(&self, key: &str, window: u64, now: Timestamp) -> StoreResult<WindowCount> {
-        let end = window_end(window, now);
-        Ok(self.with_state(now, |s| {
-            let entry = s.windows.entry(key.to_owned()).or_insert((end, 0));
-            if entry.0 != end {
-                *entry = (end, 0);
+    async fn hit(&self, key: &str, limit: RateLimit, now_ms: Millis) -> StoreResult<Hit> {
+        if limit.max == 0 {
+            return Ok(Hit::Counted);
+        }
+        let max = usize::try_from(limit.max).unwrap_or(usize::MAX);
+        let window = limit.window_ms();
+        Ok(self.with_state(now_ms.div_euclid(1000), |s| {
+            let log = s.rates.entry(key.to_owned()).or_insert_with(|| EventLog {
+                counted: VecDeque::new(),
+                forget_at: Millis::MIN,
+            });
+            // Only the last `max` counted events matter (more are kept only if `max` was
+            // lowered since), and only those still in the window.
+            while log.counted.len() > max {
+                log.counted.pop_front();
             }
-            entry.1 += 1;
-            WindowCount {
-                count: entry.1,
-                resets_in: u64::try_from(end - now).unwrap_or(0),
+            while log
+                .counted
+                .front()
+                .is_some_and(|oldest| *oldest <= now_ms.saturating_sub(window))
+            {
+                log.counted.pop_front();
+            }
+            if log.counted.len() < max {
+                log.counted.push_back(now_ms);
+                log.forget_at = log.forget_at.max(now_ms.saturating_add(window));
+                return Hit::Counted;
+            }
+            let oldest = log.counted.front().copied().unwrap_or(now_ms);
+            Hit::Refused {
+                retry_in_ms: u64::try_from(oldest.saturating_add(window).saturating_sub(now_ms))
+                    .unwrap_or(1)
+                    .max(1),
             }
         }))
     }
@@ -332,23 +378,31 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn fixed_windows_reset() {
+    async fn sliding_windows_have_no_edge() {
         let s = MemoryLimitStore::new();
+        let limit = RateLimit {
+            max: 2,
+            window: Duration::from_mins(1),
+        };
+        // Two events just before a minute boundary fill the window...
+        assert_eq!(s.hit("k", limit, 119_000).await.unwrap(), Hit::Counted);
+        assert_eq!(s.hit("k", limit, 119_500).await.unwrap(), Hit::Counted);
+        // ...which does not reset at the boundary: the first leaves it at 179 s exactly.
         assert_eq!(
-            s.hit("k", 60, 120).await.unwrap(),
-            WindowCount {
-                count: 1,
-                resets_in: 60
+            s.hit("k", limit, 120_000).await.unwrap(),
+            Hit::Refused {
+                retry_in_ms: 59_000
             }
         );
         assert_eq!(
-            s.hit("k", 60, 150).await.unwrap(),
-            WindowCount {
-                count: 2,
-                resets_in: 30
-            }
+            s.hit("k", limit, 178_999).await.unwrap(),
+            Hit::Refused { retry_in_ms: 1 }
         );
-        assert_eq!(s.hit("k", 60, 180).await.unwrap().count, 1);
+        assert_eq!(s.hit("k", limit, 179_000).await.unwrap(), Hit::Counted);
+        assert_eq!(
+            s.hit("k", limit, 179_000).await.unwrap(),
+            Hit::Refused { retry_in_ms: 500 }
+        );
     }
 
     #[tokio::test]

@@ -9,12 +9,15 @@
 //! 19 MiB block per hash (as `Argon2::hash_password` does) on the blocking pool left glibc's
 //! heap holding hundreds of MiB after a few dozen logins: see `docs/benchmarks.md`.
 
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore, oneshot};
+use unicode_normalization::UnicodeNormalization as _;
 
 use crate::Secret;
 use crate::config::ConfigError;
@@ -58,12 +61,29 @@ impl PasswordParams {
     }
 }
 
+/// A password as it is hashed and verified: its Unicode NFKC form (NIST SP 800-63B,
+/// 5.1.1.2), so that one password typed on keyboards that compose characters differently
+/// (`é` as one character or as `e` and a combining accent) is one password. Nothing else is
+/// changed: no trimming, no case folding, no truncation.
+pub fn normalize_password(password: &str) -> Cow<'_, str> {
+    if password.is_ascii() {
+        return Cow::Borrowed(password);
+    }
+    let normalized: String = password.nfkc().collect();
+    if normalized == password {
+        Cow::Borrowed(password)
+    } else {
+        Cow::Owned(normalized)
+    }
+}
+
 /// The outcome of a verification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verified {
     /// Whether the password matched.
     pub matches: bool,
-    /// Whether the stored hash used other parameters and should be replaced.
+    /// Whether the stored hash should be replaced: it used other parameters, or it was made
+    /// from the password as typed before passwords were normalised.
     pub needs_rehash: bool,
 }
 
@@ -84,6 +104,8 @@ struct Inner {
     /// To the hashing threads; they stop when it is dropped with the last handle.
     jobs: Mutex<Sender<Job>>,
     dummy: OnceCell<String>,
+    /// argon2 verifications run so far.
+    verifications: Arc<AtomicU64>,
 }
 
 /// A hashing thread's argon2 memory, allocated on its first hash and reused by every later one.
@@ -156,6 +178,7 @@ impl PasswordHasher {
                 admitted: Arc::new(Semaphore::new(concurrency.saturating_add(queue))),
                 jobs: Mutex::new(sender),
                 dummy: OnceCell::new(),
+                verifications: Arc::new(AtomicU64::new(0)),
             }),
         })
     }
@@ -198,16 +221,33 @@ impl PasswordHasher {
             .map_err(|_| AuthError::unavailable("a password hashing job failed"))
     }
 
-    /// Hashes `password` into a PHC string with a fresh random salt.
+    /// Hashes `password`, [normalised](normalize_password), into a PHC string with a fresh
+    /// random salt.
     pub async fn hash(&self, password: Secret) -> Result<String, AuthError> {
         let params = self.inner.params.clone();
-        self.run(move |memory| hash_into_phc(&params, password.expose().as_bytes(), memory))
-            .await?
-            .map_err(AuthError::unavailable)
+        self.run(move |memory| {
+            let normalized = Secret::new(normalize_password(password.expose()));
+            hash_into_phc(&params, normalized.expose().as_bytes(), memory)
+        })
+        .await?
+        .map_err(AuthError::unavailable)
+    }
+
+    /// The argon2 verifications this hasher has run: what a password check costs, counted
+    /// rather than timed (every check of one typed password does the same number, whether
+    /// its user exists or not).
+    pub fn verifications(&self) -> u64 {
+        self.inner.verifications.load(Ordering::Relaxed)
     }
 
     /// Verifies `password` against `stored`; with `None` (unknown user, or no password set) a
-    /// dummy hash is verified instead so the timing matches, and the answer is no match.
+    /// dummy hash is verified instead so the work matches, and the answer is no match.
+    ///
+    /// The [normalised](normalize_password) password is verified first. When that fails and
+    /// the password as typed differs from it, the typed form is verified too: a hash made
+    /// before passwords were normalised still matches, and asks for a rehash (of the
+    /// normalised form). The dummy path does the same, so an unknown user costs what a wrong
+    /// password costs.
     pub async fn verify(
         &self,
         password: Secret,
@@ -218,6 +258,7 @@ impl PasswordHasher {
             None => (self.dummy_hash().await?, false),
         };
         let wanted = self.inner.params.clone();
+        let verifications = self.inner.verifications.clone();
         self.run(move |memory| {
             let Ok(parsed) = PasswordHash::new(&phc) else {
                 return Verified {
@@ -225,8 +266,18 @@ impl PasswordHasher {
                     needs_rehash: false,
                 };
             };
-            let matches = verify_phc(&parsed, password.expose().as_bytes(), memory);
-            let needs_rehash = parsed.algorithm.as_str() != "argon2id"
+            let typed = password.expose();
+            let normalized = Secret::new(normalize_password(typed));
+            verifications.fetch_add(1, Ordering::Relaxed);
+            let mut matches = verify_phc(&parsed, normalized.expose().as_bytes(), memory);
+            let mut legacy = false;
+            if !matches && normalized.expose() != typed {
+                verifications.fetch_add(1, Ordering::Relaxed);
+                matches = verify_phc(&parsed, typed.as_bytes(), memory);
+                legacy = matches;
+            }
+            let needs_rehash = legacy
+                || parsed.algorithm.as_str() != "argon2id"
                 || parsed.version != Some(0x13)
                 || Params::try_from(&parsed).map_or(true, |p| {
                     p.m_cost() != wanted.m_cost()
@@ -415,6 +466,67 @@ mod tests {
                 .await
                 .unwrap();
             assert!(!v.matches, "{stored}");
+        }
+    }
+
+    #[tokio::test]
+    async fn passwords_are_normalised_and_legacy_hashes_still_match() {
+        use argon2::password_hash::PasswordHasher as _;
+        let h = fast();
+        let (nfc, nfd) = ("caf\u{e9} cr\u{e8}me", "cafe\u{301} cre\u{300}me");
+        assert_eq!(normalize_password(nfd), nfc);
+        assert!(matches!(normalize_password("ascii only"), Cow::Borrowed(_)));
+        assert_eq!(normalize_password("\u{fb03}x"), "ffix");
+        let verify = |password: &'static str, phc: String| {
+            let h = h.clone();
+            async move { h.verify(Secret::new(password), Some(phc)).await.unwrap() }
+        };
+        let matched = |needs_rehash| Verified {
+            matches: true,
+            needs_rehash,
+        };
+        // Hashed in NFKC: either spelling matches, nothing to replace.
+        let phc = h.hash(Secret::new(nfd)).await.unwrap();
+        assert_eq!(verify(nfc, phc.clone()).await, matched(false));
+        assert_eq!(verify(nfd, phc.clone()).await, matched(false));
+        // A hash of the typed NFD bytes, as made before normalisation: the typed form still
+        // matches, and asks to be replaced by a hash of the normalised form.
+        let params = PasswordParams::INSECURE_FAST_FOR_TESTS.argon2().unwrap();
+        let legacy = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password(nfd.as_bytes())
+            .unwrap()
+            .to_string();
+        assert_eq!(verify(nfd, legacy.clone()).await, matched(true));
+        // NFC typed is all there is to try: no match (the old hash knows only NFD bytes).
+        assert!(!verify(nfc, legacy.clone()).await.matches);
+        assert!(!verify("cafe\u{301} cre\u{300}mf", legacy).await.matches);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_user_costs_what_a_wrong_password_costs() {
+        let h = fast();
+        let stored = h.hash(Secret::new("the right password")).await.unwrap();
+        // Warm the dummy hash, which is made once.
+        h.verify(Secret::new("x"), None).await.unwrap();
+        for typed in ["a wrong password", "cafe\u{301} wrong", "\u{fb03} wrong"] {
+            let before = h.verifications();
+            assert!(
+                !h.verify(Secret::new(typed), Some(stored.clone()))
+                    .await
+                    .unwrap()
+                    .matches
+            );
+            let wrong = h.verifications() - before;
+            let before = h.verifications();
+            assert!(!h.verify(Secret::new(typed), None).await.unwrap().matches);
+            let unknown = h.verifications() - before;
+            assert_eq!(wrong, unknown, "{typed}");
+            let expected = if normalize_password(typed) == typed {
+                1
+            } else {
+                2
+            };
+            assert_eq!(wrong, expected, "{typed}");
         }
     }
 

@@ -31,6 +31,10 @@ pub struct AuthRequest {
     query: Option<String>,
     /// The headers the core reads, names lower-cased, in order.
     headers: Vec<(&'static str, String)>,
+    /// The size of every header given, read or not ([`header_block_len`]).
+    ///
+    /// [`header_block_len`]: crate::config::header_block_len
+    header_bytes: usize,
     /// The path parameter of the resolved route, percent-decoded.
     pub(crate) param: Option<String>,
     /// The body bytes.
@@ -60,6 +64,7 @@ impl AuthRequest {
             path: String::new(),
             query: None,
             headers: Vec::new(),
+            header_bytes: 0,
             param: None,
             body: Vec::new(),
         }
@@ -105,8 +110,13 @@ impl AuthRequest {
         self
     }
 
-    /// Adds a header in place; see [`header`](Self::header).
+    /// Adds a header in place; see [`header`](Self::header). Every header counts towards the
+    /// header block's size ([`HEADER_LIMIT`](crate::config::HEADER_LIMIT)), kept or not, so
+    /// adapters give every header of the request.
     pub fn push_header(&mut self, name: &str, value: &[u8]) {
+        self.header_bytes = self
+            .header_bytes
+            .saturating_add(crate::config::header_field_len(name.as_bytes(), value));
         if let Some(known) = READ_HEADERS.iter().find(|h| h.eq_ignore_ascii_case(name))
             && let Ok(value) = std::str::from_utf8(value)
         {
@@ -119,6 +129,12 @@ impl AuthRequest {
     pub fn body(mut self, body: Vec<u8>) -> Self {
         self.body = body;
         self
+    }
+
+    /// The size of the header block given so far
+    /// ([`header_block_len`](crate::config::header_block_len)).
+    pub fn header_bytes(&self) -> usize {
+        self.header_bytes
     }
 
     /// The first value of header `name` (lower-case).

@@ -204,7 +204,13 @@ pub struct JwtBackend {
     encoding: EncodingKey,
     current: VerifyKey,
     previous: Vec<VerifyKey>,
+    /// Seconds a token's `iat` and `nbf` may lie ahead of the verifier's clock.
+    leeway: Timestamp,
 }
+
+/// How far ahead of the verifier's clock a token's `iat` (and `nbf`) may lie by default: 60 s,
+/// for clocks of several instances that differ a little.
+pub const DEFAULT_LEEWAY: std::time::Duration = std::time::Duration::from_mins(1);
 
 impl fmt::Debug for JwtBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -215,6 +221,7 @@ impl fmt::Debug for JwtBackend {
                 "previous",
                 &self.previous.iter().map(|k| &k.kid).collect::<Vec<_>>(),
             )
+            .field("leeway", &self.leeway)
             .finish_non_exhaustive()
     }
 }
@@ -241,6 +248,7 @@ impl JwtBackend {
             encoding,
             current: VerifyKey::new(kid, SigningAlgorithm::HS256, decoding, None),
             previous: Vec::new(),
+            leeway: crate::service::secs(DEFAULT_LEEWAY),
         })
     }
 
@@ -269,6 +277,7 @@ impl JwtBackend {
             encoding,
             current: VerifyKey::new(kid, algorithm, decoding, Some(jwk)),
             previous: Vec::new(),
+            leeway: crate::service::secs(DEFAULT_LEEWAY),
         })
     }
 
@@ -291,6 +300,20 @@ impl JwtBackend {
         self.previous.extend(old.previous);
         self.previous.retain(|k| k.kid != self.current.kid);
         self
+    }
+
+    /// Lets a token's `iat` and `nbf` lie up to `leeway` ahead of the verifier's clock
+    /// (default [`DEFAULT_LEEWAY`]); beyond it the token is refused. The service sets it from
+    /// [`Settings::token_leeway`](crate::config::Settings::token_leeway).
+    #[must_use]
+    pub fn with_leeway(mut self, leeway: std::time::Duration) -> Self {
+        self.leeway = crate::service::secs(leeway);
+        self
+    }
+
+    /// How far ahead of the verifier's clock `iat` and `nbf` may lie.
+    pub fn leeway(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::try_from(self.leeway).unwrap_or(0))
     }
 
     /// The pinned algorithm of the signing key.
@@ -328,8 +351,11 @@ impl JwtBackend {
     /// Verifies `token` as a token of `kind` valid at `now`.
     ///
     /// Refused (as [`AuthError::InvalidToken`]): an unknown `kid`, an algorithm other than that
-    /// key's, a bad signature, a missing or malformed claim, the wrong `type`, `exp` at or
-    /// before `now`, `sub` not matching `id`.
+    /// key's, a header naming a critical extension (`crit`: none is understood, RFC 7515
+    /// 4.1.11) or carrying a key or a key's address (`jwk`, `jku`, `x5u`, `x5c`: keys come
+    /// from this backend only), a bad signature, a missing or malformed claim (`exp: null`
+    /// included), the wrong `type`, `exp` at or before `now`, `iat` or `nbf` more than the
+    /// [leeway](Self::with_leeway) after `now`, `iat` after `exp`, `sub` not matching `id`.
     pub fn decode(
         &self,
         token: &str,
@@ -337,6 +363,14 @@ impl JwtBackend {
         now: Timestamp,
     ) -> Result<Claims, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::InvalidToken)?;
+        if header.crit.is_some()
+            || header.jwk.is_some()
+            || header.jku.is_some()
+            || header.x5u.is_some()
+            || header.x5c.is_some()
+        {
+            return Err(AuthError::InvalidToken);
+        }
         let key = match header.kid.as_deref() {
             Some(kid) => std::iter::once(&self.current)
                 .chain(&self.previous)
@@ -344,12 +378,26 @@ impl JwtBackend {
                 .ok_or(AuthError::InvalidToken)?,
             None => &self.current,
         };
-        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &key.validation)
+        let data = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(
+            token,
+            &key.decoding,
+            &key.validation,
+        )
+        .map_err(|_| AuthError::InvalidToken)?;
+        let mut payload = data.claims;
+        // `nbf` is optional; present, it must be an instant.
+        let not_before = match payload.remove("nbf") {
+            None => None,
+            Some(value) => Some(value.as_i64().ok_or(AuthError::InvalidToken)?),
+        };
+        let claims: Claims = serde_json::from_value(serde_json::Value::Object(payload))
             .map_err(|_| AuthError::InvalidToken)?;
-        let claims = data.claims;
+        let latest_start = now.saturating_add(self.leeway);
         if claims.kind != kind
             || claims.exp <= now
             || claims.iat > claims.exp
+            || claims.iat > latest_start
+            || not_before.is_some_and(|nbf| nbf > latest_start)
             || claims.sub != claims.id.to_string()
         {
             return Err(AuthError::InvalidToken);
@@ -480,6 +528,164 @@ mod tests {
         // Garbage.
         for junk in ["", "a.b.c", "not a token", "....", "eyJ.eyJ.x"] {
             assert!(b.decode(junk, TokenKind::Access, NOW).is_err());
+        }
+    }
+
+    #[test]
+    fn clock_claims_beyond_the_leeway_are_refused() {
+        let b = JwtBackend::hs256(SECRET).unwrap();
+        assert_eq!(b.leeway(), DEFAULT_LEEWAY);
+        let hs = serde_json::json!({"alg": "HS256"});
+        let with = |mutate: &dyn Fn(&mut serde_json::Value)| {
+            let mut p = payload();
+            mutate(&mut p);
+            forge(&hs, &p, Algorithm::HS256)
+        };
+        // `iat` a year ahead, validly signed and not expired: refused.
+        let year = 365 * 24 * 3600;
+        let future = with(&|p| {
+            p["iat"] = serde_json::json!(NOW + year);
+            p["exp"] = serde_json::json!(NOW + year + 900);
+        });
+        assert!(b.decode(&future, TokenKind::Access, NOW).is_err());
+        // Within the leeway (another instance's clock a little ahead): accepted; a second
+        // beyond it: refused.
+        for (iat, ok) in [(NOW + 60, true), (NOW + 61, false)] {
+            let t = with(&|p| p["iat"] = serde_json::json!(iat));
+            assert_eq!(
+                b.decode(&t, TokenKind::Access, NOW).is_ok(),
+                ok,
+                "iat {iat}"
+            );
+        }
+        // `nbf`, when present, the same; it must be an instant.
+        for (nbf, ok) in [
+            (serde_json::json!(NOW - 10), true),
+            (serde_json::json!(NOW + 60), true),
+            (serde_json::json!(NOW + 61), false),
+            (serde_json::json!(NOW + year), false),
+            (serde_json::json!((NOW - 10).to_string()), false),
+            (serde_json::json!(null), false),
+        ] {
+            let t = with(&|p| p["nbf"] = nbf.clone());
+            assert_eq!(
+                b.decode(&t, TokenKind::Access, NOW).is_ok(),
+                ok,
+                "nbf {nbf}"
+            );
+        }
+        // The leeway is configurable.
+        let strict = JwtBackend::hs256(SECRET)
+            .unwrap()
+            .with_leeway(std::time::Duration::ZERO);
+        let ahead = with(&|p| p["iat"] = serde_json::json!(NOW + 1));
+        assert!(strict.decode(&ahead, TokenKind::Access, NOW).is_err());
+        assert!(b.decode(&ahead, TokenKind::Access, NOW).is_ok());
+    }
+
+    #[test]
+    fn headers_naming_extensions_or_keys_are_refused() {
+        let b = JwtBackend::hs256(SECRET).unwrap();
+        let p = payload();
+        // Signed with the right key, but naming a critical extension nobody understands.
+        for crit in [
+            serde_json::json!({"alg": "HS256", "crit": ["exp"]}),
+            serde_json::json!({"alg": "HS256", "crit": ["urn:example:unknown"], "urn:example:unknown": 1}),
+            serde_json::json!({"alg": "HS256", "crit": []}),
+        ] {
+            let t = forge(&crit, &p, Algorithm::HS256);
+            assert!(b.decode(&t, TokenKind::Access, NOW).is_err(), "{crit}");
+        }
+        // Carrying a key, or where to fetch one: keys come from the backend only, whatever
+        // signed the token (here even the right key).
+        let attacker = serde_json::json!({
+            "kty": "oct", "k": URL_SAFE_NO_PAD.encode(b"an attacker's secret of 32 bytes!!")
+        });
+        for header in [
+            serde_json::json!({"alg": "HS256", "jwk": attacker}),
+            serde_json::json!({"alg": "HS256", "jku": "https://attacker.example/jwks.json"}),
+            serde_json::json!({"alg": "HS256", "x5u": "https://attacker.example/cert.pem"}),
+            serde_json::json!({"alg": "HS256", "x5c": ["MIIB"]}),
+        ] {
+            let t = forge(&header, &p, Algorithm::HS256);
+            assert!(b.decode(&t, TokenKind::Access, NOW).is_err(), "{header}");
+        }
+        // `exp: null` is no expiry: refused, as a missing one is.
+        let mut no_exp = payload();
+        no_exp["exp"] = serde_json::Value::Null;
+        let t = forge(
+            &serde_json::json!({"alg": "HS256"}),
+            &no_exp,
+            Algorithm::HS256,
+        );
+        assert!(b.decode(&t, TokenKind::Access, NOW).is_err());
+    }
+
+    /// On each asymmetric backend, an HS256 token whose HMAC key is the public key's bytes
+    /// (PEM, DER, the JWK's members) is refused: the algorithm is pinned per key.
+    #[test]
+    fn hs256_keyed_with_the_public_key_is_refused() {
+        let keys: [(SigningAlgorithm, &[u8], &str); 3] = [
+            (
+                SigningAlgorithm::EdDSA,
+                include_bytes!("../testdata/ed25519.pem"),
+                include_str!("../testdata/ed25519.pub.pem"),
+            ),
+            (
+                SigningAlgorithm::ES256,
+                include_bytes!("../testdata/p256.pem"),
+                include_str!("../testdata/p256.pub.pem"),
+            ),
+            (
+                SigningAlgorithm::RS256,
+                include_bytes!("../testdata/rsa2048.pem"),
+                include_str!("../testdata/rsa2048.pub.pem"),
+            ),
+        ];
+        for (alg, private, public_pem) in keys {
+            let b = JwtBackend::from_private_pem(alg, private).unwrap();
+            let der: String = public_pem
+                .lines()
+                .filter(|l| !l.starts_with("-----"))
+                .collect();
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(der)
+                .unwrap();
+            let jwk = serde_json::to_value(b.public_jwk().unwrap()).unwrap();
+            let mut public_keys: Vec<Vec<u8>> = vec![
+                public_pem.as_bytes().to_vec(),
+                public_pem.trim_end().as_bytes().to_vec(),
+                der,
+                jwk.to_string().into_bytes(),
+            ];
+            for member in ["x", "n"] {
+                if let Some(value) = jwk[member].as_str() {
+                    public_keys.push(value.as_bytes().to_vec());
+                    public_keys.push(URL_SAFE_NO_PAD.decode(value).unwrap());
+                }
+            }
+            for key in public_keys {
+                for header in [
+                    serde_json::json!({"alg": "HS256", "kid": b.kid()}),
+                    serde_json::json!({"alg": "HS256"}),
+                ] {
+                    let message = format!("{}.{}", b64(&header), b64(&payload()));
+                    let signature = jsonwebtoken::crypto::sign(
+                        message.as_bytes(),
+                        &EncodingKey::from_secret(&key).unwrap(),
+                        Algorithm::HS256,
+                    )
+                    .unwrap();
+                    let t = format!("{message}.{signature}");
+                    assert!(
+                        b.decode(&t, TokenKind::Access, NOW).is_err(),
+                        "{alg} with {header}"
+                    );
+                }
+            }
+            // The backend's own tokens still verify.
+            let own = b.encode(&claims(TokenKind::Access)).unwrap();
+            assert!(b.decode(&own, TokenKind::Access, NOW).is_ok(), "{alg}");
         }
     }
 

@@ -9,7 +9,8 @@
 //! use std::sync::Arc;
 //! use authx_redis::RedisLimitStore;
 //!
-//! let limits = RedisLimitStore::connect("redis://127.0.0.1:6379", "authx").await?;
+//! // Made whether Redis answers yet or not; only a malformed URL fails here.
+//! let limits = RedisLimitStore::new("redis://127.0.0.1:6379", "authx")?;
 //! let builder = builder.limit_store(Arc::new(limits));
 //! # Ok(()) }
 //! ```
@@ -28,12 +29,15 @@
 //!   server's, such as a test clock, never makes a key vanish early. Revocations and cut-offs
 //!   come without a `now`: their keys are kept until `keep_until` by the system clock, while
 //!   whether they are still in force is judged, as for every key, by the service's `now`.
-//! - Keys are `{prefix}:window:{key}` (hash `end`, `count`), `{prefix}:failures:{key}` (hash
+//! - Keys are `{prefix}:rate:{key}` (a list of the instants, in Unix milliseconds, of the last
+//!   `max` counted events of a rate limit, newest first), `{prefix}:failures:{key}` (hash
 //!   `failures`, `locked_until`, `forget_at`), `{prefix}:revoked:{sid}` (the instant, in Unix
 //!   seconds, until which the revocation of session `sid` is kept), `{prefix}:cutoff:user:{id}`
 //!   (the cut-off of user `id`) and `{prefix}:cutoff:all` (the global cut-off). A cut-off is
 //!   stored as `{cutoff_ms}:{keep_until}`: the cut-off instant in Unix milliseconds, and the
 //!   instant in Unix seconds until which it is kept.
+//! - [`RedisLimitStore::new`] needs no live Redis: an application starts while Redis is down
+//!   and its calls fail until Redis answers ([`RedisLimitStore::connect`] waits for it).
 //! - When Redis is unreachable, slow or answers an error, the call fails with
 //!   [`StoreError::Unavailable`] (the service answers 503) after at most the store's timeout
 //!   ([`DEFAULT_TIMEOUT`] unless changed with [`RedisLimitStore::with_timeout`]). The
@@ -48,7 +52,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use authx_core::clock::{Millis, Timestamp};
-use authx_core::limit::{FailureState, LimitStore, Lockout, SessionStatus, WindowCount};
+use authx_core::limit::{FailureState, Hit, LimitStore, Lockout, RateLimit, SessionStatus};
 use authx_core::store::{StoreError, StoreResult, UserId};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, ParsingError, RedisError, RedisResult, Value};
@@ -115,11 +119,56 @@ impl std::fmt::Debug for RedisLimitStore {
 }
 
 impl RedisLimitStore {
+    /// A store for Redis at `url` (`redis://[user:password@]host[:port][/db]`), keys under
+    /// `key_prefix`, that connects when first used: it is made whether or not Redis answers
+    /// now, so an application starts while Redis is down, its calls fail with
+    /// [`StoreError::Unavailable`] (the service answers `503`) until Redis answers, and succeed
+    /// from then on. Only a URL that is not a Redis URL fails, at once.
+    ///
+    /// Call it inside a tokio runtime. [`ping`](Self::ping) tells whether Redis answers.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use authx_redis::RedisLimitStore;
+    /// // Nothing needs to listen yet.
+    /// assert!(RedisLimitStore::new("redis://127.0.0.1:1", "authx").is_ok());
+    /// assert!(RedisLimitStore::new("not a url", "authx").is_err());
+    /// # }
+    /// ```
+    pub fn new(url: &str, key_prefix: impl Into<String>) -> Result<Self, Error> {
+        Self::new_with_timeout(url, key_prefix, DEFAULT_TIMEOUT)
+    }
+
+    /// Like [`new`](Self::new), with `timeout` bounding each call and each connection
+    /// attempt.
+    pub fn new_with_timeout(
+        url: &str,
+        key_prefix: impl Into<String>,
+        timeout: Duration,
+    ) -> Result<Self, Error> {
+        let client = redis::Client::open(url).map_err(Error::InvalidUrl)?;
+        let manager = ConnectionManager::new_lazy_with_config(client, manager_config(timeout))
+            .map_err(Error::Connect)?;
+        Ok(Self::from_manager(manager, key_prefix).with_timeout(timeout))
+    }
+
+    /// Whether Redis answers (a `PING`, within the store's timeout).
+    pub async fn ping(&self) -> Result<(), Error> {
+        let answered = tokio::time::timeout(self.timeout, async {
+            let mut con = self.manager.clone();
+            redis::cmd("PING").query_async::<String>(&mut con).await
+        })
+        .await
+        .map_err(|_| Error::Timeout(self.timeout))?;
+        answered.map(drop).map_err(Error::Command)
+    }
+
     /// Connects to Redis at `url` (`redis://[user:password@]host[:port][/db]`) and namespaces
     /// every key under `key_prefix` (the examples use `authx`).
     ///
-    /// Fails when Redis cannot be reached within [`DEFAULT_TIMEOUT`], so a wrong URL shows at
-    /// start-up; later outages only fail the calls made while they last.
+    /// Fails when Redis cannot be reached within [`DEFAULT_TIMEOUT`], for applications that
+    /// must not start without it; later outages only fail the calls made while they last.
+    /// [`new`](Self::new) makes a store whether or not Redis answers.
     pub async fn connect(url: &str, key_prefix: impl Into<String>) -> Result<Self, Error> {
         Self::connect_with_timeout(url, key_prefix, DEFAULT_TIMEOUT).await
     }
@@ -234,13 +283,6 @@ fn lua_keep_until(keep_until: Timestamp) -> Timestamp {
     keep_until.clamp(-LUA_MAX_TIMESTAMP, LUA_MAX_TIMESTAMP)
 }
 
-/// The end of the fixed window of `window` seconds containing `now` (as the in-process store
-/// computes it: windows are aligned to multiples of their length).
-fn window_end(window: u64, now: Timestamp) -> Timestamp {
-    let window = i64::try_from(window.max(1)).unwrap_or(i64::MAX);
-    (now.div_euclid(window) + 1).saturating_mul(window)
-}
-
 /// A cut-off as stored, `{cutoff_ms}:{keep_until}` (see `scripts::CUT_OFF`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct StoredCutoff {
@@ -277,23 +319,32 @@ fn system_now() -> Timestamp {
 
 #[async_trait]
 impl LimitStore for RedisLimitStore {
-    async fn hit(&self, key: &str, window: u64, now: Timestamp) -> StoreResult<WindowCount> {
-        let key = self.key("window", key);
-        let end = window_end(window, now);
-        let left = end.saturating_sub(now);
-        let count: u64 = self
+    async fn hit(&self, key: &str, limit: RateLimit, now_ms: Millis) -> StoreResult<Hit> {
+        if limit.max == 0 {
+            return Ok(Hit::Counted);
+        }
+        if now_ms.unsigned_abs() > LUA_MAX_TIMESTAMP.unsigned_abs() {
+            return Err(StoreError::unavailable(Error::TimestampOutOfRange(now_ms)));
+        }
+        let key = self.key("rate", key);
+        let window_ms = limit.window_ms().min(LUA_MAX_DURATION.saturating_mul(1000));
+        // The key is needed until its newest event leaves the window.
+        let keep = expiry(window_ms.saturating_add(999) / 1000);
+        let retry_in_ms: u64 = self
             .call(|mut con| async move {
                 scripts::HIT
                     .key(key)
-                    .arg(end)
-                    .arg(expiry(left))
+                    .arg(now_ms)
+                    .arg(window_ms)
+                    .arg(limit.max)
+                    .arg(keep)
                     .invoke_async(&mut con)
                     .await
             })
             .await?;
-        Ok(WindowCount {
-            count,
-            resets_in: u64::try_from(left).unwrap_or(0),
+        Ok(match retry_in_ms {
+            0 => Hit::Counted,
+            retry_in_ms => Hit::Refused { retry_in_ms },
         })
     }
 

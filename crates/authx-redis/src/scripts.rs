@@ -8,23 +8,34 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-/// Counts one event in a fixed window.
+/// Counts one event under a sliding-window rate limit, unless the limit is reached.
 ///
-/// `KEYS[1]`: the window hash (`end`, `count`). `ARGV[1]`: the end of the window containing
-/// `now`, as computed by the caller; `ARGV[2]`: seconds to keep the key.
-/// Returns the count, this event included.
+/// `KEYS[1]`: the list of the instants (Unix milliseconds) of the last counted events, newest
+/// first. `ARGV`: `now` in milliseconds, the window in milliseconds, `max` (at least 1), and
+/// seconds to keep the key. Returns 0 when the event is counted, else the milliseconds until
+/// the oldest of the last `max` counted events leaves the window (at least 1); a refused event
+/// is not counted.
 ///
-/// A different stored `end` is another window (earlier or later): it starts again at 1, as the
-/// in-process store does.
+/// As `MemoryLimitStore::hit`: only the newest `max` events matter (more remain only if `max`
+/// was lowered), and only those after `now - window`.
 pub(crate) static HIT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-if redis.call('HGET', KEYS[1], 'end') == ARGV[1] then
-  return redis.call('HINCRBY', KEYS[1], 'count', 1)
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local max = tonumber(ARGV[3])
+redis.call('LTRIM', KEYS[1], 0, max - 1)
+while true do
+  local oldest = redis.call('LINDEX', KEYS[1], -1)
+  if not oldest or tonumber(oldest) > now - window then break end
+  redis.call('RPOP', KEYS[1])
 end
-redis.call('HSET', KEYS[1], 'end', ARGV[1], 'count', 1)
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-return 1
+if redis.call('LLEN', KEYS[1]) < max then
+  redis.call('LPUSH', KEYS[1], ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+  return 0
+end
+return tonumber(redis.call('LINDEX', KEYS[1], -1)) + window - now
 ",
     )
 });

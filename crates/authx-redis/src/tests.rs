@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use authx_core::limit::{
-    FailureState, LimitStore, Limits, Lockout, MemoryLimitStore, SessionStatus, WindowCount,
+    FailureState, Hit, LimitStore, Limits, Lockout, MemoryLimitStore, RateLimit, SessionStatus,
 };
 use authx_core::store::StoreError;
 use redis::aio::ConnectionManager;
@@ -98,74 +98,69 @@ fn lockout(threshold: u32, base: u64, max: u64, memory: u64) -> Lockout {
 // ---------------------------------------------------------------------------------------------
 // Scenarios every `LimitStore` must pass.
 
-async fn fixed_windows_reset(s: Arc<dyn LimitStore>) {
-    let hit = |key: &'static str, window, now| {
+fn rate(max: u32, window_ms: u64) -> RateLimit {
+    RateLimit {
+        max,
+        window: Duration::from_millis(window_ms),
+    }
+}
+
+fn refused(retry_in_ms: u64) -> Hit {
+    Hit::Refused { retry_in_ms }
+}
+
+async fn sliding_windows_have_no_edge(s: Arc<dyn LimitStore>) {
+    let hit = |key: &'static str, limit, now| {
         let s = s.clone();
-        async move { s.hit(key, window, now).await.expect("hit") }
+        async move { s.hit(key, limit, now).await.expect("hit") }
     };
-    assert_eq!(
-        hit("k", 60, 120).await,
-        WindowCount {
-            count: 1,
-            resets_in: 60
-        }
-    );
-    assert_eq!(
-        hit("k", 60, 150).await,
-        WindowCount {
-            count: 2,
-            resets_in: 30
-        }
-    );
-    assert_eq!(
-        hit("k", 60, 179).await,
-        WindowCount {
-            count: 3,
-            resets_in: 1
-        }
-    );
-    // Windows are aligned to multiples of their length: 180 starts a new one.
-    assert_eq!(
-        hit("k", 60, 180).await,
-        WindowCount {
-            count: 1,
-            resets_in: 60
-        }
-    );
+    let per_minute = rate(3, 60_000);
+    // 2026-01-01T00:00:00Z, a minute boundary.
+    let edge: i64 = 1_767_225_600_000;
+    // Three events in the last second before the boundary fill the window...
+    for at in [edge - 1_000, edge - 500, edge - 1] {
+        assert_eq!(hit("k", per_minute, at).await, Hit::Counted, "{at}");
+    }
+    // ...and the boundary changes nothing: refused, not counted, with the exact wait until
+    // the oldest leaves the window.
+    assert_eq!(hit("k", per_minute, edge).await, refused(59_000));
+    assert_eq!(hit("k", per_minute, edge + 58_999).await, refused(1));
+    assert_eq!(hit("k", per_minute, edge + 59_000).await, Hit::Counted);
+    // The next one leaves 500 ms later; the refused knocks meanwhile did not count.
+    assert_eq!(hit("k", per_minute, edge + 59_000).await, refused(500));
+    assert_eq!(hit("k", per_minute, edge + 59_500).await, Hit::Counted);
+    assert_eq!(hit("k", per_minute, edge + 59_500).await, refused(499));
     // Keys are independent.
-    assert_eq!(hit("other", 60, 181).await.count, 1);
-    assert_eq!(hit("k", 60, 181).await.count, 2);
-    // Skipping windows starts at 1 again; so does going back to an earlier window.
-    assert_eq!(hit("k", 60, 1_000).await.count, 1);
-    assert_eq!(hit("k", 60, 130).await.count, 1);
-    // Negative instants are aligned the same way (Euclidean division).
+    assert_eq!(hit("other", per_minute, edge).await, Hit::Counted);
+    // After a quiet window everything has left it.
+    for at in [edge + 200_000, edge + 200_001, edge + 200_002] {
+        assert_eq!(hit("k", per_minute, at).await, Hit::Counted);
+    }
+    assert_eq!(hit("k", per_minute, edge + 200_003).await, refused(59_997));
+    // A lowered `max` applies at once, to the newest events.
     assert_eq!(
-        hit("neg", 60, -1).await,
-        WindowCount {
-            count: 1,
-            resets_in: 1
-        }
+        hit("k", rate(1, 60_000), edge + 200_010).await,
+        refused(59_992)
     );
-    assert_eq!(hit("neg", 60, -60).await.count, 2);
-    // A zero window counts as one second.
-    assert_eq!(
-        hit("zero", 0, 10).await,
-        WindowCount {
-            count: 1,
-            resets_in: 1
-        }
-    );
-    // Realistic instants.
-    let now = 1_767_225_600; // 2026-01-01T00:00:00Z, a multiple of 1800
-    assert_eq!(
-        hit("mail", 1800, now + 5).await,
-        WindowCount {
-            count: 1,
-            resets_in: 1795
-        }
-    );
-    assert_eq!(hit("mail", 1800, now + 1799).await.count, 2);
-    assert_eq!(hit("mail", 1800, now + 1800).await.count, 1);
+    // Another window on the same key is judged on the same events.
+    assert_eq!(hit("k", rate(3, 1_000), edge + 201_001).await, Hit::Counted);
+    // `max` 0 is off: every event counts.
+    for _ in 0..5 {
+        assert_eq!(hit("off", rate(0, 60_000), edge).await, Hit::Counted);
+    }
+    // A zero window is a millisecond.
+    assert_eq!(hit("zero", rate(1, 0), 10).await, Hit::Counted);
+    assert_eq!(hit("zero", rate(1, 0), 10).await, refused(1));
+    assert_eq!(hit("zero", rate(1, 0), 11).await, Hit::Counted);
+    // Negative instants, and the confirmation mail limit's 30 minutes.
+    assert_eq!(hit("neg", rate(1, 1_000), -1_500).await, Hit::Counted);
+    assert_eq!(hit("neg", rate(1, 1_000), -501).await, refused(1));
+    assert_eq!(hit("neg", rate(1, 1_000), -500).await, Hit::Counted);
+    let mail = rate(2, 1_800_000);
+    assert_eq!(hit("mail", mail, edge + 5_000).await, Hit::Counted);
+    assert_eq!(hit("mail", mail, edge + 1_799_000).await, Hit::Counted);
+    assert_eq!(hit("mail", mail, edge + 1_800_000).await, refused(5_000));
+    assert_eq!(hit("mail", mail, edge + 1_805_000).await, Hit::Counted);
 }
 
 async fn lock_doubles_up_to_the_cap(s: Arc<dyn LimitStore>) {
@@ -541,18 +536,26 @@ async fn concurrent_failures_all_count(s: Arc<dyn LimitStore>) {
 }
 
 async fn concurrent_hits_all_count(s: Arc<dyn LimitStore>) {
+    // 100 hits at once against a limit of 60: exactly 60 are counted, whatever the order.
+    let limit = rate(60, 60_000);
     let tasks: Vec<_> = (0..100)
         .map(|_| {
             let s = s.clone();
-            tokio::spawn(async move { s.hit("ip", 60, 6_000).await.expect("hit").count })
+            tokio::spawn(async move { s.hit("ip", limit, 6_000_000).await.expect("hit") })
         })
         .collect();
-    let mut seen = BTreeSet::new();
+    let mut counted = 0;
     for t in tasks {
-        seen.insert(t.await.expect("task"));
+        match t.await.expect("task") {
+            Hit::Counted => counted += 1,
+            Hit::Refused { retry_in_ms } => assert_eq!(retry_in_ms, 60_000),
+        }
     }
-    assert_eq!(seen, (1..=100).collect(), "each call saw its own count");
-    assert_eq!(s.hit("ip", 60, 6_001).await.expect("hit").count, 101);
+    assert_eq!(counted, 60);
+    assert_eq!(
+        s.hit("ip", limit, 6_000_001).await.expect("hit"),
+        refused(59_999)
+    );
 }
 
 /// The cut-off and its `keep_until` given by task `i` below: user 7's (even `i`) are kept
@@ -625,11 +628,17 @@ async fn agrees_with_memory_store(s: Arc<dyn LimitStore>) {
         let user = i64::try_from(next(3)).expect("small") + 1;
         match next(9) {
             0 | 1 => {
-                let window = [1, 7, 60][usize::try_from(next(3)).expect("small")];
+                let limit = [
+                    rate(1, 1_000),
+                    rate(3, 7_000),
+                    rate(5, 60_000),
+                    rate(2, 1_500),
+                ][usize::try_from(next(4)).expect("small")];
+                let at = now * 1000 + i64::try_from(next(1000)).expect("small");
                 assert_eq!(
-                    s.hit(key, window, now).await.expect("hit"),
-                    reference.hit(key, window, now).await.expect("hit"),
-                    "step {step}: hit {key} {window} at {now}"
+                    s.hit(key, limit, at).await.expect("hit"),
+                    reference.hit(key, limit, at).await.expect("hit"),
+                    "step {step}: hit {key} {limit:?} at {at}"
                 );
             }
             2 => assert_eq!(
@@ -723,7 +732,7 @@ macro_rules! limit_store_tests {
 }
 
 limit_store_tests!(
-    fixed_windows_reset,
+    sliding_windows_have_no_edge,
     lock_doubles_up_to_the_cap,
     failures_are_forgotten,
     failures_reset,
@@ -747,7 +756,9 @@ async fn keys_are_namespaced_and_collected_no_earlier_than_needed() {
         return;
     };
     let s = redis.store().await;
-    s.hit("login:ip:127.0.0.1", 60, 120).await.expect("hit");
+    s.hit("login:ip:127.0.0.1", rate(30, 60_000), 120_000)
+        .await
+        .expect("hit");
     s.record_failure("login:user:7", &Limits::default().lockout, 1000)
         .await
         .expect("record");
@@ -760,7 +771,7 @@ async fn keys_are_namespaced_and_collected_no_earlier_than_needed() {
     assert_eq!(
         redis.keys(),
         BTreeSet::from([
-            format!("{p}:window:login:ip:127.0.0.1"),
+            format!("{p}:rate:login:ip:127.0.0.1"),
             format!("{p}:failures:login:user:7"),
             format!("{p}:revoked:sid-1"),
             format!("{p}:cutoff:user:7"),
@@ -772,8 +783,15 @@ async fn keys_are_namespaced_and_collected_no_earlier_than_needed() {
     assert_eq!(redis.get("cutoff:user:7").as_deref(), Some("5000:100"));
     assert_eq!(redis.get("cutoff:all").as_deref(), Some("6000:100"));
     // Expiry is relative to the caller's `now`, whatever Redis's clock says, plus a margin.
-    let window = redis.ttl("window:login:ip:127.0.0.1");
-    assert!((60..=60 + 300).contains(&window), "window TTL {window}");
+    let window = redis.ttl("rate:login:ip:127.0.0.1");
+    assert!((60..=60 + 300).contains(&window), "rate TTL {window}");
+    let events: Vec<String> = redis::cmd("LRANGE")
+        .arg(format!("{p}:rate:login:ip:127.0.0.1"))
+        .arg(0)
+        .arg(-1)
+        .query(&mut redis.connection())
+        .expect("LRANGE");
+    assert_eq!(events, ["120000"]);
     let failures = redis.ttl("failures:login:user:7");
     assert!(failures >= 24 * 3600, "failures TTL {failures}");
     // A revocation or cut-off already over by the system clock is kept for the margin only.
@@ -863,8 +881,20 @@ async fn two_instances_share_lockout_and_revocations() {
         a.session_status("other", 8, now).await.expect("status"),
         cut_off_at(now * 1000 - 1)
     );
-    assert_eq!(a.hit("ip", 60, now).await.expect("hit").count, 1);
-    assert_eq!(b.hit("ip", 60, now).await.expect("hit").count, 2);
+    // One window, whichever instance counts.
+    let limit = rate(2, 60_000);
+    assert_eq!(
+        a.hit("ip", limit, now * 1000).await.expect("hit"),
+        Hit::Counted
+    );
+    assert_eq!(
+        b.hit("ip", limit, now * 1000).await.expect("hit"),
+        Hit::Counted
+    );
+    assert_eq!(
+        a.hit("ip", limit, now * 1000 + 1).await.expect("hit"),
+        refused(59_999)
+    );
 
     // Another prefix is another user base.
     let other = RedisLimitStore::connect(&redis.url, format!("{}-other", redis.prefix))
@@ -899,7 +929,7 @@ async fn assert_every_call_unavailable(s: &RedisLimitStore, timeout: Duration) -
     for call in 0..8 {
         let started = Instant::now();
         let result = match call {
-            0 => s.hit("k", 60, 0).await.map(drop),
+            0 => s.hit("k", rate(1, 60_000), 0).await.map(drop),
             1 => s.failures("k", 0).await.map(drop),
             2 => s.record_failure("k", &l, 0).await.map(drop),
             3 => s.reset_failures("k").await,
@@ -942,6 +972,48 @@ async fn closed_port_is_unavailable_not_a_panic() {
     assert_every_call_unavailable(&lazy_store(&url, timeout), timeout).await;
 }
 
+/// Made while nothing listens on its port (a malformed URL still fails at once); every call is
+/// `Unavailable` meanwhile; once a Redis answers on that port, calls succeed, with no restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_while_redis_is_down_then_recovers() {
+    for bad in ["not a url", "http://127.0.0.1:6379", "redis://[::1"] {
+        assert!(
+            matches!(RedisLimitStore::new(bad, "p"), Err(Error::InvalidUrl(_))),
+            "{bad}"
+        );
+    }
+    let Some(redis) = TestRedis::new() else {
+        return;
+    };
+    let Some((_, target)) = tcp_target(&redis) else {
+        return;
+    };
+    let port = authx_testkit::ReservedPort::new();
+    let url = format!("redis://{}", port.addr());
+    let timeout = Duration::from_millis(500);
+    let started = Instant::now();
+    let s = RedisLimitStore::new_with_timeout(&url, redis.prefix.clone(), timeout)
+        .expect("made without Redis");
+    assert!(started.elapsed() < Duration::from_millis(100));
+    assert!(s.ping().await.is_err());
+    assert_every_call_unavailable(&s, timeout).await;
+
+    // A Redis comes up on that port (the proxy in front of the test Redis).
+    let listener = port.listen_async();
+    let proxy = Proxy::start_on(listener, target);
+    assert_eq!(once_back(&s, "acct", 1000).await, FailureState::default());
+    s.ping().await.expect("answers");
+    let l = Limits::default().lockout;
+    assert_eq!(
+        s.record_failure("acct", &l, 1000)
+            .await
+            .expect("record")
+            .failures,
+        1
+    );
+    proxy.stop().await;
+}
+
 #[tokio::test]
 async fn hung_redis_times_out() {
     // Accepts connections and never answers.
@@ -981,6 +1053,10 @@ struct Proxy {
 impl Proxy {
     async fn start(port: u16, target: String) -> Self {
         let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
+        Self::start_on(listener, target)
+    }
+
+    fn start_on(listener: TcpListener, target: String) -> Self {
         let port = listener.local_addr().expect("addr").port();
         let frozen = Arc::new(AtomicBool::new(false));
         let commands = Arc::new(AtomicU64::new(0));

@@ -214,10 +214,13 @@ async fn serve(req: &Request<'_>, data: Data<'_>, routers: Routers) -> AuthRespo
     };
     let query = req.uri().query().map(|q| q.as_str());
     let mut core = core_request(peer.ip(), req).at(req.method().as_str(), prefix, relative, query);
-    // Read one byte past the limit so an oversized body is told apart from a full one.
+    // Read one byte past the limit so an oversized body is told apart from a full one; a
+    // body that cannot be read as sent (a broken chunked encoding, a connection cut short) is
+    // `400 invalid_body`, as in the other adapters.
     match data.open((BODY_LIMIT + 1).bytes()).into_bytes().await {
         Ok(bytes) if bytes.len() <= BODY_LIMIT => core.body = bytes.into_inner(),
-        _ => return AuthResponse::from_error(&AuthError::PayloadTooLarge),
+        Ok(_) => return AuthResponse::from_error(&AuthError::PayloadTooLarge),
+        Err(_) => return AuthResponse::from_error(&AuthError::malformed_body()),
     }
     auth.serve(routers, core).await
 }

@@ -143,6 +143,15 @@ pub struct Statements {
     /// `$1` name, `$2` holder, `$3` now, `$4` until: takes or renews a lease (one row changed)
     /// if it is free or already the holder's.
     pub(crate) acquire_lease: &'static str,
+    /// → `(user id, email)` of the users migration 4 listed for a rewrite of their email.
+    pub(crate) pending_email_forms: &'static str,
+    /// `$1` id, `$2` email as stored, `$3` email in its one form.
+    pub(crate) rewrite_user_email: &'static str,
+    /// `$1` user id, `$2` email as stored, `$3` email in its one form: the user's emailed
+    /// tokens bound to the old form are bound to the new one.
+    pub(crate) rewrite_token_emails: &'static str,
+    /// `$1` user id: takes the user off migration 4's list.
+    pub(crate) done_email_form: &'static str,
     /// `$1` now, `$2` limit: deletes ended and expired sessions and those before the cut-off.
     pub(crate) purge_sessions: &'static str,
     /// `$1` now, `$2` limit: deletes used and expired emailed tokens.

@@ -19,6 +19,9 @@ pub enum Error {
     /// The embedded migrations could not be applied.
     #[error("database migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Stored emails could not be rewritten into their one form (migration 4).
+    #[error("rewriting stored emails into their stored form failed")]
+    Rewrite(#[source] authx_core::store::StoreError),
 }
 
 /// The unique indexes on `users`, named alike in both schemas.

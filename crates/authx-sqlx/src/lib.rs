@@ -18,6 +18,8 @@ use authx_core::store::Repo;
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod dialect;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod email_forms;
 mod error;
 #[cfg(feature = "postgres")]
 mod postgres;

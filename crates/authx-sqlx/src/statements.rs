@@ -230,3 +230,12 @@ pub(crate) const PURGE_EMAIL_TOKENS: &str = "DELETE FROM email_tokens WHERE hash
 /// Served by the index on `coalesce(sent_at, failed_at)`; pending mail has neither.
 pub(crate) const PURGE_MAIL: &str = "DELETE FROM mail_outbox WHERE id IN (\
      SELECT id FROM mail_outbox WHERE coalesce(sent_at, failed_at) < $1 LIMIT $2)";
+
+// Migration 4's rewrite of stored emails into their one form (`crate::email_forms`).
+pub(crate) const PENDING_EMAIL_FORMS: &str = "SELECT p.user_id, u.email FROM email_forms_pending p \
+     JOIN users u ON u.id = p.user_id ORDER BY p.user_id";
+pub(crate) const REWRITE_USER_EMAIL: &str =
+    "UPDATE users SET email = $3 WHERE id = $1 AND email = $2";
+pub(crate) const REWRITE_TOKEN_EMAILS: &str =
+    "UPDATE email_tokens SET email = $3 WHERE user_id = $1 AND email = $2";
+pub(crate) const DONE_EMAIL_FORM: &str = "DELETE FROM email_forms_pending WHERE user_id = $1";

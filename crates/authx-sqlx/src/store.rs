@@ -76,7 +76,7 @@ impl<DB: Dialect> SqlStore<DB> {
 
     /// Waits for this store's turn to write, where the dialect queues writes; held by every
     /// write, transaction or single statement, until it is done.
-    async fn write_turn(&self) -> Option<OwnedMutexGuard<()>> {
+    pub(crate) async fn write_turn(&self) -> Option<OwnedMutexGuard<()>> {
         match &self.writer {
             Some(writer) => Some(writer.clone().lock_owned().await),
             None => None,
@@ -84,7 +84,7 @@ impl<DB: Dialect> SqlStore<DB> {
     }
 
     /// Begins a transaction that writes (every transaction of the store does).
-    async fn begin_write(&self) -> StoreResult<Transaction<'static, DB>> {
+    pub(crate) async fn begin_write(&self) -> StoreResult<Transaction<'static, DB>> {
         match DB::BEGIN_WRITE {
             Some(begin) => self.pool.begin_with(begin).await,
             None => self.pool.begin().await,

@@ -320,6 +320,7 @@ store_tests!(
     reconnecting_finds_the_data_migrated_once,
     upgrades_a_version_1_database from V1,
     upgrades_a_version_2_database from V2,
+    upgrades_rewrite_emails_into_one_form from V3,
 );
 
 // ----- fixtures -----
@@ -3257,7 +3258,7 @@ async fn reconnecting_finds_the_data_migrated_once(store: Store) {
             .db
             .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
             .await,
-        [1, 2, 3, 4]
+        [1, 2, 3, 4, 5]
     );
 }
 
@@ -3447,7 +3448,7 @@ async fn upgraded_sessions_keep_working(store: &Store) {
             .db
             .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
             .await,
-        [1, 2, 3, 4]
+        [1, 2, 3, 4, 5]
     );
 
     // The emailed token, bound to no state, still works.
@@ -3467,6 +3468,77 @@ async fn upgraded_sessions_keep_working(store: &Store) {
     // New sessions open beside the old ones.
     open_session(store, &session("s6", 1, "n1", NOW_MS + 50_000, NOW + DAY)).await;
     assert_eq!(live(store, 1, NOW + 50).await, ["s6", "s2", "s1", "s5"]);
+}
+
+/// Users as schema version 3 stored them, emails as typed (the domain lower-cased): 1 with
+/// a decomposed local part and a Unicode domain, and a confirmation token bound to that
+/// address; 2 with the ASCII form of that domain; 3 with the Unicode form of 2's address (two
+/// accounts for one mailbox); 4 plain ASCII; 5 no valid address by today's rules.
+const V3: Seed = Seed {
+    migrations: 3,
+    sql: "\
+        INSERT INTO users (email, username, password_hash, created_at) VALUES \
+        ('jose\u{301}@b\u{fc}cher.example', 'jose', 'x', 1700000000), \
+        ('ada@xn--bcher-kva.example', 'ada', 'x', 1700000000), \
+        ('ADA@b\u{fc}cher.example', 'ada2', 'x', 1700000000), \
+        ('plain@example.com', 'plain', 'x', 1700000000), \
+        ('odd@under_sc\u{f6}re.example', 'odd', 'x', 1700000000); \
+        INSERT INTO email_tokens (hash, purpose, user_id, email, created_at, expires_at) \
+        VALUES ('jose-token', 'confirm_email', 1, 'jose\u{301}@b\u{fc}cher.example', \
+        1700000000, 1700086400);",
+};
+
+async fn upgrades_rewrite_emails_into_one_form(store: Store) {
+    let emails = |store: Store| async move {
+        let mut emails = Vec::new();
+        for id in 1..=5 {
+            emails.push(user(&store, id).await.email);
+        }
+        emails
+    };
+    let upgraded = [
+        "jos\u{e9}@xn--bcher-kva.example",
+        "ada@xn--bcher-kva.example",
+        // Its new form is account 2's: left as it was, still apart from it.
+        "ADA@b\u{fc}cher.example",
+        "plain@example.com",
+        "odd@under_sc\u{f6}re.example",
+    ];
+    assert_eq!(emails(store.clone()).await, upgraded);
+    // Found by its address in the stored form, however it was typed at login.
+    let jose = store
+        .users()
+        .user_by_email("jos\u{e9}@xn--bcher-kva.example")
+        .await
+        .expect("lookup")
+        .expect("found");
+    assert_eq!(jose.id, 1);
+    // The token mailed to the old form is bound to the new one, so it still confirms.
+    assert_eq!(
+        find(&store, "jose-token", TokenPurpose::ConfirmEmail, NOW + 40)
+            .await
+            .map(|t| t.email),
+        Some(jose.email.clone())
+    );
+    assert!(redeem(&store, confirming("jose-token", &jose, NOW + 40, &[])).await);
+    // The list is done; opening again changes nothing.
+    assert_eq!(
+        store
+            .db
+            .ints("SELECT user_id FROM email_forms_pending")
+            .await,
+        Vec::<i64>::new()
+    );
+    let again = crate::connect(&store.url).await.expect("reopened");
+    drop(again);
+    assert_eq!(emails(store.clone()).await, upgraded);
+    assert_eq!(
+        store
+            .db
+            .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
+            .await,
+        [1, 2, 3, 4, 5]
+    );
 }
 
 // ----- backends -----

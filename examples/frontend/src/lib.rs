@@ -143,7 +143,29 @@ pub fn respond(method: &str, path: &str, body: &[u8], config: &FrontendConfig) -
             Some(ok("application/json", "no-store", Cow::Owned(json)))
         }
         "/demo/qr" if method == "POST" => Some(qr(body)),
+        // The front end's own paths with another method.
+        path if PAGES.contains(&path)
+            || matches!(
+                path,
+                "/assets/app.js" | "/assets/style.css" | "/config.json" | "/demo/qr"
+            ) =>
+        {
+            Some(json_error(405, "Method not allowed", "method_not_allowed"))
+        }
         _ => None,
+    }
+}
+
+/// An error in the contract's JSON form.
+fn json_error(status: u16, detail: &str, code: &str) -> Reply {
+    Reply {
+        status,
+        headers: secure("application/json", "no-store"),
+        body: Cow::Owned(
+            serde_json::json!({ "detail": detail, "code": code })
+                .to_string()
+                .into_bytes(),
+        ),
     }
 }
 
@@ -156,15 +178,7 @@ fn qr(body: &[u8]) -> Reply {
     struct Request {
         data: String,
     }
-    let error = |status: u16, detail: &str, code: &str| Reply {
-        status,
-        headers: secure("application/json", "no-store"),
-        body: Cow::Owned(
-            serde_json::json!({ "detail": detail, "code": code })
-                .to_string()
-                .into_bytes(),
-        ),
-    };
+    let error = json_error;
     let Ok(Request { data }) = serde_json::from_slice::<Request>(body) else {
         return error(
             400,
@@ -205,7 +219,11 @@ mod tests {
                     .contains(&("Referrer-Policy", "no-referrer".into()))
             );
         }
-        assert!(respond("POST", "/", b"", &config).is_none());
+        assert_eq!(respond("POST", "/", b"", &config).unwrap().status, 405);
+        assert_eq!(
+            respond("GET", "/demo/qr", b"", &config).unwrap().status,
+            405
+        );
         assert!(respond("GET", "/elsewhere", b"", &config).is_none());
         assert!(respond("GET", "/assets/app.js", b"", &config).is_some());
         let json = respond("GET", "/config.json", b"", &config).unwrap();

@@ -45,6 +45,36 @@ pub enum ConfigError {
 /// The body limit of the contract: 16 KiB.
 pub const BODY_LIMIT: usize = 16 * 1024;
 
+/// The largest header block authx serves: 32 KiB, measured by [`header_block_len`]. A bigger
+/// one is answered `431` (code `headers_too_large`) before anything else happens. The
+/// framework's server reads the block first, and may refuse bigger ones itself (see the
+/// framework guides).
+pub const HEADER_LIMIT: usize = 32 * 1024;
+
+/// The size of a header block as authx measures it against [`HEADER_LIMIT`]: every field as
+/// sent on the wire, `name: value` and its line end.
+///
+/// ```
+/// use authx_core::config::header_block_len;
+/// assert_eq!(header_block_len([("Host", "a"), ("Cookie", "x=1")]), 9 + 13);
+/// ```
+pub fn header_block_len<I, N, V>(fields: I) -> usize
+where
+    I: IntoIterator<Item = (N, V)>,
+    N: AsRef<[u8]>,
+    V: AsRef<[u8]>,
+{
+    fields
+        .into_iter()
+        .map(|(name, value)| header_field_len(name.as_ref(), value.as_ref()))
+        .fold(0, usize::saturating_add)
+}
+
+/// One field's share of [`header_block_len`]: `name: value\r\n`.
+pub(crate) fn header_field_len(name: &[u8], value: &[u8]) -> usize {
+    name.len().saturating_add(value.len()).saturating_add(4)
+}
+
 /// Builds an [`Auth`].
 ///
 /// ```no_run

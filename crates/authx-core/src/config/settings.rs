@@ -27,6 +27,10 @@ pub struct Settings {
     pub display_name: Option<String>,
     /// Token and session lifetimes.
     pub lifetimes: Lifetimes,
+    /// How far a token's `iat` (and `nbf`) may lie ahead of the service's clock (default 60 s,
+    /// for instances whose clocks differ a little); a token issued further in the future is
+    /// refused, however well signed.
+    pub token_leeway: Duration,
     /// Cookie names and attributes.
     pub cookies: CookieSettings,
     /// Abuse limits.
@@ -87,6 +91,7 @@ impl Default for Settings {
             site: "authx".into(),
             display_name: None,
             lifetimes: Lifetimes::default(),
+            token_leeway: crate::token::DEFAULT_LEEWAY,
             cookies: CookieSettings::default(),
             limits: Limits::default(),
             hide_user_existence: false,

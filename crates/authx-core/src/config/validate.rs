@@ -12,6 +12,8 @@ use crate::token::JwtBackend;
 
 /// Most users one search page may hold, so one request never reads an unbounded table.
 const MAX_SEARCH_PAGE_SIZE: u32 = 1000;
+/// The largest [`Settings::token_leeway`]: an hour.
+const MAX_TOKEN_LEEWAY: std::time::Duration = std::time::Duration::from_hours(1);
 
 /// The validated configuration an [`Auth`](crate::Auth) runs with: its [`Settings`] (read
 /// through `Deref`), normalised, and what follows from them.
@@ -59,6 +61,37 @@ impl AuthBuilder {
         let (base_url, base_origin, host) = parse_base_url(&settings.base_url)?;
         settings.base_url = base_url;
         check_lifetimes(&settings.lifetimes)?;
+        if settings.token_leeway > MAX_TOKEN_LEEWAY {
+            return Err(ConfigError::Invalid(format!(
+                "the token leeway must be at most {} s: a token issued further in the future \
+                 is a forgery or a broken clock",
+                MAX_TOKEN_LEEWAY.as_secs()
+            )));
+        }
+        let tokens = tokens.with_leeway(settings.token_leeway);
+        // Admin addresses compare with stored ones, so they take the stored form too.
+        settings.admin_emails = settings
+            .admin_emails
+            .iter()
+            .map(|email| {
+                settings.policy.email(email).map_err(|_| {
+                    ConfigError::Invalid(format!("admin email {email:?} is not a valid address"))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        for (name, limit) in [
+            ("login_per_ip", settings.limits.login_per_ip),
+            (
+                "confirmation_per_user",
+                settings.limits.confirmation_per_user,
+            ),
+        ] {
+            if limit.max > 0 && limit.window.is_zero() {
+                return Err(ConfigError::Invalid(format!(
+                    "the {name} limit needs a window above zero (or a max of 0 to turn it off)"
+                )));
+            }
+        }
         let policy = &settings.policy;
         if policy.password_min == 0 || policy.password_min > policy.password_max {
             return Err(ConfigError::Invalid(

@@ -36,6 +36,18 @@ pub(crate) fn resolve(trusted: &[ipnet::IpNet], req: &AuthRequest) -> IpAddr {
     client
 }
 
+/// The client as a rate limit sees it: an IPv4 address alone, an IPv6 address by its /64
+/// (the prefix a single host or customer is given: all of it is one client).
+pub(crate) fn rate_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or_else(
+            || ipnet::Ipv6Net::new_assert(v6, 64).trunc().to_string(),
+            |v4| v4.to_string(),
+        ),
+    }
+}
+
 fn parse_forwarded_ip(raw: &str) -> Option<IpAddr> {
     let v = raw.trim().trim_matches('"');
     if let Ok(ip) = v.parse() {
@@ -58,6 +70,20 @@ mod tests {
             .fold(AuthRequest::new(peer.into()), |r, (n, v)| {
                 r.header(n, v.as_bytes())
             })
+    }
+
+    #[test]
+    fn rate_keys_group_ipv6_by_64() {
+        let key = |ip: &str| rate_key(ip.parse().unwrap());
+        assert_eq!(key("203.0.113.7"), "203.0.113.7");
+        // One host's addresses in one /64 are one client; the next /64 is another.
+        assert_eq!(key("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:3::1"), "2001:db8:1:3::/64");
+        assert_eq!(key("::1"), "::/64");
+        // A dual-stack socket reports IPv4 clients as mapped addresses: each is its own.
+        assert_eq!(key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_ne!(key("::ffff:203.0.113.7"), key("::ffff:203.0.113.8"));
     }
 
     #[test]

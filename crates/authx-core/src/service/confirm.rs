@@ -58,10 +58,12 @@ impl Auth {
         let (hash, _, user) = self.checked_email_token(purpose, raw).await?;
         let config = &self.inner.config;
         // The first admin: an address listed in the configuration gets `admin` once proven.
+        // Both are in the stored form (`build()` normalised the list).
+        let stored = user.email.to_lowercase();
         let grant = if config
             .admin_emails
             .iter()
-            .any(|e| e.eq_ignore_ascii_case(&user.email))
+            .any(|e| e.to_lowercase() == stored)
             && !user.is_admin()
         {
             tracing::info!(

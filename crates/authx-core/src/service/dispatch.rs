@@ -58,6 +58,10 @@ impl Auth {
         routers: Routers,
         mut req: AuthRequest,
     ) -> Result<AuthResponse, AuthError> {
+        // Before anything reads them: a header block this big is an attack or a broken client.
+        if req.header_bytes() > crate::config::HEADER_LIMIT {
+            return Err(AuthError::HeadersTooLarge);
+        }
         let found = routes::lookup(routers, req.method(), req.path())?;
         req.param = found.param;
         let route = found.route;

@@ -52,7 +52,7 @@ impl Auth {
         let inner = &self.inner;
         // Every request counts, malformed ones too, as for login.
         self.throttle(
-            &format!("forgot:ip:{}", self.client_ip(req)),
+            &format!("forgot:ip:{}", self.client_network(req)),
             inner.config.limits.forgot_password_per_ip,
         )
         .await?;

@@ -16,13 +16,14 @@ impl Auth {
 
         // Throttled first: a blocked request never reaches the password check.
         self.throttle(
-            &format!("login:ip:{}", self.client_ip(req)),
+            &format!("login:ip:{}", self.client_network(req)),
             inner.config.limits.login_per_ip,
         )
         .await?;
 
         let fields = Fields::of(req)?;
-        let login = fields.string("login")?.trim();
+        // Emails in their stored form: a Unicode-equivalent spelling is the same account.
+        let login = &inner.config.policy.login(fields.string("login")?);
         let password = fields.string("password")?;
 
         let user = if login.contains('@') {

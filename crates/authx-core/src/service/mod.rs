@@ -163,6 +163,12 @@ impl Auth {
         &self.inner.tokens
     }
 
+    /// The password hasher (its [`verifications`](PasswordHasher::verifications) count what
+    /// password checks cost).
+    pub fn passwords(&self) -> &PasswordHasher {
+        &self.inner.passwords
+    }
+
     /// The current time of the service's clock, in seconds.
     pub fn now(&self) -> Timestamp {
         self.inner.clock.now()
@@ -187,8 +193,9 @@ impl Auth {
     }
 
     /// Counts one event of `key` against `limit` (a `max` of 0 turns it off): `429 Too many
-    /// requests` with `Retry-After` once over it. Every rate limit of every route goes through
-    /// here.
+    /// requests` once `limit.max` events were counted in the last `limit.window` (a sliding
+    /// window), with `Retry-After` the seconds until one is counted again, rounded up. A
+    /// refused event is not counted. Every rate limit of every route goes through here.
     pub(crate) async fn throttle(
         &self,
         key: &str,
@@ -197,22 +204,25 @@ impl Auth {
         if limit.max == 0 {
             return Ok(());
         }
-        let hit = self
-            .inner
-            .limits
-            .hit(key, limit.window.as_secs(), self.now())
-            .await?;
-        if hit.count > u64::from(limit.max) {
-            return Err(AuthError::TooManyRequests {
-                retry_after: hit.resets_in.max(1),
-            });
+        let now_ms = self.inner.clock.now_ms();
+        match self.inner.limits.hit(key, limit, now_ms).await? {
+            crate::limit::Hit::Counted => Ok(()),
+            crate::limit::Hit::Refused { retry_in_ms } => Err(AuthError::TooManyRequests {
+                retry_after: retry_in_ms.div_ceil(1000).max(1),
+            }),
         }
-        Ok(())
     }
 
     /// The client's IP: the socket peer, or, when the peer is a trusted proxy, the right-most
     /// address of `X-Forwarded-For` (or `Forwarded`) that is not a trusted proxy.
     pub fn client_ip(&self, req: &AuthRequest) -> IpAddr {
         client_ip::resolve(&self.inner.config.trusted_proxies, req)
+    }
+
+    /// The client as rate limits key it: its IPv4 address (an IPv4-mapped IPv6 address counts
+    /// as the IPv4 address), or the /64 network of its IPv6 address, since one IPv6 host
+    /// holds a whole /64 to pick addresses from (`2001:db8:1:2::/64`).
+    pub fn client_network(&self, req: &AuthRequest) -> String {
+        client_ip::rate_key(self.client_ip(req))
     }
 }
