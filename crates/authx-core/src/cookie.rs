@@ -37,6 +37,9 @@ pub struct CookieSettings {
     pub host_prefix: bool,
     /// Name of the readable double-submit CSRF cookie (default `csrf_token`).
     pub csrf_name: String,
+    /// Name of the second-factor challenge cookie (default `authx_2fa`): HttpOnly, set by a
+    /// login that needs a second factor, read by `POST /login/2fa`.
+    pub challenge_name: String,
 }
 
 impl Default for CookieSettings {
@@ -50,6 +53,7 @@ impl Default for CookieSettings {
             same_site: SameSite::Lax,
             host_prefix: false,
             csrf_name: "csrf_token".into(),
+            challenge_name: "authx_2fa".into(),
         }
     }
 }
@@ -63,6 +67,8 @@ pub enum TokenCookie {
     Refresh,
     /// The double-submit CSRF cookie (readable by scripts).
     Csrf,
+    /// The second-factor challenge cookie.
+    Challenge,
 }
 
 /// Renders and reads the token cookies for one configuration.
@@ -73,6 +79,7 @@ pub(crate) struct CookieJar {
     access_name: String,
     refresh_name: String,
     csrf_name: String,
+    challenge_name: String,
 }
 
 impl CookieJar {
@@ -97,6 +104,7 @@ impl CookieJar {
             &settings.access_name,
             &settings.refresh_name,
             &settings.csrf_name,
+            &settings.challenge_name,
         ] {
             let valid = !name.is_empty()
                 && name
@@ -108,18 +116,22 @@ impl CookieJar {
                 )));
             }
         }
-        if settings.access_name == settings.refresh_name
-            || settings.csrf_name == settings.access_name
-            || settings.csrf_name == settings.refresh_name
-        {
+        let names = [
+            &settings.access_name,
+            &settings.refresh_name,
+            &settings.csrf_name,
+            &settings.challenge_name,
+        ];
+        if (1..names.len()).any(|i| names[..i].contains(&names[i])) {
             return Err(ConfigError::Invalid(
-                "the access and refresh cookies need different names".into(),
+                "the access, refresh, CSRF and challenge cookies need different names".into(),
             ));
         }
         Ok(Self {
             access_name: format!("{prefix}{}", settings.access_name),
             refresh_name: format!("{prefix}{}", settings.refresh_name),
             csrf_name: format!("{prefix}{}", settings.csrf_name),
+            challenge_name: format!("{prefix}{}", settings.challenge_name),
             settings,
             secure,
         })
@@ -130,12 +142,15 @@ impl CookieJar {
             TokenCookie::Access => &self.access_name,
             TokenCookie::Refresh => &self.refresh_name,
             TokenCookie::Csrf => &self.csrf_name,
+            TokenCookie::Challenge => &self.challenge_name,
         }
     }
 
     fn base<'a>(&'a self, which: TokenCookie, value: &'a str) -> Cookie<'a> {
         let path = match which {
-            TokenCookie::Access | TokenCookie::Csrf => self.settings.path.as_str(),
+            TokenCookie::Access | TokenCookie::Csrf | TokenCookie::Challenge => {
+                self.settings.path.as_str()
+            }
             TokenCookie::Refresh => self
                 .settings
                 .refresh_path

@@ -16,6 +16,7 @@ mod secret;
 mod service;
 pub mod store;
 pub mod token;
+pub mod two_factor;
 
 pub use config::{AuthBuilder, AuthConfig, ConfigError};
 pub use error::AuthError;

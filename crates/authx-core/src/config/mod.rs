@@ -26,6 +26,7 @@ mod validate;
 
 pub use settings::{
     EmailTokenSettings, EmailTokens, Hashing, JanitorSettings, Lifetimes, MailSettings, Settings,
+    TwoFactorSettings,
 };
 pub use validate::AuthConfig;
 pub(crate) use validate::Parts;
@@ -98,6 +99,8 @@ pub struct AuthBuilder {
     pub(crate) limit_store: Option<Arc<dyn LimitStore>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) captcha: Option<Arc<dyn CaptchaVerifier>>,
+    pub(crate) totp_key: Option<crate::two_factor::TotpKey>,
+    pub(crate) totp_previous_keys: Vec<crate::two_factor::TotpKey>,
     #[cfg(feature = "captcha")]
     pub(crate) recaptcha: Option<(crate::Secret, Option<String>)>,
     #[cfg(feature = "smtp")]
@@ -114,6 +117,8 @@ impl Default for AuthBuilder {
             limit_store: None,
             clock: Arc::new(SystemClock),
             captcha: None,
+            totp_key: None,
+            totp_previous_keys: Vec::new(),
             #[cfg(feature = "captcha")]
             recaptcha: None,
             #[cfg(feature = "smtp")]
@@ -307,6 +312,25 @@ impl AuthBuilder {
     /// Serves exactly `routers`.
     pub fn routers(self, routers: Routers) -> Self {
         self.configure(|s| s.routers = routers)
+    }
+
+    /// The key that seals TOTP secrets at rest (AES-256-GCM) and signs second-factor
+    /// challenges. Giving it enables the second factor (CONTRACT 9.7; `docs/two-factor.md`);
+    /// [`disable(RouterKind::TwoFactor)`](Self::disable) switches it off again.
+    pub fn totp_key(mut self, key: crate::two_factor::TotpKey) -> Self {
+        self.totp_key = Some(key);
+        self.enable(RouterKind::TwoFactor)
+    }
+
+    /// Keys that sealed TOTP secrets before the current [`totp_key`](Self::totp_key): secrets
+    /// they sealed still open, and are sealed again with the current key when next used (a
+    /// key rotation; see `docs/two-factor.md`). Needs `totp_key`.
+    pub fn totp_previous_keys(
+        mut self,
+        keys: impl IntoIterator<Item = crate::two_factor::TotpKey>,
+    ) -> Self {
+        self.totp_previous_keys.extend(keys);
+        self
     }
 
     /// A CAPTCHA verifier: register then requires a `captcha` field it accepts

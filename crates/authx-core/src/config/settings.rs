@@ -77,6 +77,8 @@ pub struct Settings {
     pub janitor: JanitorSettings,
     /// Whether `build` starts the outbox worker that delivers queued mail (default true).
     pub mail_worker: bool,
+    /// The second factor (enabled by [`AuthBuilder::totp_key`](crate::AuthBuilder::totp_key)).
+    pub two_factor: TwoFactorSettings,
     /// `POST /forgot_password` requests waiting for the background task that looks the address
     /// up and queues the mail (default 1,024); when it is full, requests are shed with `503`
     /// and `Retry-After: 1`, whatever the address.
@@ -113,7 +115,31 @@ impl Default for Settings {
                 .without(RouterKind::Social),
             janitor: JanitorSettings::default(),
             mail_worker: true,
+            two_factor: TwoFactorSettings::default(),
             forgot_password_queue: 1024,
+        }
+    }
+}
+
+/// The second factor's settings (the key is given to
+/// [`AuthBuilder::totp_key`](crate::AuthBuilder::totp_key), which enables it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TwoFactorSettings {
+    /// How long the challenge of a login that needs a second factor lasts (default 5 minutes).
+    pub challenge_lifetime: Duration,
+    /// Codes one challenge takes before it ends (default 5); each wrong one also counts in
+    /// the account lockout.
+    pub challenge_attempts: u32,
+    /// Recovery codes issued at a time (default 10).
+    pub recovery_codes: u32,
+}
+
+impl Default for TwoFactorSettings {
+    fn default() -> Self {
+        Self {
+            challenge_lifetime: Duration::from_mins(5),
+            challenge_attempts: 5,
+            recovery_codes: 10,
         }
     }
 }

@@ -46,6 +46,7 @@ pub(crate) struct Parts {
     pub(crate) limits: Arc<dyn LimitStore>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) captcha: Option<Arc<dyn CaptchaVerifier>>,
+    pub(crate) sealer: Option<crate::two_factor::Sealer>,
 }
 
 impl AuthBuilder {
@@ -128,6 +129,12 @@ impl AuthBuilder {
                 "the search page size must be 1 to {MAX_SEARCH_PAGE_SIZE}"
             )));
         }
+        let sealer = two_factor_sealer(
+            &settings,
+            repo.as_ref(),
+            self.totp_key,
+            self.totp_previous_keys,
+        )?;
         let display_name = settings
             .display_name
             .clone()
@@ -203,8 +210,54 @@ impl AuthBuilder {
                 .unwrap_or_else(|| Arc::new(MemoryLimitStore::new())),
             clock: self.clock,
             captcha: self.captcha.or(site_verify),
+            sealer,
         })
     }
+}
+
+/// The sealer of the second factor when it is enabled: it needs the key and storage that keeps
+/// second factors; previous keys need a current one.
+fn two_factor_sealer(
+    settings: &Settings,
+    repo: &dyn Repo,
+    key: Option<crate::two_factor::TotpKey>,
+    previous: Vec<crate::two_factor::TotpKey>,
+) -> Result<Option<crate::two_factor::Sealer>, ConfigError> {
+    let enabled = settings
+        .routers
+        .contains(crate::routes::RouterKind::TwoFactor);
+    let Some(key) = key else {
+        if !previous.is_empty() {
+            return Err(ConfigError::Invalid(
+                "totp_previous_keys needs the current totp_key".into(),
+            ));
+        }
+        return if enabled {
+            Err(ConfigError::Missing("totp_key"))
+        } else {
+            Ok(None)
+        };
+    };
+    if !enabled {
+        return Ok(None);
+    }
+    if repo.two_factor().is_none() {
+        return Err(ConfigError::Invalid(
+            "the second factor needs storage that keeps second factors (Repo::two_factor)".into(),
+        ));
+    }
+    let two_factor = &settings.two_factor;
+    if two_factor.challenge_lifetime.as_secs() == 0
+        || two_factor.challenge_attempts == 0
+        || !(1..=100).contains(&two_factor.recovery_codes)
+    {
+        return Err(ConfigError::Invalid(
+            "the second factor needs a challenge lifetime of a second or more, at least one \
+             attempt, and 1 to 100 recovery codes"
+                .into(),
+        ));
+    }
+    Ok(Some(crate::two_factor::Sealer::new(key, previous)))
 }
 
 fn check_lifetimes(l: &Lifetimes) -> Result<(), ConfigError> {

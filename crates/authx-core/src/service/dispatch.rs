@@ -110,6 +110,12 @@ impl Auth {
             RouteName::PasswordSet => self.set_password(req, caller.claims()?).await,
             RouteName::PasswordChange => self.change_password(req, caller.claims()?).await,
             RouteName::PasswordReset => self.reset_password(req).await,
+            RouteName::TwoFactorStatus => self.two_factor_status(caller.claims()?).await,
+            RouteName::TotpEnroll => self.totp_enroll(req, caller.claims()?).await,
+            RouteName::TotpConfirm => self.totp_confirm(req, caller.claims()?).await,
+            RouteName::RecoveryCodes => self.regenerate_recovery_codes(req, caller.claims()?).await,
+            RouteName::TwoFactorDisable => self.two_factor_disable(req, caller.claims()?).await,
+            RouteName::LoginSecondFactor => self.login_second_factor(req).await,
         }
     }
 

@@ -20,6 +20,7 @@ mod register;
 mod search;
 mod sessions;
 mod tokens;
+mod two_factor;
 mod username;
 
 use std::net::IpAddr;
@@ -69,6 +70,8 @@ pub(crate) struct Inner {
     pub(crate) captcha: Option<Arc<dyn crate::captcha::CaptchaVerifier>>,
     /// Addresses of `POST /forgot_password`, for the task that queues their mail.
     pub(crate) reset_requests: mpsc::Sender<forgot_password::ResetRequest>,
+    /// Seals TOTP secrets and challenges; `Some` exactly when the second factor is enabled.
+    pub(crate) sealer: Option<crate::two_factor::Sealer>,
 }
 
 pub(crate) fn secs(d: std::time::Duration) -> i64 {
@@ -100,6 +103,7 @@ impl Auth {
             limits,
             clock,
             captcha,
+            sealer,
         } = parts;
         let passwords = PasswordHasher::new(
             config.hashing.params,
@@ -122,6 +126,7 @@ impl Auth {
                 holder: crate::random::token(12),
                 captcha,
                 reset_requests,
+                sealer,
             }),
         };
         let config = &auth.inner.config;

@@ -19,6 +19,7 @@ mod email_tokens;
 mod maintenance;
 mod outbox;
 mod sessions;
+mod two_factor;
 mod users;
 
 pub use admin::{
@@ -33,6 +34,7 @@ pub use sessions::{
     EndSessions, NewSession, RefreshReplacement, RefreshRotation, RotatedSession, RotationOutcome,
     SessionInfo, SessionStore,
 };
+pub use two_factor::{TwoFactorRecord, TwoFactorStore};
 pub use users::{NewUser, PasswordChange, Rehash, User, UserId, UserStore};
 
 /// Which unique field a conflicting write collided on.
@@ -83,6 +85,11 @@ pub trait Repo: Send + Sync + 'static {
     /// Bans, permission changes, the blackout record, user details and search (the admin and
     /// search routers).
     fn admin(&self) -> &dyn AdminStore;
+    /// Second factors (TOTP secrets and recovery codes); `None` when the backend does not
+    /// store them, and then the second factor cannot be enabled.
+    fn two_factor(&self) -> Option<&dyn TwoFactorStore> {
+        None
+    }
 }
 
 impl<T: Repo + ?Sized> Repo for std::sync::Arc<T> {
@@ -103,5 +110,8 @@ impl<T: Repo + ?Sized> Repo for std::sync::Arc<T> {
     }
     fn admin(&self) -> &dyn AdminStore {
         (**self).admin()
+    }
+    fn two_factor(&self) -> Option<&dyn TwoFactorStore> {
+        (**self).two_factor()
     }
 }
