@@ -158,4 +158,25 @@ pub struct Statements {
     pub(crate) purge_email_tokens: &'static str,
     /// `$1` before, `$2` limit: deletes mail delivered or given up on before then.
     pub(crate) purge_mail: &'static str,
+
+    /// `$1` user id → [`TwoFactorRow`](crate::rows::TwoFactorRow).
+    pub(crate) two_factor: &'static str,
+    /// `$1` user id, `$2` sealed secret, `$3` now: stores a pending enrolment, replacing a
+    /// pending one, unless one is enabled (one row changed when written).
+    pub(crate) start_totp: &'static str,
+    /// `$1` user id, `$2` sealed secret as checked, `$3` now: enables the pending enrolment of
+    /// that secret (one row changed).
+    pub(crate) enable_totp: &'static str,
+    /// `$1` user id, `$2` now: records new recovery codes if enabled (one row changed).
+    pub(crate) touch_recovery_codes: &'static str,
+    /// `$1` user id: deletes the user's recovery codes.
+    pub(crate) delete_recovery_codes: &'static str,
+    /// `$1` user id, `$2` code hash.
+    pub(crate) insert_recovery_code: &'static str,
+    /// `$1` user id, `$2` code hash, `$3` now: uses the code if unused (one row changed).
+    pub(crate) use_recovery_code: &'static str,
+    /// `$1` user id, `$2` old sealed secret, `$3` new one (one row changed).
+    pub(crate) reseal_secret: &'static str,
+    /// `$1` user id: deletes the second factor (one row changed if there was one).
+    pub(crate) delete_two_factor: &'static str,
 }

@@ -46,6 +46,11 @@ pub(crate) const MIGRATIONS: &[crate::EmbeddedMigration] = &[
         "email forms",
         include_str!("../migrations/postgres/0005_email_forms.sql"),
     ),
+    (
+        6,
+        "two factor",
+        include_str!("../migrations/postgres/0006_two_factor.sql"),
+    ),
 ];
 
 /// Connections in the pool (sqlx's default).
@@ -129,14 +134,14 @@ static SQL: Statements = Statements {
     clear_permissions: "UPDATE users SET permissions = '{}' WHERE id = $1 RETURNING permissions",
     user_details: concat!(
         "SELECT ",
-        user_details_columns!("$2", "CAST('{}' AS TEXT[])", "FALSE"),
+        user_details_columns!("$2", "CAST('{}' AS TEXT[])", "EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = users.id AND t.enabled)"),
         " FROM users WHERE id = $1"
     ),
     // A scan of `users`; a pg_trgm GIN index on `lower(username)` and `lower(email)` can serve
     // it later without changing the statement's parameters.
     search_users: concat!(
         "SELECT ",
-        user_details_columns!("$6", "CAST('{}' AS TEXT[])", "FALSE"),
+        user_details_columns!("$6", "CAST('{}' AS TEXT[])", "EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = users.id AND t.enabled)"),
         ", count(*) OVER () AS total FROM users WHERE ",
         search_filter!(),
         " ORDER BY id LIMIT $4 OFFSET $5"
@@ -156,6 +161,15 @@ static SQL: Statements = Statements {
     purge_sessions: common::PURGE_SESSIONS,
     purge_email_tokens: common::PURGE_EMAIL_TOKENS,
     purge_mail: common::PURGE_MAIL,
+    two_factor: common::TWO_FACTOR,
+    start_totp: common::START_TOTP,
+    enable_totp: common::ENABLE_TOTP,
+    touch_recovery_codes: common::TOUCH_RECOVERY_CODES,
+    delete_recovery_codes: common::DELETE_RECOVERY_CODES,
+    insert_recovery_code: common::INSERT_RECOVERY_CODE,
+    use_recovery_code: common::USE_RECOVERY_CODE,
+    reseal_secret: common::RESEAL_SECRET,
+    delete_two_factor: common::DELETE_TWO_FACTOR,
 };
 
 impl SqlStore<Postgres> {

@@ -376,3 +376,21 @@ mod tests {
         assert_eq!(super::contains_pattern(""), "%%");
     }
 }
+
+/// A row of `two_factor`, with its unused recovery codes counted.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct TwoFactorRow {
+    totp_secret: String,
+    enabled: bool,
+    recovery_codes_left: i64,
+}
+
+impl From<TwoFactorRow> for authx_core::store::TwoFactorRecord {
+    fn from(row: TwoFactorRow) -> Self {
+        Self {
+            sealed_secret: row.totp_secret,
+            enabled: row.enabled,
+            recovery_codes_left: u32::try_from(row.recovery_codes_left).unwrap_or(u32::MAX),
+        }
+    }
+}

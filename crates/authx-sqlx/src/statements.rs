@@ -87,7 +87,8 @@ pub(crate) const BANNED_USERS: &str = concat!(
 /// The columns of a [`UserDetailsRow`](crate::rows::UserDetailsRow), `$now` the placeholder of
 /// now (a ban past its expiry counts as lifted). `$providers` and `$two_factor` are the
 /// dialect's expressions for the linked social providers (a list column) and whether a second
-/// factor is enabled: constants until those features store their data, then subqueries.
+/// factor is enabled: constants until those features store their data, then subqueries (the second factor's:
+/// `EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = users.id AND t.enabled)`).
 macro_rules! user_details_columns {
     ($now:literal, $providers:literal, $two_factor:literal) => {
         concat!(
@@ -239,3 +240,26 @@ pub(crate) const REWRITE_USER_EMAIL: &str =
 pub(crate) const REWRITE_TOKEN_EMAILS: &str =
     "UPDATE email_tokens SET email = $3 WHERE user_id = $1 AND email = $2";
 pub(crate) const DONE_EMAIL_FORM: &str = "DELETE FROM email_forms_pending WHERE user_id = $1";
+
+// The second factor (migration 6).
+pub(crate) const TWO_FACTOR: &str = "SELECT t.totp_secret, t.enabled, \
+     (SELECT count(*) FROM recovery_codes r WHERE r.user_id = t.user_id AND r.used_at IS NULL) \
+     AS recovery_codes_left FROM two_factor t WHERE t.user_id = $1";
+/// A pending enrolment is replaced; an enabled second factor is left as it is (no row changed).
+pub(crate) const START_TOTP: &str = "INSERT INTO two_factor (user_id, totp_secret, enabled, created_at) \
+     VALUES ($1, $2, FALSE, $3) \
+     ON CONFLICT (user_id) DO UPDATE SET totp_secret = excluded.totp_secret, \
+     created_at = excluded.created_at WHERE NOT two_factor.enabled";
+pub(crate) const ENABLE_TOTP: &str = "UPDATE two_factor SET enabled = TRUE, enabled_at = $3, \
+     codes_at = $3 WHERE user_id = $1 AND totp_secret = $2 AND NOT enabled";
+pub(crate) const TOUCH_RECOVERY_CODES: &str =
+    "UPDATE two_factor SET codes_at = $2 WHERE user_id = $1 AND enabled";
+pub(crate) const DELETE_RECOVERY_CODES: &str = "DELETE FROM recovery_codes WHERE user_id = $1";
+pub(crate) const INSERT_RECOVERY_CODE: &str =
+    "INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)";
+/// One conditional write: of concurrent uses of one code, one changes the row.
+pub(crate) const USE_RECOVERY_CODE: &str = "UPDATE recovery_codes SET used_at = $3 \
+     WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL";
+pub(crate) const RESEAL_SECRET: &str =
+    "UPDATE two_factor SET totp_secret = $3 WHERE user_id = $1 AND totp_secret = $2";
+pub(crate) const DELETE_TWO_FACTOR: &str = "DELETE FROM two_factor WHERE user_id = $1";

@@ -17,6 +17,7 @@ use authx_core::store::{
     Maintenance, NewBan, NewSession, NewUser, OutboxMail, PasswordChange, PermissionChange, Purge,
     QueuedToken, Redemption, RefreshReplacement, RefreshRotation, Rehash, Repo, RotatedSession,
     RotationOutcome, SessionInfo, SessionStore, StoreError, StoreResult, TokenEffect, TokenPurpose,
+    TwoFactorRecord, TwoFactorStore,
     User, UserDetails, UserId, UserPage, UserSearch, UserStore,
 };
 use sqlx::{
@@ -30,7 +31,7 @@ use crate::error::store_error;
 use crate::rows::{
     BanStateRow, BannedUserRow, BlackoutRow, CountRow, CutoffRow, DueRow, EmailTokenRow,
     FoundUserRow, MailRow, Permissions, PermissionsRow, RefreshStateRow, RotatedRow,
-    SessionInfoRow, UserDetailsRow, UserRow, contains_pattern, new_claim, stored_error,
+    SessionInfoRow, TwoFactorRow, UserDetailsRow, UserRow, contains_pattern, new_claim, stored_error,
 };
 
 /// authx storage in a SQL database of dialect `DB` (`sqlx::Sqlite`, `sqlx::Postgres`); use
@@ -786,10 +787,170 @@ where
     }
 }
 
+async fn insert_recovery_codes<DB>(
+    tx: &mut Transaction<'static, DB>,
+    user: UserId,
+    hashes: &[String],
+) -> StoreResult<()>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+{
+    query(DB::SQL.delete_recovery_codes)
+        .bind(user)
+        .execute(&mut **tx)
+        .await
+        .map_err(store_error)?;
+    for hash in hashes {
+        query(DB::SQL.insert_recovery_code)
+            .bind(user)
+            .bind(hash.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(store_error)?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl<DB> TwoFactorStore for SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB> + ColumnIndex<DB::Row>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> String: Decode<'q, DB> + Type<DB>,
+    for<'q> Permissions: Decode<'q, DB> + Type<DB>,
+{
+    async fn two_factor(&self, user: UserId) -> StoreResult<Option<TwoFactorRecord>> {
+        let row: Option<TwoFactorRow> = query_as(DB::SQL.two_factor)
+            .bind(user)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(row.map(TwoFactorRecord::from))
+    }
+
+    async fn start_totp(
+        &self,
+        user: UserId,
+        sealed_secret: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
+        let written = changed!(
+            query(DB::SQL.start_totp)
+                .bind(user)
+                .bind(sealed_secret)
+                .bind(now),
+            &self.pool
+        )?;
+        Ok(written == 1)
+    }
+
+    async fn enable_totp(
+        &self,
+        user: UserId,
+        sealed_secret: &str,
+        recovery_hashes: &[String],
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
+        // The conditional UPDATE first: a concurrent confirmation (or a newer enrolment)
+        // waits for the row, then matches nothing and rolls back.
+        let mut tx = self.begin_write().await?;
+        let enabled = changed!(
+            query(DB::SQL.enable_totp)
+                .bind(user)
+                .bind(sealed_secret)
+                .bind(now),
+            &mut *tx
+        )?;
+        if enabled != 1 {
+            return Ok(false);
+        }
+        insert_recovery_codes(&mut tx, user, recovery_hashes).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(true)
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user: UserId,
+        recovery_hashes: &[String],
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.begin_write().await?;
+        let touched = changed!(
+            query(DB::SQL.touch_recovery_codes).bind(user).bind(now),
+            &mut *tx
+        )?;
+        if touched != 1 {
+            return Ok(false);
+        }
+        insert_recovery_codes(&mut tx, user, recovery_hashes).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(true)
+    }
+
+    async fn use_recovery_code(
+        &self,
+        user: UserId,
+        hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
+        let used = changed!(
+            query(DB::SQL.use_recovery_code)
+                .bind(user)
+                .bind(hash)
+                .bind(now),
+            &self.pool
+        )?;
+        Ok(used == 1)
+    }
+
+    async fn reseal_secret(&self, user: UserId, old: &str, new: &str) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
+        let resealed = changed!(
+            query(DB::SQL.reseal_secret).bind(user).bind(old).bind(new),
+            &self.pool
+        )?;
+        Ok(resealed == 1)
+    }
+
+    async fn disable_two_factor(&self, user: UserId) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.begin_write().await?;
+        query(DB::SQL.delete_recovery_codes)
+            .bind(user)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let deleted = changed!(query(DB::SQL.delete_two_factor).bind(user), &mut *tx)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(deleted == 1)
+    }
+}
+
 impl<DB> Repo for SqlStore<DB>
 where
     DB: Dialect,
-    Self: UserStore + SessionStore + EmailTokenStore + MailOutbox + Maintenance + AdminStore,
+    Self: UserStore
+        + SessionStore
+        + EmailTokenStore
+        + MailOutbox
+        + Maintenance
+        + AdminStore
+        + TwoFactorStore,
 {
     fn users(&self) -> &dyn UserStore {
         self
@@ -813,5 +974,9 @@ where
 
     fn admin(&self) -> &dyn AdminStore {
         self
+    }
+
+    fn two_factor(&self) -> Option<&dyn TwoFactorStore> {
+        Some(self)
     }
 }

@@ -61,6 +61,9 @@ impl Repo for Store {
     fn admin(&self) -> &dyn AdminStore {
         self.repo.admin()
     }
+    fn two_factor(&self) -> Option<&dyn authx_core::store::TwoFactorStore> {
+        self.repo.two_factor()
+    }
 }
 
 /// The database under a store, read directly.
@@ -316,6 +319,9 @@ store_tests!(
     search_matches_literal_substrings,
     search_pages_exactly,
     blackout_record_is_apart_from_the_cutoff,
+    // second factor
+    two_factor_enrolment_codes_and_disable,
+    concurrent_uses_of_a_recovery_code_have_one_winner,
     // schema
     reconnecting_finds_the_data_migrated_once,
     upgrades_a_version_1_database from V1,
@@ -3258,7 +3264,7 @@ async fn reconnecting_finds_the_data_migrated_once(store: Store) {
             .db
             .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
             .await,
-        [1, 2, 3, 4, 5]
+        [1, 2, 3, 4, 5, 6]
     );
 }
 
@@ -3448,7 +3454,7 @@ async fn upgraded_sessions_keep_working(store: &Store) {
             .db
             .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
             .await,
-        [1, 2, 3, 4, 5]
+        [1, 2, 3, 4, 5, 6]
     );
 
     // The emailed token, bound to no state, still works.
@@ -3537,7 +3543,7 @@ async fn upgrades_rewrite_emails_into_one_form(store: Store) {
             .db
             .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
             .await,
-        [1, 2, 3, 4, 5]
+        [1, 2, 3, 4, 5, 6]
     );
 }
 
@@ -3761,4 +3767,94 @@ mod postgres {
             "postgresql://h/x?sslmode=disable"
         );
     }
+}
+
+// ----- second factor -----
+
+fn hashes(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
+}
+
+async fn two_factor_enrolment_codes_and_disable(store: Store) {
+    let tf = store.two_factor().expect("SQL stores keep second factors");
+    let alice = register(&store, "alice").await;
+    assert_eq!(tf.two_factor(alice.id).await.expect("read"), None);
+    // Pending enrolments replace each other; the confirmation names the secret it checked.
+    assert!(tf.start_totp(alice.id, "sealed-1", NOW).await.expect("start"));
+    assert!(tf.start_totp(alice.id, "sealed-2", NOW + 1).await.expect("start"));
+    assert!(
+        !tf.enable_totp(alice.id, "sealed-1", &hashes(&["a", "b"]), NOW + 2)
+            .await
+            .expect("enable")
+    );
+    assert!(
+        tf.enable_totp(alice.id, "sealed-2", &hashes(&["a", "b", "c"]), NOW + 2)
+            .await
+            .expect("enable")
+    );
+    let record = tf.two_factor(alice.id).await.expect("read").expect("stored");
+    assert_eq!(
+        (record.sealed_secret.as_str(), record.enabled, record.recovery_codes_left),
+        ("sealed-2", true, 3)
+    );
+    assert_eq!(details(&store, alice.id, NOW + 3).await.two_factor, true);
+    // Enabled: a new enrolment writes nothing, a second confirmation neither.
+    assert!(!tf.start_totp(alice.id, "sealed-3", NOW + 3).await.expect("start"));
+    assert!(
+        !tf.enable_totp(alice.id, "sealed-2", &hashes(&["x"]), NOW + 3)
+            .await
+            .expect("enable")
+    );
+    // Recovery codes: each once, only the user's own.
+    let bob = register(&store, "bob").await;
+    assert!(!tf.use_recovery_code(bob.id, "a", NOW + 4).await.expect("use"));
+    assert!(tf.use_recovery_code(alice.id, "a", NOW + 4).await.expect("use"));
+    assert!(!tf.use_recovery_code(alice.id, "a", NOW + 5).await.expect("use"));
+    assert_eq!(
+        tf.two_factor(alice.id).await.expect("read").expect("stored").recovery_codes_left,
+        2
+    );
+    // Replaced: the old codes are void.
+    assert!(
+        tf.replace_recovery_codes(alice.id, &hashes(&["d"]), NOW + 6)
+            .await
+            .expect("replace")
+    );
+    assert!(!tf.use_recovery_code(alice.id, "b", NOW + 6).await.expect("use"));
+    assert!(!tf.replace_recovery_codes(bob.id, &hashes(&["e"]), NOW + 6).await.expect("replace"));
+    // Resealed only over the secret as read.
+    assert!(!tf.reseal_secret(alice.id, "sealed-1", "sealed-9").await.expect("reseal"));
+    assert!(tf.reseal_secret(alice.id, "sealed-2", "sealed-4").await.expect("reseal"));
+    // Disabled: nothing left.
+    assert!(tf.disable_two_factor(alice.id).await.expect("disable"));
+    assert!(!tf.disable_two_factor(alice.id).await.expect("disable"));
+    assert_eq!(tf.two_factor(alice.id).await.expect("read"), None);
+    assert!(!tf.use_recovery_code(alice.id, "d", NOW + 7).await.expect("use"));
+    assert_eq!(details(&store, alice.id, NOW + 7).await.two_factor, false);
+}
+
+async fn concurrent_uses_of_a_recovery_code_have_one_winner(store: Store) {
+    let alice = register(&store, "alice").await;
+    let tf = store.two_factor().expect("SQL stores keep second factors");
+    assert!(tf.start_totp(alice.id, "s", NOW).await.expect("start"));
+    assert!(tf.enable_totp(alice.id, "s", &hashes(&["code"]), NOW).await.expect("enable"));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            store
+                .two_factor()
+                .expect("kept")
+                .use_recovery_code(alice.id, "code", NOW + 1)
+                .await
+                .expect("use")
+        });
+    }
+    let mut won = 0;
+    while let Some(used) = tasks.join_next().await {
+        if used.expect("join") {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1);
 }
