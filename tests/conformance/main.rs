@@ -23,6 +23,7 @@ mod password;
 mod scenarios;
 mod sessions;
 mod support;
+mod two_factor;
 
 /// Instantiates every scenario for one adapter and backend.
 macro_rules! route_tests {
@@ -113,6 +114,13 @@ macro_rules! all_scenarios {
                 legacy_password_hashes_are_replaced_at_login,
                 unicode_emails_are_one_account,
                 request_limits_over_tcp,
+                totp_enrolment_and_login_with_a_code,
+                the_challenge_cookie_is_short_lived_and_single_use,
+                five_wrong_codes_end_the_challenge_and_lock_the_account,
+                recovery_codes_work_once_and_can_be_replaced,
+                disabling_needs_the_password_and_a_code,
+                the_stored_secret_is_sealed,
+                concurrent_right_codes_open_one_session,
             ]
         );
     };

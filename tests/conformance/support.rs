@@ -17,6 +17,9 @@ use serde_json::Value;
 
 pub const SECRET: &[u8] = b"conformance-suite-secret-of-32-bytes!!";
 pub const PASSWORD: &str = "correct horse 1";
+/// The key that seals the suite's TOTP secrets.
+pub static TOTP_KEY: std::sync::LazyLock<authx::two_factor::TotpKey> =
+    std::sync::LazyLock::new(|| authx::two_factor::TotpKey::from_bytes([42; 32]));
 /// The CAPTCHA secret of servers started with `Options::captcha_verify_url`.
 pub const CAPTCHA_SECRET: &str = "conformance-captcha-secret";
 
@@ -272,6 +275,7 @@ impl TestServer {
                 }
             })
             .admin_emails(options.admin_emails.clone())
+            .totp_key(TOTP_KEY.clone())
             .clock(Arc::new(clock.clone()))
             .trusted_proxies(options.trusted_proxies.iter().copied())
             .unwrap();
