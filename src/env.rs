@@ -6,6 +6,7 @@
 //! | `AUTHX_ADDR` | listen address | `127.0.0.1:8000` |
 //! | `DATABASE_URL` | `sqlite://...` or `postgres://...` | `sqlite://authx.db` in the working directory |
 //! | `AUTHX_JWT_SECRET` | HS256 secret, at least 32 bytes | generated on first start, kept in `.authx/jwt-secret` |
+//! | `AUTHX_TOTP_KEY` | 32-byte key (64 hex digits or base64) sealing TOTP secrets; enables the second factor | generated on first start, kept in `.authx/totp-key` |
 //! | `AUTHX_JWT_ALGORITHM`, `AUTHX_JWT_PRIVATE_KEY` | `EdDSA`, `ES256` or `RS256` and the path of its PEM private key | HS256 with the secret |
 //! | `AUTHX_DEBUG` | `true`/`false`: cookies without `Secure` when true | `true` |
 //! | `AUTHX_BASE_URL` | front-end base for mail links | `http://localhost:8000` |
@@ -109,6 +110,8 @@ pub struct Environment {
     pub sender: Option<String>,
     /// `AUTHX_RECAPTCHA_SECRET` and `AUTHX_CAPTCHA_VERIFY_URL`.
     pub captcha: Option<(authx_core::Secret, Option<String>)>,
+    /// `AUTHX_TOTP_KEY`; `None` uses the key kept in `.authx/totp-key`.
+    pub totp_key: Option<authx_core::two_factor::TotpKey>,
     jwt: JwtSource,
 }
 
@@ -246,8 +249,17 @@ impl Environment {
                 });
             }
         };
+        let totp_key = var("AUTHX_TOTP_KEY")
+            .map(|key| {
+                authx_core::two_factor::TotpKey::parse(&key).map_err(|e| EnvError::Invalid {
+                    name: "AUTHX_TOTP_KEY",
+                    message: e.to_string(),
+                })
+            })
+            .transpose()?;
         Ok(Self {
             smtp,
+            totp_key,
             sender: var("AUTHX_SENDER"),
             captcha,
             addr: vars.parse("AUTHX_ADDR", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
@@ -309,9 +321,14 @@ impl Environment {
         }
         let session = std::time::Duration::from_secs(self.session_lifetime);
         let janitor = std::time::Duration::from_secs(self.janitor_interval);
+        let totp_key = match &self.totp_key {
+            Some(key) => key.clone(),
+            None => kept_totp_key().await?,
+        };
         let builder = authx_core::Auth::builder()
             .repo(repo)
             .auth_backend(self.auth_backend().await?)
+            .totp_key(totp_key)
             .debug(self.debug)
             .base_url(self.base_url.clone())
             .allowed_origins(origins)
@@ -366,21 +383,51 @@ impl Environment {
 
 /// The HS256 secret kept in `.authx/jwt-secret`, made on first use (0600 on Unix).
 async fn kept_secret() -> Result<String, EnvError> {
-    let path = Path::new(".authx").join("jwt-secret");
+    kept_file(
+        "jwt-secret",
+        "a JWT secret",
+        |text| text.len() >= 32,
+        || authx_core::random::token(48),
+    )
+    .await
+}
+
+/// The TOTP key kept in `.authx/totp-key` (64 hex digits), made on first use (0600 on Unix).
+/// Losing it makes every enrolled second factor unusable: keep it with the database's backups.
+async fn kept_totp_key() -> Result<authx_core::two_factor::TotpKey, EnvError> {
+    let hex = kept_file(
+        "totp-key",
+        "a TOTP key",
+        |text| authx_core::two_factor::TotpKey::parse(text).is_ok(),
+        || authx_core::two_factor::TotpKey::generate().to_hex(),
+    )
+    .await?;
+    authx_core::two_factor::TotpKey::parse(&hex).map_err(EnvError::Config)
+}
+
+/// The secret kept in `.authx/{name}`, made by `make` when the file is missing or fails
+/// `usable`, and written 0600 on Unix.
+async fn kept_file(
+    name: &str,
+    what: &str,
+    usable: impl Fn(&str) -> bool,
+    make: impl Fn() -> String,
+) -> Result<String, EnvError> {
+    let path = Path::new(".authx").join(name);
     let io = |what: &str| {
         let what = format!("{what} {}", path.display());
         move |source| EnvError::Io { what, source }
     };
     if let Ok(secret) = tokio::fs::read_to_string(&path).await {
         let secret = secret.trim().to_owned();
-        if secret.len() >= 32 {
+        if usable(&secret) {
             return Ok(secret);
         }
     }
     tokio::fs::create_dir_all(".authx")
         .await
         .map_err(io("creating the directory of"))?;
-    let secret = authx_core::random::token(48);
+    let secret = make();
     tokio::fs::write(&path, &secret)
         .await
         .map_err(io("writing"))?;
@@ -389,10 +436,7 @@ async fn kept_secret() -> Result<String, EnvError> {
         use std::os::unix::fs::PermissionsExt as _;
         let _ = tokio::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).await;
     }
-    tracing::info!(
-        "authx: generated a JWT secret and kept it in {}",
-        path.display()
-    );
+    tracing::info!("authx: generated {what} and kept it in {}", path.display());
     Ok(secret)
 }
 

@@ -74,7 +74,10 @@ async fn enrol(s: &TestServer, c: &mut Client<'_>) -> (String, Vec<String>) {
         .to_owned();
     assert_eq!(secret, r.body["secret"].as_str().unwrap());
     let r = c
-        .post("/2fa/totp/confirm", json!({"code": code_at_step(&secret, step(s))}))
+        .post(
+            "/2fa/totp/confirm",
+            json!({"code": code_at_step(&secret, step(s))}),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let codes: Vec<String> = r.body["recovery_codes"]
@@ -102,8 +105,13 @@ async fn challenged<'s>(s: &'s TestServer, name: &str) -> Client<'s> {
 /// `DELETE /2fa` with a JSON body.
 async fn send(c: &mut Client<'_>, body: Value) -> Reply {
     let body = body.to_string().into_bytes();
-    c.send("DELETE", "/2fa", &[("content-type", "application/json")], body)
-        .await
+    c.send(
+        "DELETE",
+        "/2fa",
+        &[("content-type", "application/json")],
+        body,
+    )
+    .await
 }
 
 /// Six digits that are no code of `secret` within a step of `step`.
@@ -128,7 +136,9 @@ pub async fn totp_enrolment_and_login_with_a_code(s: &TestServer) {
         json!({"enabled": false, "methods": [], "recovery_codes_left": 0})
     );
     // The password first, counted like a login.
-    let r = c.post("/2fa/totp", json!({"password": "not the password"})).await;
+    let r = c
+        .post("/2fa/totp", json!({"password": "not the password"}))
+        .await;
     r.assert_error(400, "Wrong password", "wrong_password");
     let r = c.post("/2fa/totp", json!({"password": PASSWORD})).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -140,7 +150,10 @@ pub async fn totp_enrolment_and_login_with_a_code(s: &TestServer) {
     assert_eq!(base32_decode(&secret).len(), 20);
     // Pending: login needs no code yet; a wrong first code enables nothing.
     let r = c
-        .post("/2fa/totp/confirm", json!({"code": wrong_code(&secret, step(s))}))
+        .post(
+            "/2fa/totp/confirm",
+            json!({"code": wrong_code(&secret, step(s))}),
+        )
         .await;
     r.assert_error(400, "Invalid code", "invalid_code");
     let mut fresh = s.client();
@@ -150,13 +163,19 @@ pub async fn totp_enrolment_and_login_with_a_code(s: &TestServer) {
     assert_eq!(r.status, 200, "{}", r.body);
     // Confirmed by a first code: ten recovery codes, once.
     let r = c
-        .post("/2fa/totp/confirm", json!({"code": code_at_step(&secret, step(s))}))
+        .post(
+            "/2fa/totp/confirm",
+            json!({"code": code_at_step(&secret, step(s))}),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["recovery_codes"].as_array().unwrap().len(), 10);
     assert_eq!(r.header("cache-control"), Some("no-store"));
     let r = c
-        .post("/2fa/totp/confirm", json!({"code": code_at_step(&secret, step(s))}))
+        .post(
+            "/2fa/totp/confirm",
+            json!({"code": code_at_step(&secret, step(s))}),
+        )
         .await;
     r.assert_error(400, "Second factor already enabled", "two_factor_enabled");
     let r = c.post("/2fa/totp", json!({"password": PASSWORD})).await;
@@ -177,7 +196,9 @@ pub async fn totp_enrolment_and_login_with_a_code(s: &TestServer) {
     assert!(cookies[0].starts_with("access_token="), "{cookies:?}");
     assert!(cookies[1].starts_with("refresh_token="), "{cookies:?}");
     assert!(
-        cookies.iter().any(|c| c.starts_with("authx_2fa=;") && c.contains("Max-Age=0")),
+        cookies
+            .iter()
+            .any(|c| c.starts_with("authx_2fa=;") && c.contains("Max-Age=0")),
         "{cookies:?}"
     );
     assert_eq!(r.header("cache-control"), Some("no-store"));
@@ -232,7 +253,8 @@ pub async fn the_challenge_cookie_is_short_lived_and_single_use(s: &TestServer) 
     second_factor(&mut bare, json!({"code": code_at_step(&secret, step(s))}))
         .await
         .assert_error(401, "Invalid or expired challenge", "invalid_challenge");
-    bare.cookies.insert("authx_2fa".into(), "v1.00000000.AAAA".into());
+    bare.cookies
+        .insert("authx_2fa".into(), "v1.00000000.AAAA".into());
     second_factor(&mut bare, json!({"code": code_at_step(&secret, step(s))}))
         .await
         .assert_error(401, "Invalid or expired challenge", "invalid_challenge");
@@ -307,18 +329,27 @@ pub async fn recovery_codes_work_once_and_can_be_replaced(s: &TestServer) {
     assert_eq!(r.body["recovery_codes_left"], 8);
     // A TOTP code is never taken as a recovery code.
     let mut c = challenged(s, "rosa").await;
-    second_factor(&mut c, json!({"recovery_code": code_at_step(&secret, step(s) + 1)}))
-        .await
-        .assert_error(401, "Invalid code", "invalid_code");
+    second_factor(
+        &mut c,
+        json!({"recovery_code": code_at_step(&secret, step(s) + 1)}),
+    )
+    .await
+    .assert_error(401, "Invalid code", "invalid_code");
 
     // Replacing needs the password and a code; each refusal changes nothing.
     next_step(s);
     let r = me
-        .post("/2fa/recovery_codes", json!({"password": "wrong password", "code": code_at_step(&secret, step(s))}))
+        .post(
+            "/2fa/recovery_codes",
+            json!({"password": "wrong password", "code": code_at_step(&secret, step(s))}),
+        )
         .await;
     r.assert_error(400, "Wrong password", "wrong_password");
     let r = me
-        .post("/2fa/recovery_codes", json!({"password": PASSWORD, "code": "zzzz-zzzz-zzzz-zzzz"}))
+        .post(
+            "/2fa/recovery_codes",
+            json!({"password": PASSWORD, "code": "zzzz-zzzz-zzzz-zzzz"}),
+        )
         .await;
     r.assert_error(400, "Invalid code", "invalid_code");
     let r = me
@@ -327,7 +358,10 @@ pub async fn recovery_codes_work_once_and_can_be_replaced(s: &TestServer) {
     r.assert_error(400, "Field required: code", "field_required");
     assert_eq!(me.get("/2fa").await.body["recovery_codes_left"], 8);
     let r = me
-        .post("/2fa/recovery_codes", json!({"password": PASSWORD, "code": code_at_step(&secret, step(s))}))
+        .post(
+            "/2fa/recovery_codes",
+            json!({"password": PASSWORD, "code": code_at_step(&secret, step(s))}),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let fresh: Vec<String> = r.body["recovery_codes"]
@@ -354,12 +388,18 @@ pub async fn disabling_needs_the_password_and_a_code(s: &TestServer) {
     send(&mut me, json!({"password": PASSWORD}))
         .await
         .assert_error(400, "Field required: code", "field_required");
-    send(&mut me, json!({"password": "wrong password", "code": code_at_step(&secret, step(s))}))
-        .await
-        .assert_error(400, "Wrong password", "wrong_password");
-    send(&mut me, json!({"password": PASSWORD, "code": wrong_code(&secret, step(s))}))
-        .await
-        .assert_error(400, "Invalid code", "invalid_code");
+    send(
+        &mut me,
+        json!({"password": "wrong password", "code": code_at_step(&secret, step(s))}),
+    )
+    .await
+    .assert_error(400, "Wrong password", "wrong_password");
+    send(
+        &mut me,
+        json!({"password": PASSWORD, "code": wrong_code(&secret, step(s))}),
+    )
+    .await
+    .assert_error(400, "Invalid code", "invalid_code");
     assert_eq!(me.get("/2fa").await.body["enabled"], true);
     challenged(s, "dora").await;
     // A recovery code does it too.
@@ -410,20 +450,27 @@ pub async fn the_stored_secret_is_sealed(s: &TestServer) {
     let (secret, codes) = enrol(s, &mut me).await;
     let id = s.id_of(&mut me).await;
     let sealed: String = match &s.db {
-        Db::Sqlite(pool, _) => sqlx::query_scalar("SELECT totp_secret FROM two_factor WHERE user_id = $1")
-            .bind(id)
-            .fetch_one(pool)
-            .await
-            .unwrap(),
-        Db::Postgres(pool) => sqlx::query_scalar("SELECT totp_secret FROM two_factor WHERE user_id = $1")
-            .bind(id)
-            .fetch_one(pool)
-            .await
-            .unwrap(),
+        Db::Sqlite(pool, _) => {
+            sqlx::query_scalar("SELECT totp_secret FROM two_factor WHERE user_id = $1")
+                .bind(id)
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        }
+        Db::Postgres(pool) => {
+            sqlx::query_scalar("SELECT totp_secret FROM two_factor WHERE user_id = $1")
+                .bind(id)
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        }
     };
     assert!(sealed.starts_with("v1."), "{sealed}");
     for form in secret_forms(&secret) {
-        assert!(!sealed.contains(&form), "the row holds the secret as {form}");
+        assert!(
+            !sealed.contains(&form),
+            "the row holds the secret as {form}"
+        );
     }
     assert_eq!(s.count("recovery_codes").await, 10);
     // SQLite: not in the database file (nor its write-ahead log), in any form, raw bytes
@@ -433,7 +480,10 @@ pub async fn the_stored_secret_is_sealed(s: &TestServer) {
         for entry in std::fs::read_dir(dir.path()).unwrap() {
             bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
         }
-        let mut forms: Vec<Vec<u8>> = secret_forms(&secret).into_iter().map(String::into_bytes).collect();
+        let mut forms: Vec<Vec<u8>> = secret_forms(&secret)
+            .into_iter()
+            .map(String::into_bytes)
+            .collect();
         forms.push(base32_decode(&secret));
         for code in &codes {
             forms.push(code.clone().into_bytes());
@@ -483,6 +533,13 @@ pub async fn concurrent_right_codes_open_one_session(s: &TestServer) {
         statuses.push(status.unwrap());
     }
     // At most five were even looked at (the challenge's attempts); one opened a session.
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == 200 || *s == 401), "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 401),
+        "{statuses:?}"
+    );
 }

@@ -368,8 +368,14 @@ mod tests {
             assert_eq!(matching_step(secret, code, time), Some(time / 30), "{time}");
         }
         // One step of drift either way, not two.
-        assert_eq!(matching_step(secret, "081804", 1_111_111_109 + 30), Some(37_037_036));
-        assert_eq!(matching_step(secret, "081804", 1_111_111_109 - 30), Some(37_037_036));
+        assert_eq!(
+            matching_step(secret, "081804", 1_111_111_109 + 30),
+            Some(37_037_036)
+        );
+        assert_eq!(
+            matching_step(secret, "081804", 1_111_111_109 - 30),
+            Some(37_037_036)
+        );
         assert_eq!(matching_step(secret, "081804", 1_111_111_109 + 61), None);
         for bad in ["", "08180", "0818045", "08180a", "-81804"] {
             assert_eq!(matching_step(secret, bad, 1_111_111_109), None, "{bad}");

@@ -752,12 +752,36 @@ limit_store_tests!(
 /// The second factor's replay marker: a step once taken is refused, an older one too, until the
 /// marker is no longer kept.
 async fn markers_only_move_forward(s: Arc<dyn LimitStore>) {
-    assert!(s.advance("totp:1", 100, 1_000, 1_090).await.expect("advance"));
-    assert!(!s.advance("totp:1", 100, 1_001, 1_091).await.expect("advance"));
-    assert!(!s.advance("totp:1", 99, 1_001, 1_091).await.expect("advance"));
-    assert!(s.advance("totp:2", 100, 1_001, 1_091).await.expect("advance"));
-    assert!(s.advance("totp:1", 101, 1_030, 1_120).await.expect("advance"));
-    assert!(!s.advance("totp:1", 101, 1_119, 1_200).await.expect("advance"));
+    assert!(
+        s.advance("totp:1", 100, 1_000, 1_090)
+            .await
+            .expect("advance")
+    );
+    assert!(
+        !s.advance("totp:1", 100, 1_001, 1_091)
+            .await
+            .expect("advance")
+    );
+    assert!(
+        !s.advance("totp:1", 99, 1_001, 1_091)
+            .await
+            .expect("advance")
+    );
+    assert!(
+        s.advance("totp:2", 100, 1_001, 1_091)
+            .await
+            .expect("advance")
+    );
+    assert!(
+        s.advance("totp:1", 101, 1_030, 1_120)
+            .await
+            .expect("advance")
+    );
+    assert!(
+        !s.advance("totp:1", 101, 1_119, 1_200)
+            .await
+            .expect("advance")
+    );
     // No longer kept: taken again.
     assert!(s.advance("totp:1", 5, 1_120, 1_200).await.expect("advance"));
 }

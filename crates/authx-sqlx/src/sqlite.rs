@@ -146,14 +146,22 @@ static SQL: Statements = Statements {
     clear_permissions: "UPDATE users SET permissions = '[]' WHERE id = $1 RETURNING permissions",
     user_details: concat!(
         "SELECT ",
-        user_details_columns!("$2", "'[]'", "EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = users.id AND t.enabled)"),
+        user_details_columns!(
+            "$2",
+            "'[]'",
+            "EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = users.id AND t.enabled)"
+        ),
         " FROM users WHERE id = $1"
     ),
     // A scan of `users` (SQLite's LIKE uses no index for a substring); an FTS5 trigram index
     // can serve it later without changing the statement's parameters.
     search_users: concat!(
         "SELECT ",
-        user_details_columns!("$6", "'[]'", "EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = users.id AND t.enabled)"),
+        user_details_columns!(
+            "$6",
+            "'[]'",
+            "EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = users.id AND t.enabled)"
+        ),
         ", count(*) OVER () AS total FROM users WHERE ",
         search_filter!(),
         " ORDER BY id LIMIT $4 OFFSET $5"

@@ -17,8 +17,7 @@ use authx_core::store::{
     Maintenance, NewBan, NewSession, NewUser, OutboxMail, PasswordChange, PermissionChange, Purge,
     QueuedToken, Redemption, RefreshReplacement, RefreshRotation, Rehash, Repo, RotatedSession,
     RotationOutcome, SessionInfo, SessionStore, StoreError, StoreResult, TokenEffect, TokenPurpose,
-    TwoFactorRecord, TwoFactorStore,
-    User, UserDetails, UserId, UserPage, UserSearch, UserStore,
+    TwoFactorRecord, TwoFactorStore, User, UserDetails, UserId, UserPage, UserSearch, UserStore,
 };
 use sqlx::{
     ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Transaction, Type, query,
@@ -31,7 +30,8 @@ use crate::error::store_error;
 use crate::rows::{
     BanStateRow, BannedUserRow, BlackoutRow, CountRow, CutoffRow, DueRow, EmailTokenRow,
     FoundUserRow, MailRow, Permissions, PermissionsRow, RefreshStateRow, RotatedRow,
-    SessionInfoRow, TwoFactorRow, UserDetailsRow, UserRow, contains_pattern, new_claim, stored_error,
+    SessionInfoRow, TwoFactorRow, UserDetailsRow, UserRow, contains_pattern, new_claim,
+    stored_error,
 };
 
 /// authx storage in a SQL database of dialect `DB` (`sqlx::Sqlite`, `sqlx::Postgres`); use

@@ -3780,8 +3780,16 @@ async fn two_factor_enrolment_codes_and_disable(store: Store) {
     let alice = register(&store, "alice").await;
     assert_eq!(tf.two_factor(alice.id).await.expect("read"), None);
     // Pending enrolments replace each other; the confirmation names the secret it checked.
-    assert!(tf.start_totp(alice.id, "sealed-1", NOW).await.expect("start"));
-    assert!(tf.start_totp(alice.id, "sealed-2", NOW + 1).await.expect("start"));
+    assert!(
+        tf.start_totp(alice.id, "sealed-1", NOW)
+            .await
+            .expect("start")
+    );
+    assert!(
+        tf.start_totp(alice.id, "sealed-2", NOW + 1)
+            .await
+            .expect("start")
+    );
     assert!(
         !tf.enable_totp(alice.id, "sealed-1", &hashes(&["a", "b"]), NOW + 2)
             .await
@@ -3792,14 +3800,26 @@ async fn two_factor_enrolment_codes_and_disable(store: Store) {
             .await
             .expect("enable")
     );
-    let record = tf.two_factor(alice.id).await.expect("read").expect("stored");
+    let record = tf
+        .two_factor(alice.id)
+        .await
+        .expect("read")
+        .expect("stored");
     assert_eq!(
-        (record.sealed_secret.as_str(), record.enabled, record.recovery_codes_left),
+        (
+            record.sealed_secret.as_str(),
+            record.enabled,
+            record.recovery_codes_left
+        ),
         ("sealed-2", true, 3)
     );
     assert_eq!(details(&store, alice.id, NOW + 3).await.two_factor, true);
     // Enabled: a new enrolment writes nothing, a second confirmation neither.
-    assert!(!tf.start_totp(alice.id, "sealed-3", NOW + 3).await.expect("start"));
+    assert!(
+        !tf.start_totp(alice.id, "sealed-3", NOW + 3)
+            .await
+            .expect("start")
+    );
     assert!(
         !tf.enable_totp(alice.id, "sealed-2", &hashes(&["x"]), NOW + 3)
             .await
@@ -3807,11 +3827,27 @@ async fn two_factor_enrolment_codes_and_disable(store: Store) {
     );
     // Recovery codes: each once, only the user's own.
     let bob = register(&store, "bob").await;
-    assert!(!tf.use_recovery_code(bob.id, "a", NOW + 4).await.expect("use"));
-    assert!(tf.use_recovery_code(alice.id, "a", NOW + 4).await.expect("use"));
-    assert!(!tf.use_recovery_code(alice.id, "a", NOW + 5).await.expect("use"));
+    assert!(
+        !tf.use_recovery_code(bob.id, "a", NOW + 4)
+            .await
+            .expect("use")
+    );
+    assert!(
+        tf.use_recovery_code(alice.id, "a", NOW + 4)
+            .await
+            .expect("use")
+    );
+    assert!(
+        !tf.use_recovery_code(alice.id, "a", NOW + 5)
+            .await
+            .expect("use")
+    );
     assert_eq!(
-        tf.two_factor(alice.id).await.expect("read").expect("stored").recovery_codes_left,
+        tf.two_factor(alice.id)
+            .await
+            .expect("read")
+            .expect("stored")
+            .recovery_codes_left,
         2
     );
     // Replaced: the old codes are void.
@@ -3820,16 +3856,36 @@ async fn two_factor_enrolment_codes_and_disable(store: Store) {
             .await
             .expect("replace")
     );
-    assert!(!tf.use_recovery_code(alice.id, "b", NOW + 6).await.expect("use"));
-    assert!(!tf.replace_recovery_codes(bob.id, &hashes(&["e"]), NOW + 6).await.expect("replace"));
+    assert!(
+        !tf.use_recovery_code(alice.id, "b", NOW + 6)
+            .await
+            .expect("use")
+    );
+    assert!(
+        !tf.replace_recovery_codes(bob.id, &hashes(&["e"]), NOW + 6)
+            .await
+            .expect("replace")
+    );
     // Resealed only over the secret as read.
-    assert!(!tf.reseal_secret(alice.id, "sealed-1", "sealed-9").await.expect("reseal"));
-    assert!(tf.reseal_secret(alice.id, "sealed-2", "sealed-4").await.expect("reseal"));
+    assert!(
+        !tf.reseal_secret(alice.id, "sealed-1", "sealed-9")
+            .await
+            .expect("reseal")
+    );
+    assert!(
+        tf.reseal_secret(alice.id, "sealed-2", "sealed-4")
+            .await
+            .expect("reseal")
+    );
     // Disabled: nothing left.
     assert!(tf.disable_two_factor(alice.id).await.expect("disable"));
     assert!(!tf.disable_two_factor(alice.id).await.expect("disable"));
     assert_eq!(tf.two_factor(alice.id).await.expect("read"), None);
-    assert!(!tf.use_recovery_code(alice.id, "d", NOW + 7).await.expect("use"));
+    assert!(
+        !tf.use_recovery_code(alice.id, "d", NOW + 7)
+            .await
+            .expect("use")
+    );
     assert_eq!(details(&store, alice.id, NOW + 7).await.two_factor, false);
 }
 
@@ -3837,7 +3893,11 @@ async fn concurrent_uses_of_a_recovery_code_have_one_winner(store: Store) {
     let alice = register(&store, "alice").await;
     let tf = store.two_factor().expect("SQL stores keep second factors");
     assert!(tf.start_totp(alice.id, "s", NOW).await.expect("start"));
-    assert!(tf.enable_totp(alice.id, "s", &hashes(&["code"]), NOW).await.expect("enable"));
+    assert!(
+        tf.enable_totp(alice.id, "s", &hashes(&["code"]), NOW)
+            .await
+            .expect("enable")
+    );
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..10 {
         let store = store.clone();

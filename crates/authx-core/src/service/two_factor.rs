@@ -125,7 +125,11 @@ impl Auth {
         let record = store.two_factor(claims.id).await?.filter(|r| r.enabled);
         let status = Status {
             enabled: record.is_some(),
-            methods: if record.is_some() { vec!["totp"] } else { vec![] },
+            methods: if record.is_some() {
+                vec!["totp"]
+            } else {
+                vec![]
+            },
             recovery_codes_left: record.map_or(0, |r| r.recovery_codes_left),
         };
         let body = serde_json::to_string(&status).map_err(AuthError::unavailable)?;
@@ -254,12 +258,19 @@ impl Auth {
         };
         if let Hit::Refused { .. } = inner
             .limits
-            .hit(&format!("2fa:attempts:{}", challenge.j), attempts, now * 1000)
+            .hit(
+                &format!("2fa:attempts:{}", challenge.j),
+                attempts,
+                now * 1000,
+            )
             .await?
         {
             return Err(AuthError::InvalidChallenge);
         }
-        let state = inner.limits.failures(&lockout_key(challenge.u), now).await?;
+        let state = inner
+            .limits
+            .failures(&lockout_key(challenge.u), now)
+            .await?;
         if let Some(until) = state.locked_until.filter(|until| *until > now) {
             return Err(AuthError::TooManyRequests {
                 retry_after: u64::try_from(until - now).unwrap_or(1),
@@ -303,10 +314,7 @@ impl Auth {
         self.clear_lockout(user.id).await?;
         inner.repo.users().record_login(user.id, now, None).await?;
         let response = self.open_session(&user, req).await?;
-        Ok(response.with(
-            "Set-Cookie",
-            inner.cookies.removal(TokenCookie::Challenge),
-        ))
+        Ok(response.with("Set-Cookie", inner.cookies.removal(TokenCookie::Challenge)))
     }
 
     /// The password, then a code (TOTP or recovery), for disabling and regenerating: a wrong

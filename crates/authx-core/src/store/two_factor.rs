@@ -50,8 +50,12 @@ pub trait TwoFactorStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// Uses the recovery code of hash `hash` if it is the user's and unused (one write: of
     /// concurrent uses of one code, one gets `true`).
-    async fn use_recovery_code(&self, user: UserId, hash: &str, now: Timestamp)
-    -> StoreResult<bool>;
+    async fn use_recovery_code(
+        &self,
+        user: UserId,
+        hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
     /// Replaces the sealed secret `old` by `new` (the same secret sealed with the current key
     /// after a key rotation); `Ok(false)` when it is no longer `old`.
     async fn reseal_secret(&self, user: UserId, old: &str, new: &str) -> StoreResult<bool>;
