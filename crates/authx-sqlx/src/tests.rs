@@ -3813,7 +3813,7 @@ async fn two_factor_enrolment_codes_and_disable(store: Store) {
         ),
         ("sealed-2", true, 3)
     );
-    assert_eq!(details(&store, alice.id, NOW + 3).await.two_factor, true);
+    assert!(details(&store, alice.id, NOW + 3).await.two_factor);
     // Enabled: a new enrolment writes nothing, a second confirmation neither.
     assert!(
         !tf.start_totp(alice.id, "sealed-3", NOW + 3)
@@ -3886,7 +3886,7 @@ async fn two_factor_enrolment_codes_and_disable(store: Store) {
             .await
             .expect("use")
     );
-    assert_eq!(details(&store, alice.id, NOW + 7).await.two_factor, false);
+    assert!(!details(&store, alice.id, NOW + 7).await.two_factor);
 }
 
 async fn concurrent_uses_of_a_recovery_code_have_one_winner(store: Store) {

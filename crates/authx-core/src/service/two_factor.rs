@@ -178,7 +178,7 @@ impl Auth {
             Some(record) => record,
             None => return Err(AuthError::TwoFactorNotEnabled),
         };
-        let secret = self.open_secret(sealer, user.id, &record)?;
+        let secret = Self::open_secret(sealer, user.id, &record)?;
         if !self.take_totp_code(user.id, &secret, &code).await? {
             return Err(AuthError::InvalidCode { at_login: false });
         }
@@ -380,7 +380,7 @@ impl Auth {
         kind: CodeKind,
     ) -> Result<bool, AuthError> {
         if kind == CodeKind::Either && totp::looks_like_totp(code) {
-            let secret = self.open_secret(sealer, user.id, record)?;
+            let secret = Self::open_secret(sealer, user.id, record)?;
             let taken = self.take_totp_code(user.id, &secret, code).await?;
             if taken && sealer.is_stale(&record.sealed_secret) {
                 // Sealed by a previous key: sealed again with the current one.
@@ -428,7 +428,6 @@ impl Auth {
     /// The TOTP secret of `record`; one no configured key opens is a fault of configuration
     /// (the key was changed without keeping the old one), answered `503` and logged.
     fn open_secret(
-        &self,
         sealer: &Sealer,
         user: UserId,
         record: &TwoFactorRecord,
