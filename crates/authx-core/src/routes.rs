@@ -248,6 +248,8 @@ pub enum RouteName {
     GetUser,
     /// `GET` on the prefix itself (`?id=&username=&email=&p=`)
     Search,
+    /// `GET /openapi.json`
+    OpenApi,
 }
 
 /// The kind of path parameter a route takes.
@@ -533,6 +535,8 @@ pub const ROUTES: &[Route] = &[
         "A user as an admin sees it"),
     row(RouteName::Search, "auth:search", Get, "", P::None, R::Search, Guard::Admin,
         "Users by id, username and email substrings, 20 a page"),
+    row(RouteName::OpenApi, "auth:openapi", Get, "/openapi.json", P::None, R::OpenApi,
+        Guard::None, "This OpenAPI 3.1 document: every enabled route of this mounting"),
 ];
 
 /// Looks a route up by its name (`auth:login`).

@@ -110,6 +110,11 @@ impl Auth {
             RouteName::PasswordSet => self.set_password(req, caller.claims()?).await,
             RouteName::PasswordChange => self.change_password(req, caller.claims()?).await,
             RouteName::PasswordReset => self.reset_password(req).await,
+            #[cfg(feature = "openapi")]
+            RouteName::OpenApi => self.openapi_answer(routers, req.prefix()),
+            // Without the generator the OpenAPI router is never enabled (see `Settings`).
+            #[cfg(not(feature = "openapi"))]
+            RouteName::OpenApi => Err(AuthError::NotFound),
         }
     }
 
