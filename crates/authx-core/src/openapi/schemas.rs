@@ -12,8 +12,10 @@ use utoipa::ToSchema;
 #[derive(ToSchema)]
 pub(crate) struct Register {
     /// An email address (at most 254 characters).
+    #[schema(format = "email", max_length = 254)]
     email: String,
     /// 3 to 20 characters of `A-Z a-z 0-9 _ -`, not a reserved name.
+    #[schema(pattern = "^[A-Za-z0-9_-]{3,20}$")]
     username: String,
     /// The password (8 to 128 characters by default).
     password1: String,
@@ -44,6 +46,7 @@ pub(crate) struct Refresh {
 #[derive(ToSchema)]
 pub(crate) struct ChangeUsername {
     /// The new username.
+    #[schema(pattern = "^[A-Za-z0-9_-]{3,20}$")]
     username: String,
 }
 
@@ -51,6 +54,7 @@ pub(crate) struct ChangeUsername {
 #[derive(ToSchema)]
 pub(crate) struct ForgotPassword {
     /// The account's address.
+    #[schema(format = "email", max_length = 254)]
     email: String,
 }
 
