@@ -171,3 +171,17 @@ fn security_schemes_and_referenced_schemas_exist() {
         );
     }
 }
+
+#[test]
+fn this_page_lists_every_route() {
+    let page = include_str!("../../../../docs/openapi.md");
+    for route in ROUTES {
+        let row = format!(
+            "| `{}` | {} | `{}` |",
+            route.name,
+            route.method.as_str(),
+            route.path
+        );
+        assert!(page.contains(&row), "docs/openapi.md lacks the row {row}");
+    }
+}
