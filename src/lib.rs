@@ -14,7 +14,7 @@
 //! | `actix` | [`actix`]: the actix-web routes and extractors |
 //! | `rocket` | [`rocket`]: the rocket routes, fairing, catchers and request guards |
 //! | `redis` | [`redis`]: limits and the revocation cache in Redis, shared by several instances |
-//! | `env` | [`env`]: configuration from the environment, as the examples use it (enables `redis`) |
+//! | `env` | [`env`](mod@env): configuration from the environment, as the examples use it (enables `redis`) |
 //! | `openapi` (default) | [`openapi()`]: the OpenAPI 3.1 document, also served at `{prefix}/openapi.json` |
 //!
 //! See the repository's `README.md` and `docs/` for the walk-through and the guides.
