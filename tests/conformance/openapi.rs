@@ -38,7 +38,9 @@ pub async fn the_document_is_the_same_in_every_adapter() {
         assert_eq!(reply.header("content-type"), Some("application/json"));
         assert_every_route(&reply.body, "/api/users", false);
         // What an application merges into its own document is what the route serves.
-        let merged = authx::openapi(&server.auth, "/api/users").to_json().unwrap();
+        let merged = authx::openapi(&server.auth, "/api/users")
+            .to_json()
+            .unwrap();
         assert_eq!(
             serde_json::from_str::<Value>(&merged).unwrap(),
             reply.body,

@@ -101,7 +101,11 @@ const DOCS: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         SWAGGER_UI_JS,
     ),
-    ("/docs/swagger-ui.css", "text/css; charset=utf-8", SWAGGER_UI_CSS),
+    (
+        "/docs/swagger-ui.css",
+        "text/css; charset=utf-8",
+        SWAGGER_UI_CSS,
+    ),
 ];
 
 /// The paths that show the page; the script picks the view from the path.
@@ -263,11 +267,23 @@ mod tests {
         assert!(respond("GET", "/assets/app.js", b"", &config).is_some());
         for (path, _, body) in DOCS {
             let reply = respond("GET", path, b"", &config).unwrap();
-            assert_eq!((reply.status, &*reply.body), (200, body.as_bytes()), "{path}");
+            assert_eq!(
+                (reply.status, &*reply.body),
+                (200, body.as_bytes()),
+                "{path}"
+            );
         }
         let docs = respond("GET", "/docs", b"", &config).unwrap();
-        let csp = &docs.headers.iter().find(|(n, _)| *n == "Content-Security-Policy").unwrap().1;
-        assert!(csp.contains("script-src 'self';") && csp.contains("connect-src 'self'"), "{csp}");
+        let csp = &docs
+            .headers
+            .iter()
+            .find(|(n, _)| *n == "Content-Security-Policy")
+            .unwrap()
+            .1;
+        assert!(
+            csp.contains("script-src 'self';") && csp.contains("connect-src 'self'"),
+            "{csp}"
+        );
         assert_eq!(respond("POST", "/docs", b"", &config).unwrap().status, 405);
         let json = respond("GET", "/config.json", b"", &config).unwrap();
         let value: serde_json::Value = serde_json::from_slice(&json.body).unwrap();

@@ -350,7 +350,7 @@ fn ok_response(answer: &Answer, cx: &Context) -> utoipa::openapi::Response {
                 schema,
             )
         }
-        Answer::Json(schema, description) => (*description, schema.clone()),
+        Answer::Json(schema, description) => (*description, (**schema).clone()),
     };
     ResponseBuilder::new()
         .description(description)

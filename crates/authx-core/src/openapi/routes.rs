@@ -42,7 +42,7 @@ pub(super) enum Answer {
     /// tokens with `tokens_in_body`.
     Tokens { access_body: bool },
     /// A JSON body of this schema.
-    Json(RefOr<Schema>, &'static str),
+    Json(Box<RefOr<Schema>>, &'static str),
 }
 
 /// The documentation of one route.
@@ -65,7 +65,7 @@ impl RouteDoc {
     }
 
     fn json<T: utoipa::ToSchema>(description: &'static str) -> Self {
-        Self::answers(Answer::Json(schema_ref::<T>(), description))
+        Self::answers(Answer::Json(Box::new(schema_ref::<T>()), description))
     }
 
     fn body<T: utoipa::ToSchema>(mut self) -> Self {
@@ -190,7 +190,7 @@ pub(super) fn document(route: RouteName, cx: &Context) -> RouteDoc {
             .errors([E::InvalidOrExpiredToken])
             .errors(password_errors(cx)),
         RouteName::ListSessions => D::answers(Answer::Json(
-            Vec::<answers::ListedSession>::schema(),
+            Box::new(Vec::<answers::ListedSession>::schema()),
             "One's live sessions, newest first",
         )),
         RouteName::RevokeSession => D::answers(Answer::NullCookiesRemoved).errors([E::NotFound]),
@@ -229,7 +229,7 @@ pub(super) fn document(route: RouteName, cx: &Context) -> RouteDoc {
             .query::<u64>("p", false, "The page, from 1")
             .errors([E::InvalidQuery("p")]),
         RouteName::OpenApi => D::answers(Answer::Json(
-            utoipa::openapi::ObjectBuilder::new().into(),
+            Box::new(utoipa::openapi::ObjectBuilder::new().into()),
             "This document",
         )),
     }
