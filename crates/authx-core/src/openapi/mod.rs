@@ -14,6 +14,7 @@
 //! let auth = Auth::builder()
 //!     .repo(std::sync::Arc::new(repo))
 //!     .auth_backend(JwtBackend::hs256("an HS256 secret of at least 32 bytes")?)
+//!     .base_url("https://example.com")
 //!     .build()?;
 //! let doc = auth.openapi(Routers::main(), "/api/users");
 //! let login = doc.paths.get_path_item("/api/users/login").unwrap();
