@@ -342,6 +342,28 @@ Object.assign(flows, {
     await context.close();
   },
 });
+// The interactive API page (Swagger UI, vendored) lists every operation of the example's
+// document, by name, and loads under the front end's Content-Security-Policy without a refusal.
+flows.apiPage = async function apiPage(browser, example) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const refused = [];
+  page.on('console', (entry) => {
+    if (entry.type() === 'error') refused.push(entry.text());
+  });
+  await page.goto(`${example.base}/docs`);
+  await page.locator('.opblock').first().waitFor({ timeout: 20000 });
+  const doc = await (await page.request.get(`${example.base}/api/users/openapi.json`)).json();
+  const names = Object.values(doc.paths).flatMap((item) => Object.values(item).map((op) => op.operationId));
+  assert(names.includes('auth:login') && names.includes('auth:openapi'), 'the document names its routes');
+  assert((await page.locator('.opblock').count()) === names.length, 'one block per operation');
+  for (const name of ['auth:login', 'admin:kick', 'auth:search']) {
+    await page.locator('.opblock', { hasText: name }).first().waitFor();
+  }
+  assert(refused.length === 0, `no errors in the console: ${refused.join(' | ')}`);
+  await shot(page, example, '7-api-page');
+  await context.close();
+};
 
 async function main() {
   const names = process.argv.slice(2).length ? process.argv.slice(2) : ['axum', 'actix', 'rocket'];

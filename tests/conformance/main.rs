@@ -19,6 +19,7 @@ mod examples;
 mod hardening;
 mod instances;
 mod mail;
+mod openapi;
 mod password;
 mod scenarios;
 mod sessions;
@@ -211,6 +212,19 @@ mod identity {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres() {
         crate::scenarios::same_answers_in_every_adapter(Backend::Postgres).await;
+    }
+}
+
+/// The OpenAPI document: one document in every adapter, as mounted and configured.
+mod openapi_document {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_same_in_every_adapter() {
+        crate::openapi::the_document_is_the_same_in_every_adapter().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn follows_the_mounting_and_the_configuration() {
+        crate::openapi::the_document_follows_the_mounting_and_the_configuration().await;
     }
 }
 

@@ -371,6 +371,7 @@ pub fn error_codes() -> Vec<(&'static str, u16, String)> {
         AuthError::WrongPassword,
         AuthError::PasswordExists,
         AuthError::InvalidCode { at_login: false },
+        AuthError::InvalidCode { at_login: true },
         AuthError::SecondFactorRequired,
         AuthError::InvalidChallenge,
         AuthError::TwoFactorEnabled,
@@ -395,7 +396,8 @@ mod tests {
         let codes = error_codes();
         let mut seen = std::collections::HashSet::new();
         for (code, status, detail) in &codes {
-            assert!(seen.insert(*code), "duplicate code {code}");
+            // One code may answer with two statuses (`invalid_code`), never twice with one.
+            assert!(seen.insert((*code, *status)), "duplicate code {code}");
             assert!(
                 code.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
                 "{code} is not snake_case"

@@ -7,6 +7,8 @@ pub mod cookie;
 pub mod error;
 pub mod limit;
 pub mod mail;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod password;
 pub mod policy;
 pub mod random;

@@ -260,6 +260,8 @@ pub enum RouteName {
     TwoFactorDisable,
     /// `POST /login/2fa`
     LoginSecondFactor,
+    /// `GET /openapi.json`
+    OpenApi,
 }
 
 /// The kind of path parameter a route takes.
@@ -562,6 +564,8 @@ pub const ROUTES: &[Route] = &[
     row(RouteName::LoginSecondFactor, "auth:login_second_factor", Post, "/login/2fa", P::None,
         R::TwoFactor, Guard::Challenge,
         "Complete a login with a TOTP or recovery code and the challenge cookie"),
+    row(RouteName::OpenApi, "auth:openapi", Get, "/openapi.json", P::None, R::OpenApi,
+        Guard::None, "This OpenAPI 3.1 document: every enabled route of this mounting"),
 ];
 
 /// Looks a route up by its name (`auth:login`).

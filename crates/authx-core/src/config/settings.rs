@@ -110,9 +110,7 @@ impl Default for Settings {
             revocation_check: true,
             admin_emails: Vec::new(),
             search_page_size: 20,
-            routers: Routers::main()
-                .without(RouterKind::TwoFactor)
-                .without(RouterKind::Social),
+            routers: default_routers(),
             janitor: JanitorSettings::default(),
             mail_worker: true,
             two_factor: TwoFactorSettings::default(),
@@ -272,5 +270,19 @@ impl Default for JanitorSettings {
             pause: Duration::from_millis(10),
             mail_retention: Duration::from_hours(168),
         }
+    }
+}
+
+/// Enabled by default: every router but the second factor (enabled by its key) and social
+/// login (enabled by a provider); the OpenAPI router only where its generator is built in
+/// (feature `openapi`, on by default).
+fn default_routers() -> Routers {
+    let routers = Routers::main()
+        .without(RouterKind::TwoFactor)
+        .without(RouterKind::Social);
+    if cfg!(feature = "openapi") {
+        routers
+    } else {
+        routers.without(RouterKind::OpenApi)
     }
 }

@@ -116,6 +116,11 @@ impl Auth {
             RouteName::RecoveryCodes => self.regenerate_recovery_codes(req, caller.claims()?).await,
             RouteName::TwoFactorDisable => self.two_factor_disable(req, caller.claims()?).await,
             RouteName::LoginSecondFactor => self.login_second_factor(req).await,
+            #[cfg(feature = "openapi")]
+            RouteName::OpenApi => self.openapi_answer(routers, req.prefix()),
+            // Without the generator the OpenAPI router is never enabled (see `Settings`).
+            #[cfg(not(feature = "openapi"))]
+            RouteName::OpenApi => Err(AuthError::NotFound),
         }
     }
 

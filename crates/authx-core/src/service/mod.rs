@@ -41,6 +41,15 @@ use crate::token::JwtBackend;
 
 pub use janitor::JanitorReport;
 
+/// The flows' answer types, for the OpenAPI document's schemas.
+#[cfg(feature = "openapi")]
+pub(crate) mod answers {
+    pub(crate) use super::admin::Blackout;
+    pub(crate) use super::bans::Blacklist;
+    pub(crate) use super::search::{SearchPage, ShownUser};
+    pub(crate) use super::sessions::ListedSession;
+}
+
 /// The authx service. Build it once with [`Auth::builder`], clone it into every handler.
 #[derive(Clone)]
 pub struct Auth {
