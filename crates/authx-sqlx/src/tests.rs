@@ -176,10 +176,10 @@ impl Db {
                     .fetch_all(pool)
                     .await
                     .expect("columns");
-                    // `QUOTE` writes any value as a literal, NULL included.
+                    // Every value in hex (text, numbers and blobs alike), NULL as `NULL`.
                     let row = columns
                         .iter()
-                        .map(|column| format!("QUOTE(`{column}`)"))
+                        .map(|column| format!("COALESCE(HEX(`{column}`), 'NULL')"))
                         .collect::<Vec<_>>()
                         .join(", ");
                     let rows = sqlx::query_scalar(AssertSqlSafe(format!(
@@ -211,6 +211,14 @@ impl Db {
     async fn int(&self, sql: &'static str, key: &str) -> Option<i64> {
         let query = self.sql(sql);
         on_pool!(self, pool => sqlx::query_scalar(query).bind(key).fetch_one(pool).await.expect(sql))
+    }
+
+    /// Runs `sql` with `$1` = `key`.
+    async fn execute(&self, sql: &'static str, key: &str) {
+        let query = self.sql(sql);
+        on_pool!(self, pool => {
+            sqlx::query(query).bind(key).execute(pool).await.expect(sql);
+        });
     }
 
     /// The text `sql` selects from the one row it finds for `$1` = `key`.
@@ -2872,10 +2880,7 @@ async fn toggle_ban_bans_and_unbans(store: Store) {
     let carol = register(&store, "carol").await;
     store
         .db
-        .int(
-            "UPDATE users SET active = FALSE WHERE username = $1 RETURNING id",
-            "carol",
-        )
+        .execute("UPDATE users SET active = FALSE WHERE username = $1", "carol")
         .await;
     let listed: Vec<_> = banned(&store, NOW + 4)
         .await
