@@ -148,6 +148,7 @@ pub async fn admin_routes_need_an_admin_in_storage(s: &TestServer) {
     match s.backend {
         Backend::Sqlite => s.exec("UPDATE users SET permissions = '[]' WHERE id = $1", bob_id),
         Backend::Postgres => s.exec("UPDATE users SET permissions = '{}' WHERE id = $1", bob_id),
+        Backend::MySql => s.exec("UPDATE users SET permissions = '[]' WHERE id = $1", bob_id),
     }
     .await;
     bob.get("/blacklist")
@@ -1050,6 +1051,10 @@ pub async fn admin_actions_are_logged(s: &TestServer) {
                 base + 1
             ))
             .await;
+        }
+        Backend::MySql => {
+            s.execute(&format!("ALTER TABLE users AUTO_INCREMENT = {}", base + 1))
+                .await;
         }
     }
     let (mut root, root_id) = admin(s, "root").await;

@@ -211,9 +211,10 @@ impl<'p> Query<'p> {
         match order {
             None => self.params.iter().try_for_each(&mut add),
             Some(order) => order.iter().try_for_each(|&index| {
-                let param = self.params.get(index).ok_or_else(|| {
-                    format!("statement parameter ${} is not bound", index + 1)
-                })?;
+                let param = self
+                    .params
+                    .get(index)
+                    .ok_or_else(|| format!("statement parameter ${} is not bound", index + 1))?;
                 add(param)
             }),
         }
@@ -222,7 +223,10 @@ impl<'p> Query<'p> {
     }
 
     /// Runs the statement.
-    pub(crate) async fn execute<'c, DB, E>(self, executor: E) -> Result<DB::QueryResult, sqlx::Error>
+    pub(crate) async fn execute<'c, DB, E>(
+        self,
+        executor: E,
+    ) -> Result<DB::QueryResult, sqlx::Error>
     where
         DB: Dialect,
         E: Executor<'c, Database = DB>,
@@ -295,7 +299,10 @@ mod tests {
     fn numbered_parameters_become_positional() {
         assert_eq!(
             positional("UPDATE t SET a = $2 WHERE id = $1 AND b = $2"),
-            ("UPDATE t SET a = ? WHERE id = ? AND b = ?".to_owned(), vec![1, 0, 1])
+            (
+                "UPDATE t SET a = ? WHERE id = ? AND b = ?".to_owned(),
+                vec![1, 0, 1]
+            )
         );
         assert_eq!(
             positional("SELECT '$1', \"$2\", `$3`, 'it''s $4', 'a\\'$5' FROM t WHERE x = $10"),

@@ -2880,7 +2880,10 @@ async fn toggle_ban_bans_and_unbans(store: Store) {
     let carol = register(&store, "carol").await;
     store
         .db
-        .execute("UPDATE users SET active = FALSE WHERE username = $1", "carol")
+        .execute(
+            "UPDATE users SET active = FALSE WHERE username = $1",
+            "carol",
+        )
         .await;
     let listed: Vec<_> = banned(&store, NOW + 4)
         .await
@@ -3951,19 +3954,31 @@ mod mysql {
                 sqlx::query_scalar("SELECT CAST(@@SESSION.tx_isolation AS CHAR)")
                     .fetch_one(again.pool())
                     .await
-                    .or(sqlx::query_scalar(
-                        "SELECT CAST(@@SESSION.transaction_isolation AS CHAR)",
+                    .or(
+                        sqlx::query_scalar("SELECT CAST(@@SESSION.transaction_isolation AS CHAR)")
+                            .fetch_one(again.pool())
+                            .await,
                     )
-                    .fetch_one(again.pool())
-                    .await)
                     .expect("isolation");
             assert_eq!(isolation, "READ-COMMITTED");
             // Stored text compares exactly; emails and usernames without regard to case, not
             // to accents.
             register(&again, "alice").await;
             let users = again.users();
-            assert!(users.user_by_username("ALICE").await.expect("lookup").is_some());
-            assert!(users.user_by_username("\u{e1}lice").await.expect("lookup").is_none());
+            assert!(
+                users
+                    .user_by_username("ALICE")
+                    .await
+                    .expect("lookup")
+                    .is_some()
+            );
+            assert!(
+                users
+                    .user_by_username("\u{e1}lice")
+                    .await
+                    .expect("lookup")
+                    .is_none()
+            );
             assert!(
                 users
                     .user_by_email("ALICE@example.com")
@@ -4003,7 +4018,10 @@ mod mysql {
                 [1, 2, 3, 4, 5]
             );
             assert_eq!(
-                store.db.ints("SELECT step FROM authx_migration_steps").await,
+                store
+                    .db
+                    .ints("SELECT step FROM authx_migration_steps")
+                    .await,
                 Vec::<i64>::new()
             );
             assert!(store.db.snapshot().await.contains_key("blackout"));

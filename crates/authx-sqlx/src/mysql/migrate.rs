@@ -87,9 +87,10 @@ pub(crate) async fn run(
         )));
     }
     let outcome = apply(&mut conn, migrations).await;
-    let released = sqlx::query("SELECT RELEASE_LOCK(CONCAT('authx_migrate.', COALESCE(DATABASE(), '')))")
-        .execute(&mut *conn)
-        .await;
+    let released =
+        sqlx::query("SELECT RELEASE_LOCK(CONCAT('authx_migrate.', COALESCE(DATABASE(), '')))")
+            .execute(&mut *conn)
+            .await;
     outcome?;
     released?;
     Ok(())
