@@ -146,9 +146,11 @@ pub async fn admin_routes_need_an_admin_in_storage(s: &TestServer) {
         json!({"global": [], "current": []})
     );
     match s.backend {
-        Backend::Sqlite => s.exec("UPDATE users SET permissions = '[]' WHERE id = $1", bob_id),
+        // A JSON array in SQLite and MySQL.
+        Backend::Sqlite | Backend::MySql => {
+            s.exec("UPDATE users SET permissions = '[]' WHERE id = $1", bob_id)
+        }
         Backend::Postgres => s.exec("UPDATE users SET permissions = '{}' WHERE id = $1", bob_id),
-        Backend::MySql => s.exec("UPDATE users SET permissions = '[]' WHERE id = $1", bob_id),
     }
     .await;
     bob.get("/blacklist")

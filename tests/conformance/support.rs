@@ -596,7 +596,8 @@ impl TestServer {
 
     pub async fn make_admin(&self, id: i64) {
         match self.backend {
-            Backend::Sqlite => {
+            // A JSON array in SQLite and MySQL.
+            Backend::Sqlite | Backend::MySql => {
                 self.exec(
                     r#"UPDATE users SET permissions = '["admin"]' WHERE id = $1"#,
                     id,
@@ -606,13 +607,6 @@ impl TestServer {
             Backend::Postgres => {
                 self.exec("UPDATE users SET permissions = '{admin}' WHERE id = $1", id)
                     .await;
-            }
-            Backend::MySql => {
-                self.exec(
-                    r#"UPDATE users SET permissions = '["admin"]' WHERE id = $1"#,
-                    id,
-                )
-                .await;
             }
         }
     }
