@@ -4,7 +4,7 @@
 //! | variable | meaning | default |
 //! |---|---|---|
 //! | `AUTHX_ADDR` | listen address | `127.0.0.1:8000` |
-//! | `DATABASE_URL` | `sqlite://...` or `postgres://...` | `sqlite://authx.db` in the working directory |
+//! | `DATABASE_URL` | `sqlite://...`, `postgres://...` or `mysql://...` | `sqlite://authx.db` in the working directory |
 //! | `AUTHX_JWT_SECRET` | HS256 secret, at least 32 bytes | generated on first start, kept in `.authx/jwt-secret` |
 //! | `AUTHX_TOTP_KEY` | 32-byte key (64 hex digits or base64) sealing TOTP secrets; enables the second factor | generated on first start, kept in `.authx/totp-key` |
 //! | `AUTHX_JWT_ALGORITHM`, `AUTHX_JWT_PRIVATE_KEY` | `EdDSA`, `ES256` or `RS256` and the path of its PEM private key | HS256 with the secret |
@@ -296,7 +296,7 @@ impl Environment {
     /// A builder with everything the environment configures: storage (connected and
     /// migrated), tokens, debug, base URL, limits and, with `REDIS_URL`, their store in Redis.
     /// Add your own settings, then `build()`.
-    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
     pub async fn builder(&self) -> Result<AuthBuilder, EnvError> {
         let repo =
             authx_sqlx::connect(&self.database_url)

@@ -9,7 +9,7 @@
 //!
 //! | feature | brings |
 //! |---|---|
-//! | `sqlite`, `postgres` | [`sqlx`] storage |
+//! | `sqlite`, `postgres`, `mysql` | [`sqlx`] storage (MySQL 8, MariaDB 10.6+) |
 //! | `axum` | [`axum`]: the router and extractors |
 //! | `actix` | [`actix`]: the actix-web routes and extractors |
 //! | `rocket` | [`rocket`]: the rocket routes, fairing, catchers and request guards |
@@ -21,8 +21,8 @@
 
 pub use authx_core::*;
 
-/// Storage in SQLite or PostgreSQL through sqlx.
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+/// Storage in SQLite, PostgreSQL or MySQL/MariaDB through sqlx.
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use authx_sqlx as sqlx;
 
 /// The axum adapter.

@@ -8,8 +8,9 @@
 //! The conformance suite: one set of HTTP scenarios over real TCP, instantiated for every
 //! adapter and storage backend (the `route_tests!` pattern), plus the races of the contract.
 //!
-//! PostgreSQL runs read `AUTHX_TEST_POSTGRES_URL` (e.g. `postgres://postgres@127.0.0.1:5432/postgres`)
-//! and create a database of their own; without the variable they print that they skipped.
+//! PostgreSQL runs read `AUTHX_TEST_POSTGRES_URL` (e.g. `postgres://postgres@127.0.0.1:5432/postgres`),
+//! MySQL/MariaDB runs `AUTHX_TEST_MYSQL_URL` (e.g. `mysql://root@127.0.0.1:3306/test`), and
+//! each creates a database of its own; without the variable they print that they skipped.
 //!
 //! `mail` runs email and CAPTCHA end to end against real SMTP and siteverify servers; `admin`
 //! the admin and search routers.
@@ -157,6 +158,21 @@ all_scenarios!(
     crate::support::Adapter::Rocket,
     crate::support::Backend::Postgres
 );
+all_scenarios!(
+    axum_mysql,
+    crate::support::Adapter::Axum,
+    crate::support::Backend::MySql
+);
+all_scenarios!(
+    actix_mysql,
+    crate::support::Adapter::Actix,
+    crate::support::Backend::MySql
+);
+all_scenarios!(
+    rocket_mysql,
+    crate::support::Adapter::Rocket,
+    crate::support::Backend::MySql
+);
 
 /// The example applications, per framework (SQLite): what an outside attacker sees.
 macro_rules! example_tests {
@@ -212,6 +228,11 @@ mod identity {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres() {
         crate::scenarios::same_answers_in_every_adapter(Backend::Postgres).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mysql() {
+        crate::scenarios::same_answers_in_every_adapter(Backend::MySql).await;
     }
 }
 

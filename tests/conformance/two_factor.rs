@@ -464,6 +464,13 @@ pub async fn the_stored_secret_is_sealed(s: &TestServer) {
                 .await
                 .unwrap()
         }
+        Db::MySql(pool) => {
+            sqlx::query_scalar("SELECT totp_secret FROM two_factor WHERE user_id = ?")
+                .bind(id)
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        }
     };
     assert!(sealed.starts_with("v1."), "{sealed}");
     for form in secret_forms(&secret) {

@@ -43,6 +43,7 @@ use server::ServerOptions;
 pub(crate) enum Db {
     Sqlite,
     Postgres,
+    MySql,
 }
 
 impl Db {
@@ -50,15 +51,27 @@ impl Db {
         match self {
             Self::Sqlite => "sqlite",
             Self::Postgres => "postgres",
+            Self::MySql => "mysql",
+        }
+    }
+
+    /// The variable naming the server's admin URL, for the backends that have a server.
+    fn server_var(self) -> Option<&'static str> {
+        match self {
+            Self::Sqlite => None,
+            Self::Postgres => Some(POSTGRES_VAR),
+            Self::MySql => Some(MYSQL_VAR),
         }
     }
 }
 
 /// The environment variable naming a PostgreSQL server (an admin URL) for the benchmark.
 const POSTGRES_VAR: &str = "AUTHX_BENCH_POSTGRES_URL";
+/// The environment variable naming a MySQL or MariaDB server (an admin URL, `mysql://...`).
+const MYSQL_VAR: &str = "AUTHX_BENCH_MYSQL_URL";
 
 const USAGE: &str = "usage: authx-bench [--adapter axum|actix|rocket|all] [--scenario NAME|all] \
-[--db sqlite|postgres|all] [--connections 64] [--seconds 10] [--warmup 2] \
+[--db sqlite|postgres|mysql|all] [--connections 64] [--seconds 10] [--warmup 2] \
 [--flood-connections 1000] [--flood-factor 4] [--probe-connections 8] [--argon2-seconds 3] [--client-threads 1] \
 [--hash-concurrency N] [--hash-queue N] [--sqlite-pool N] [--pg-pool N]
 scenarios: noop, register, login, login-wrong-password, confirm-status, token, refresh, flood
@@ -167,21 +180,36 @@ fn parse(args: &[String]) -> Result<Args, String> {
     }
     let adapters = selection(&adapter, &Adapter::ALL, Adapter::parse)?;
     let scenarios = selection(&scenario, &Scenario::ALL, Scenario::parse)?;
-    let have_postgres = std::env::var(POSTGRES_VAR).is_ok();
+    let configured = |db: Db| db.server_var().is_none_or(|var| std::env::var(var).is_ok());
     let dbs = match db.as_str() {
-        "sqlite" => vec![Db::Sqlite],
-        "postgres" if have_postgres => vec![Db::Postgres],
-        "postgres" => return Err(format!("--db postgres needs {POSTGRES_VAR}")),
-        "all" if have_postgres => vec![Db::Sqlite, Db::Postgres],
         "all" => {
-            println!("note: {POSTGRES_VAR} is not set; PostgreSQL skipped");
-            vec![Db::Sqlite]
+            let mut dbs = Vec::new();
+            for db in [Db::Sqlite, Db::Postgres, Db::MySql] {
+                if configured(db) {
+                    dbs.push(db);
+                } else if let Some(var) = db.server_var() {
+                    println!("note: {var} is not set; {} skipped", db.name());
+                }
+            }
+            dbs
         }
-        other => {
-            return Err(format!(
-                "unknown database {other:?}: sqlite, postgres or all"
-            ));
-        }
+        name => match [Db::Sqlite, Db::Postgres, Db::MySql]
+            .into_iter()
+            .find(|db| db.name() == name)
+        {
+            Some(db) if configured(db) => vec![db],
+            Some(db) => {
+                return Err(format!(
+                    "--db {name} needs {}",
+                    db.server_var().unwrap_or_default()
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "unknown database {name:?}: sqlite, postgres, mysql or all"
+                ));
+            }
+        },
     };
     let mut server = parse_server(&server_args)?;
     server.adapter = adapters[0];
@@ -274,12 +302,12 @@ async fn run_one(args: &Args, adapter: Adapter, db: Db, scenario: Scenario) -> R
     let mut options = args.server.clone();
     options.adapter = adapter;
     options.users = users;
-    let postgres = match db {
-        Db::Sqlite => None,
-        Db::Postgres => {
-            let admin = std::env::var(POSTGRES_VAR).map_err(|_| format!("{POSTGRES_VAR} unset"))?;
+    let server_db = match db.server_var() {
+        None => None,
+        Some(var) => {
+            let admin = std::env::var(var).map_err(|_| format!("{var} unset"))?;
             Some(
-                create_database(&admin)
+                create_database(db, &admin)
                     .await
                     .map(|(url, name)| (admin, url, name))?,
             )
@@ -287,14 +315,14 @@ async fn run_one(args: &Args, adapter: Adapter, db: Db, scenario: Scenario) -> R
     };
     let result = serve_and_measure(
         &options,
-        postgres.as_ref().map(|(_, url, _)| url.as_str()),
+        server_db.as_ref().map(|(_, url, _)| url.as_str()),
         scenario,
         settings,
         raw_verify_rate,
     )
     .await;
-    if let Some((admin, _, name)) = &postgres {
-        drop_database(admin, name).await;
+    if let Some((admin, _, name)) = &server_db {
+        drop_database(db, admin, name).await;
     }
     let (measured, server_peak_rss_kib) = result?;
     let raw = match raw_before {
@@ -315,12 +343,12 @@ async fn run_one(args: &Args, adapter: Adapter, db: Db, scenario: Scenario) -> R
 
 async fn serve_and_measure(
     options: &ServerOptions,
-    postgres_url: Option<&str>,
+    database_url: Option<&str>,
     scenario: Scenario,
     settings: &Settings,
     raw_verify_rate: Option<f64>,
 ) -> Result<(scenario::Measured, Option<u64>), String> {
-    let (mut child, addr) = spawn_server(options, postgres_url)?;
+    let (mut child, addr) = spawn_server(options, database_url)?;
     let pid = child.id();
     let measured = scenario::run(
         scenario,
@@ -338,7 +366,7 @@ async fn serve_and_measure(
 
 fn spawn_server(
     options: &ServerOptions,
-    postgres_url: Option<&str>,
+    database_url: Option<&str>,
 ) -> Result<(Child, SocketAddr), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut command = Command::new(exe);
@@ -347,7 +375,7 @@ fn spawn_server(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    match postgres_url {
+    match database_url {
         Some(url) => command.env(server::DB_URL_VAR, url),
         None => command.env_remove(server::DB_URL_VAR),
     };
@@ -391,37 +419,57 @@ fn stop_server(child: &mut Child) {
     let _ = child.wait();
 }
 
-async fn create_database(admin_url: &str) -> Result<(String, String), String> {
+/// A database of its own for one run on the server of `admin_url`: its URL and name.
+async fn create_database(db: Db, admin_url: &str) -> Result<(String, String), String> {
     use sqlx::Connection as _;
+    let var = db.server_var().unwrap_or_default();
     let name = format!(
         "authx_bench_{}",
         &authx::random::sha256_hex(&authx::random::token(16))[..16]
     );
-    let mut conn = sqlx::PgConnection::connect(admin_url)
-        .await
-        .map_err(|e| format!("{POSTGRES_VAR}: {e}"))?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .map_err(|e| format!("creating the benchmark database: {e}"))?;
+    let create = sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"));
+    let created = if db == Db::MySql {
+        let mut conn = sqlx::MySqlConnection::connect(admin_url)
+            .await
+            .map_err(|e| format!("{var}: {e}"))?;
+        sqlx::raw_sql(create).execute(&mut conn).await.map(drop)
+    } else {
+        let mut conn = sqlx::PgConnection::connect(admin_url)
+            .await
+            .map_err(|e| format!("{var}: {e}"))?;
+        sqlx::raw_sql(create).execute(&mut conn).await.map(drop)
+    };
+    created.map_err(|e| format!("creating the benchmark database: {e}"))?;
     let (base, _) = admin_url
         .split('?')
         .next()
         .unwrap_or(admin_url)
         .rsplit_once('/')
-        .ok_or_else(|| format!("{POSTGRES_VAR} must end with /<database>"))?;
+        .ok_or_else(|| format!("{var} must end with /<database>"))?;
     Ok((format!("{base}/{name}"), name))
 }
 
-async fn drop_database(admin_url: &str, name: &str) {
+async fn drop_database(db: Db, admin_url: &str, name: &str) {
     use sqlx::Connection as _;
-    if let Ok(mut conn) = sqlx::PgConnection::connect(admin_url).await {
-        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-        if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(&mut conn)
-            .await
-        {
-            eprintln!("authx-bench: could not drop database {name}: {e}");
+    let dropped = if db == Db::MySql {
+        match sqlx::MySqlConnection::connect(admin_url).await {
+            Ok(mut conn) => {
+                let sql = sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"));
+                sqlx::raw_sql(sql).execute(&mut conn).await.map(drop)
+            }
+            Err(e) => Err(e),
         }
+    } else {
+        match sqlx::PgConnection::connect(admin_url).await {
+            Ok(mut conn) => {
+                let sql =
+                    sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                sqlx::raw_sql(sql).execute(&mut conn).await.map(drop)
+            }
+            Err(e) => Err(e),
+        }
+    };
+    if let Err(e) = dropped {
+        eprintln!("authx-bench: could not drop database {name}: {e}");
     }
 }

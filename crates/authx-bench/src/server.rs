@@ -41,7 +41,7 @@ pub(crate) struct ServerOptions {
     pub(crate) hash_queue: Option<usize>,
     /// The SQLite pool size; `None` keeps `SqliteStore::connect`'s.
     pub(crate) sqlite_pool: Option<u32>,
-    /// The PostgreSQL pool size; `None` keeps `PostgresStore::connect`'s.
+    /// The PostgreSQL or MySQL pool size; `None` keeps the store's `connect`'s.
     pub(crate) pg_pool: Option<u32>,
 }
 
@@ -115,6 +115,26 @@ pub(crate) fn run(options: &ServerOptions) -> Result<(), String> {
 async fn open_database(
     options: &ServerOptions,
 ) -> Result<(Arc<dyn Repo>, Option<tempfile::TempDir>), String> {
+    if let Ok(url) = std::env::var(DB_URL_VAR)
+        && url.starts_with("mysql:")
+    {
+        let store = match options.pg_pool {
+            None => authx::sqlx::MySqlStore::connect(&url)
+                .await
+                .map_err(|e| e.to_string())?,
+            Some(size) => {
+                let pool = authx::sqlx::MySqlStore::pool_options()
+                    .max_connections(size)
+                    .connect(&url)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let store = authx::sqlx::MySqlStore::from_pool(pool);
+                store.migrate().await.map_err(|e| e.to_string())?;
+                store
+            }
+        };
+        return Ok((Arc::new(store), None));
+    }
     if let Ok(url) = std::env::var(DB_URL_VAR) {
         let store = match options.pg_pool {
             None => authx::sqlx::PostgresStore::connect(&url)

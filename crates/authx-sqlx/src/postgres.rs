@@ -69,12 +69,22 @@ impl Dialect for Postgres {
     /// wait for each other only where they meet.
     const BEGIN_WRITE: Option<&'static str> = None;
 
+    const NUMBERED_PARAMETERS: bool = true;
+
     fn rows_affected(result: &PgQueryResult) -> u64 {
         result.rows_affected()
+    }
+
+    fn add_parameter(
+        arguments: &mut <Self as sqlx::Database>::Arguments,
+        param: crate::bind::Param<'_>,
+    ) -> Result<(), sqlx::error::BoxDynError> {
+        param.add_to::<Self>(arguments)
     }
 }
 
 static SQL: Statements = Statements {
+    no_returning: None,
     user_by_id: common::USER_BY_ID,
     user_by_email: common::USER_BY_EMAIL,
     user_by_username: common::USER_BY_USERNAME,

@@ -7,7 +7,7 @@ use authx_core::store::{
 };
 
 /// A list of names as a column (a user's permissions, its linked providers): a JSON array in
-/// SQLite, `text[]` in PostgreSQL.
+/// SQLite and MySQL, `text[]` in PostgreSQL.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Permissions(pub(crate) Vec<String>);
 
@@ -363,6 +363,35 @@ mod postgres_permissions {
     impl<'r> Decode<'r, Postgres> for Permissions {
         fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
             Ok(Self(<Vec<String> as Decode<Postgres>>::decode(value)?))
+        }
+    }
+}
+
+#[cfg(feature = "mysql")]
+mod mysql_permissions {
+    use sqlx::error::BoxDynError;
+    use sqlx::mysql::{MySqlTypeInfo, MySqlValueRef};
+    use sqlx::{Decode, MySql, Type, TypeInfo as _};
+
+    use super::Permissions;
+
+    /// A JSON column (MySQL's `JSON`; MariaDB's is `LONGTEXT`), or a literal such as `'[]'`.
+    impl Type<MySql> for Permissions {
+        fn type_info() -> MySqlTypeInfo {
+            <String as Type<MySql>>::type_info()
+        }
+
+        fn compatible(ty: &MySqlTypeInfo) -> bool {
+            <String as Type<MySql>>::compatible(ty)
+                || <[u8] as Type<MySql>>::compatible(ty)
+                || ty.name() == "JSON"
+        }
+    }
+
+    impl<'r> Decode<'r, MySql> for Permissions {
+        fn decode(value: MySqlValueRef<'r>) -> Result<Self, BoxDynError> {
+            let json = <&[u8] as Decode<MySql>>::decode(value)?;
+            Ok(Self(serde_json::from_slice(json)?))
         }
     }
 }

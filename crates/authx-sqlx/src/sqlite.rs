@@ -78,12 +78,22 @@ impl Dialect for Sqlite {
     /// and writes later would fail with SQLITE_BUSY instead of waiting.
     const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
 
+    const NUMBERED_PARAMETERS: bool = true;
+
     fn rows_affected(result: &SqliteQueryResult) -> u64 {
         result.rows_affected()
+    }
+
+    fn add_parameter(
+        arguments: &mut <Self as sqlx::Database>::Arguments,
+        param: crate::bind::Param<'_>,
+    ) -> Result<(), sqlx::error::BoxDynError> {
+        param.add_to::<Self>(arguments)
     }
 }
 
 static SQL: Statements = Statements {
+    no_returning: None,
     user_by_id: common::USER_BY_ID,
     user_by_email: common::USER_BY_EMAIL,
     user_by_username: common::USER_BY_USERNAME,
