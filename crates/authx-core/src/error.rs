@@ -116,6 +116,21 @@ pub enum AuthError {
     /// The account has a password already (`POST /password` only sets a first one).
     #[error("Password exists")]
     PasswordExists,
+    /// `redirect` of `GET /{provider}` is not a path starting with one `/`.
+    #[error("Invalid redirect")]
+    InvalidRedirect,
+    /// A social callback's state is missing, unknown, replayed, or another browser's (sent to
+    /// `{base_url}/login?error=invalid_state`, not as JSON).
+    #[error("Invalid state")]
+    InvalidState,
+    /// The social provider refused the sign-in, the code exchange failed, or its ID token is
+    /// invalid (sent to `{base_url}/login?error=provider_error`).
+    #[error("Provider error")]
+    ProviderError,
+    /// The social provider does not vouch for the account's email (sent to
+    /// `{base_url}/login?error=email_unverified`).
+    #[error("Email not verified")]
+    EmailUnverified,
     /// No such route, or a path parameter that is not valid.
     #[error("Not found")]
     NotFound,
@@ -176,7 +191,11 @@ impl AuthError {
             | Self::WrongAction
             | Self::InvalidPermission
             | Self::WrongPassword
-            | Self::PasswordExists => 400,
+            | Self::PasswordExists
+            | Self::InvalidRedirect
+            | Self::InvalidState
+            | Self::EmailUnverified => 400,
+            Self::ProviderError => 502,
             Self::InvalidCredentials | Self::NotAuthenticated | Self::InvalidToken => 401,
             Self::InvalidOrExpiredToken | Self::Forbidden | Self::CrossSiteRequest => 403,
             Self::UserNotFound | Self::NotFound => 404,
@@ -222,6 +241,10 @@ impl AuthError {
             Self::InvalidPermission => "invalid_permission",
             Self::WrongPassword => "wrong_password",
             Self::PasswordExists => "password_exists",
+            Self::InvalidRedirect => "invalid_redirect",
+            Self::InvalidState => "invalid_state",
+            Self::ProviderError => "provider_error",
+            Self::EmailUnverified => "email_unverified",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::CrossSiteRequest => "cross_site_request",
@@ -269,6 +292,10 @@ impl AuthError {
             Self::InvalidPermission => "Invalid permission",
             Self::WrongPassword => "Wrong password",
             Self::PasswordExists => "Password exists",
+            Self::InvalidRedirect => "Invalid redirect",
+            Self::InvalidState => "Invalid state",
+            Self::ProviderError => "Provider error",
+            Self::EmailUnverified => "Email not verified",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
             Self::CrossSiteRequest => "Cross-site request refused",
@@ -331,6 +358,10 @@ pub fn error_codes() -> Vec<(&'static str, u16, String)> {
         AuthError::InvalidPermission,
         AuthError::WrongPassword,
         AuthError::PasswordExists,
+        AuthError::InvalidRedirect,
+        AuthError::InvalidState,
+        AuthError::ProviderError,
+        AuthError::EmailUnverified,
         AuthError::NotFound,
         AuthError::MethodNotAllowed,
         AuthError::CrossSiteRequest,

@@ -14,6 +14,7 @@ mod request;
 pub mod routes;
 mod secret;
 mod service;
+pub mod social;
 pub mod store;
 pub mod token;
 

@@ -16,6 +16,7 @@ use crate::error::BoxError;
 
 mod admin;
 mod email_tokens;
+mod identities;
 mod maintenance;
 mod outbox;
 mod sessions;
@@ -27,6 +28,7 @@ pub use admin::{
 pub use email_tokens::{
     EmailToken, EmailTokenStore, NewEmailToken, QueuedToken, Redemption, TokenEffect, TokenPurpose,
 };
+pub use identities::{IdentityStore, NewIdentity, PendingSignIn};
 pub use maintenance::{Maintenance, Purge};
 pub use outbox::{MailOutbox, OutboxMail};
 pub use sessions::{
@@ -83,6 +85,11 @@ pub trait Repo: Send + Sync + 'static {
     /// Bans, permission changes, the blackout record, user details and search (the admin and
     /// search routers).
     fn admin(&self) -> &dyn AdminStore;
+    /// Social sign-ins under way and linked identities; `None` (the default) when the backend
+    /// does not store them, and the builder then refuses social providers.
+    fn identities(&self) -> Option<&dyn IdentityStore> {
+        None
+    }
 }
 
 impl<T: Repo + ?Sized> Repo for std::sync::Arc<T> {
@@ -103,5 +110,8 @@ impl<T: Repo + ?Sized> Repo for std::sync::Arc<T> {
     }
     fn admin(&self) -> &dyn AdminStore {
         (**self).admin()
+    }
+    fn identities(&self) -> Option<&dyn IdentityStore> {
+        (**self).identities()
     }
 }
