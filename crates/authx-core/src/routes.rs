@@ -248,6 +248,10 @@ pub enum RouteName {
     GetUser,
     /// `GET` on the prefix itself (`?id=&username=&email=&p=`)
     Search,
+    /// `GET /{provider}` (social router)
+    SocialLogin,
+    /// `GET /{provider}/callback` (social router)
+    SocialCallback,
 }
 
 /// The kind of path parameter a route takes.
@@ -262,6 +266,8 @@ pub enum PathParam {
     Id,
     /// `{session_id}`: the public id of a session.
     SessionId,
+    /// `{provider}`: a social login provider's name.
+    Provider,
 }
 
 /// A row of the route table.
@@ -533,6 +539,12 @@ pub const ROUTES: &[Route] = &[
         "A user as an admin sees it"),
     row(RouteName::Search, "auth:search", Get, "", P::None, R::Search, Guard::Admin,
         "Users by id, username and email substrings, 20 a page"),
+    // The callback is a cross-site top-level GET: its state cookie binds it (CONTRACT 9.6).
+    row(RouteName::SocialLogin, "social:login", Get, "/{provider}", P::Provider, R::Social,
+        Guard::None, "Start a sign-in at a social provider (307 to its authorization page)"),
+    row(RouteName::SocialCallback, "social:callback", Get, "/{provider}/callback", P::Provider,
+        R::Social, Guard::None,
+        "The provider's redirect back: sign in, link or create the account, open a session"),
 ];
 
 /// Looks a route up by its name (`auth:login`).
@@ -762,5 +774,19 @@ mod tests {
                 .without(RouterKind::Sessions)
                 .contains(RouterKind::Auth)
         );
+        let social = |m, p| {
+            lookup(Routers::social(), m, p)
+                .map(|f| (f.route.name, f.param))
+                .map_err(|e| e.status())
+        };
+        assert_eq!(social("GET", "/acme"), Ok(("social:login", Some("acme".into()))));
+        assert_eq!(
+            social("GET", "/acme/callback"),
+            Ok(("social:callback", Some("acme".into())))
+        );
+        assert_eq!(social("POST", "/acme"), Err(405));
+        assert_eq!(social("GET", "/acme/x"), Err(404));
+        assert_eq!(social("GET", "/login/x/callback"), Err(404));
+        assert_eq!(lookup(Routers::main(), "GET", "/acme").unwrap_err().status(), 404);
     }
 }

@@ -110,6 +110,8 @@ impl Auth {
             RouteName::PasswordSet => self.set_password(req, caller.claims()?).await,
             RouteName::PasswordChange => self.change_password(req, caller.claims()?).await,
             RouteName::PasswordReset => self.reset_password(req).await,
+            RouteName::SocialLogin => self.social_login(req).await,
+            RouteName::SocialCallback => self.social_callback(req).await,
         }
     }
 

@@ -19,6 +19,7 @@ mod refresh;
 mod register;
 mod search;
 mod sessions;
+mod social;
 mod tokens;
 mod username;
 
@@ -67,6 +68,8 @@ pub(crate) struct Inner {
     /// This instance's name for leases (the janitor's).
     pub(crate) holder: String,
     pub(crate) captcha: Option<Arc<dyn crate::captcha::CaptchaVerifier>>,
+    /// The social login providers, by name.
+    pub(crate) providers: Vec<Arc<dyn crate::social::IdentityProvider>>,
     /// Addresses of `POST /forgot_password`, for the task that queues their mail.
     pub(crate) reset_requests: mpsc::Sender<forgot_password::ResetRequest>,
 }
@@ -100,6 +103,7 @@ impl Auth {
             limits,
             clock,
             captcha,
+            providers,
         } = parts;
         let passwords = PasswordHasher::new(
             config.hashing.params,
@@ -121,6 +125,7 @@ impl Auth {
                 outbox_wakeup: Arc::new(Notify::new()),
                 holder: crate::random::token(12),
                 captcha,
+                providers,
                 reset_requests,
             }),
         };
