@@ -6,7 +6,8 @@ use sqlx::postgres::{PgPoolOptions, PgQueryResult};
 use crate::dialect::{Dialect, Statements};
 use crate::error::Error;
 use crate::statements::{
-    self as common, after_cutoff, claim_due_mail, search_filter, user_details_columns,
+    self as common, after_cutoff, claim_due_mail, linked_providers, search_filter,
+    user_details_columns,
 };
 use crate::store::SqlStore;
 
@@ -45,6 +46,11 @@ pub(crate) const MIGRATIONS: &[crate::EmbeddedMigration] = &[
         5,
         "email forms",
         include_str!("../migrations/postgres/0005_email_forms.sql"),
+    ),
+    (
+        7,
+        "identities",
+        include_str!("../migrations/postgres/0007_identities.sql"),
     ),
 ];
 
@@ -129,14 +135,14 @@ static SQL: Statements = Statements {
     clear_permissions: "UPDATE users SET permissions = '{}' WHERE id = $1 RETURNING permissions",
     user_details: concat!(
         "SELECT ",
-        user_details_columns!("$2", "CAST('{}' AS TEXT[])", "FALSE"),
+        user_details_columns!("$2", linked_providers!(postgres), "FALSE"),
         " FROM users WHERE id = $1"
     ),
     // A scan of `users`; a pg_trgm GIN index on `lower(username)` and `lower(email)` can serve
     // it later without changing the statement's parameters.
     search_users: concat!(
         "SELECT ",
-        user_details_columns!("$6", "CAST('{}' AS TEXT[])", "FALSE"),
+        user_details_columns!("$6", linked_providers!(postgres), "FALSE"),
         ", count(*) OVER () AS total FROM users WHERE ",
         search_filter!(),
         " ORDER BY id LIMIT $4 OFFSET $5"
@@ -156,6 +162,11 @@ static SQL: Statements = Statements {
     purge_sessions: common::PURGE_SESSIONS,
     purge_email_tokens: common::PURGE_EMAIL_TOKENS,
     purge_mail: common::PURGE_MAIL,
+    purge_sign_ins: common::PURGE_SIGN_INS,
+    insert_sign_in: common::INSERT_SIGN_IN,
+    take_sign_in: common::TAKE_SIGN_IN,
+    user_by_identity: common::USER_BY_IDENTITY,
+    link_identity: common::LINK_IDENTITY,
 };
 
 impl SqlStore<Postgres> {
