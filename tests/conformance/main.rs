@@ -22,6 +22,7 @@ mod mail;
 mod password;
 mod scenarios;
 mod sessions;
+mod social;
 mod support;
 
 /// Instantiates every scenario for one adapter and backend.
@@ -149,6 +150,45 @@ all_scenarios!(
     crate::support::Backend::Postgres
 );
 
+/// Social login, per adapter and backend, each scenario with its own provider servers.
+macro_rules! social_tests {
+    ($module:ident, $adapter:expr, $backend:expr) => {
+        mod $module {
+            social_tests!(@each $adapter, $backend, [
+                a_new_account_then_the_same_account_again,
+                the_start_is_checked,
+                github_uses_the_primary_verified_address_only,
+                linking_needs_both_sides_to_vouch,
+                the_state_is_this_browsers_and_single_use,
+                id_tokens_are_verified,
+                banned_accounts_are_refused,
+                admins_see_the_linked_providers,
+            ]);
+        }
+    };
+    (@each $adapter:expr, $backend:expr, [$($scenario:ident),* $(,)?]) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $scenario() {
+                let Some(fixture) = crate::social::Fixture::start($adapter, $backend).await else {
+                    return;
+                };
+                crate::social::$scenario(&fixture).await;
+            }
+        )*
+    };
+}
+
+mod social_login {
+    use crate::support::{Adapter, Backend};
+    social_tests!(axum_sqlite, Adapter::Axum, Backend::Sqlite);
+    social_tests!(axum_postgres, Adapter::Axum, Backend::Postgres);
+    social_tests!(actix_sqlite, Adapter::Actix, Backend::Sqlite);
+    social_tests!(actix_postgres, Adapter::Actix, Backend::Postgres);
+    social_tests!(rocket_sqlite, Adapter::Rocket, Backend::Sqlite);
+    social_tests!(rocket_postgres, Adapter::Rocket, Backend::Postgres);
+}
+
 /// The example applications, per framework (SQLite): what an outside attacker sees.
 macro_rules! example_tests {
     ($($scenario:ident),* $(,)?) => {
@@ -210,6 +250,15 @@ mod identity {
 mod names {
     use crate::support::{Adapter, Backend, Options, TestServer};
 
+    /// Where the suite's host applications mount a route's router.
+    fn mount(route: &authx::routes::Route) -> &'static str {
+        if route.router == authx::routes::RouterKind::Social {
+            "/auth"
+        } else {
+            "/api/users"
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn actix_url_for() {
         let s = TestServer::start(Adapter::Actix, Backend::Sqlite, Options::default())
@@ -221,7 +270,7 @@ mod names {
             .await;
         let expected: Vec<String> = authx::ROUTES
             .iter()
-            .map(|route| format!("/api/users{}", route.path_with(|_| "7".into())))
+            .map(|route| format!("{}{}", mount(route), route.path_with(|_| "7".into())))
             .collect();
         assert_eq!(r.body, expected.join(" "));
         assert!(expected.contains(&"/api/users/7/change_username".to_owned()));
@@ -237,6 +286,7 @@ mod names {
                 "/api/users",
                 s.auth.clone(),
             ))
+            .attach(authx::rocket::AuthFairing::social("/auth", s.auth.clone()))
             .ignite()
             .await
             .unwrap();
@@ -249,7 +299,7 @@ mod names {
             assert_eq!(mounted[0].method.as_str(), route.method.as_str());
             assert_eq!(
                 mounted[0].uri.to_string(),
-                format!("/api/users{}", route.path_with(|p| format!("<{p}>")))
+                format!("{}{}", mount(route), route.path_with(|p| format!("<{p}>")))
             );
         }
     }

@@ -163,6 +163,25 @@ impl Auth {
         &self.inner.config
     }
 
+    /// The social login providers configured, in order: each one's name (its path in the
+    /// social router) and its label for people (`("github", "GitHub")`). Empty when social
+    /// login is not enabled.
+    pub fn social_providers(&self) -> Vec<(&str, &str)> {
+        if !self
+            .inner
+            .config
+            .routers
+            .contains(crate::routes::RouterKind::Social)
+        {
+            return Vec::new();
+        }
+        self.inner
+            .providers
+            .iter()
+            .map(|p| (p.name(), p.label()))
+            .collect()
+    }
+
     /// The token backend (to verify tokens elsewhere, or publish the public key).
     pub fn tokens(&self) -> &JwtBackend {
         &self.inner.tokens
