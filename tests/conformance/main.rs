@@ -180,13 +180,12 @@ macro_rules! social_tests {
 }
 
 mod social_login {
-    use crate::support::{Adapter, Backend};
-    social_tests!(axum_sqlite, Adapter::Axum, Backend::Sqlite);
-    social_tests!(axum_postgres, Adapter::Axum, Backend::Postgres);
-    social_tests!(actix_sqlite, Adapter::Actix, Backend::Sqlite);
-    social_tests!(actix_postgres, Adapter::Actix, Backend::Postgres);
-    social_tests!(rocket_sqlite, Adapter::Rocket, Backend::Sqlite);
-    social_tests!(rocket_postgres, Adapter::Rocket, Backend::Postgres);
+    social_tests!(axum_sqlite, crate::support::Adapter::Axum, crate::support::Backend::Sqlite);
+    social_tests!(axum_postgres, crate::support::Adapter::Axum, crate::support::Backend::Postgres);
+    social_tests!(actix_sqlite, crate::support::Adapter::Actix, crate::support::Backend::Sqlite);
+    social_tests!(actix_postgres, crate::support::Adapter::Actix, crate::support::Backend::Postgres);
+    social_tests!(rocket_sqlite, crate::support::Adapter::Rocket, crate::support::Backend::Sqlite);
+    social_tests!(rocket_postgres, crate::support::Adapter::Rocket, crate::support::Backend::Postgres);
 }
 
 /// The example applications, per framework (SQLite): what an outside attacker sees.
@@ -248,7 +247,7 @@ mod identity {
 
 /// Route names, where the framework has them.
 mod names {
-    use crate::support::{Adapter, Backend, Options, TestServer};
+    use crate::support::{Options, TestServer};
 
     /// Where the suite's host applications mount a route's router.
     fn mount(route: &authx::routes::Route) -> &'static str {
@@ -261,7 +260,7 @@ mod names {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn actix_url_for() {
-        let s = TestServer::start(Adapter::Actix, Backend::Sqlite, Options::default())
+        let s = TestServer::start(crate::support::Adapter::Actix, crate::support::Backend::Sqlite, Options::default())
             .await
             .unwrap();
         let r = s
@@ -278,7 +277,7 @@ mod names {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn rocket_route_names() {
-        let s = TestServer::start(Adapter::Rocket, Backend::Sqlite, Options::default())
+        let s = TestServer::start(crate::support::Adapter::Rocket, crate::support::Backend::Sqlite, Options::default())
             .await
             .unwrap();
         let rocket = rocket::custom(crate::support::quiet_rocket_config())

@@ -135,6 +135,8 @@ pub async fn a_new_account_then_the_same_account_again(f: &Fixture) {
     // The state cookie: bound to the callback's path, HttpOnly, Lax, ten minutes.
     let cookie = browser.cookie("authx_oauth").unwrap();
     assert!(cookie.len() >= 43, "{cookie}");
+    assert_eq!(s.count("social_sign_ins").await, 1);
+    let back = authorize(&authorization, s).await;
     let asked = f.oidc.authorizations().pop().unwrap();
     assert_eq!(asked.param("response_type"), Some("code"));
     assert_eq!(asked.param("client_id"), Some(CLIENT_ID));
@@ -150,9 +152,6 @@ pub async fn a_new_account_then_the_same_account_again(f: &Fixture) {
     for scope in ["openid", "email", "profile"] {
         assert!(scopes.contains(&scope), "{scopes:?}");
     }
-    assert_eq!(s.count("social_sign_ins").await, 1);
-
-    let back = authorize(&authorization, s).await;
     let r = callback(&mut browser, &back).await;
     assert_signed_in(&r, "/after?x=1");
     let removal = r
