@@ -517,6 +517,50 @@ mod tests {
     }
 
     #[test]
+    fn social_providers_come_from_the_variables_of_9_10() {
+        let vars = std::collections::HashMap::from([
+            ("AUTHX_GOOGLE_CLIENT_ID", "g-id"),
+            ("AUTHX_GOOGLE_CLIENT_SECRET", "g-secret"),
+            ("AUTHX_GITHUB_CLIENT_ID", "gh-id"),
+            ("AUTHX_GITHUB_CLIENT_SECRET", "gh-secret"),
+            ("AUTHX_GITHUB_API_URL", "http://127.0.0.1:9/api"),
+            ("AUTHX_OIDC_PROVIDERS", "acme, Corp-ID"),
+            ("AUTHX_OIDC_ACME_ISSUER", "https://id.example.com/realms/acme"),
+            ("AUTHX_OIDC_ACME_CLIENT_ID", "acme-id"),
+            ("AUTHX_OIDC_ACME_CLIENT_SECRET", "acme-secret"),
+            ("AUTHX_OIDC_ACME_SCOPES", "openid email"),
+            ("AUTHX_OIDC_CORP_ID_ISSUER", "https://corp.example.com"),
+            ("AUTHX_OIDC_CORP_ID_CLIENT_ID", "corp-id"),
+            ("AUTHX_OIDC_CORP_ID_CLIENT_SECRET", "corp-secret"),
+            ("AUTHX_SOCIAL_REDIRECT_BASE", "https://app.example.com/auth"),
+        ]);
+        let env = Environment::from_lookup(|name| vars.get(name).map(|v| (*v).to_owned()))
+            .expect("valid");
+        let names: Vec<_> = env.oidc.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["google", "acme", "corp-id"]);
+        assert_eq!(env.oidc[0].issuer, "https://accounts.google.com");
+        assert_eq!(env.oidc[1].issuer, "https://id.example.com/realms/acme");
+        assert_eq!(env.oidc[1].scopes, ["openid", "email"]);
+        assert_eq!(env.oidc[2].scopes, ["openid", "email", "profile"]);
+        let github = env.github.expect("GitHub configured");
+        assert_eq!(github.api_url, "http://127.0.0.1:9/api");
+        assert_eq!(github.token_url, authx_core::social::GitHubSettings::TOKEN_URL);
+        assert_eq!(
+            env.social_redirect_base.as_deref(),
+            Some("https://app.example.com/auth")
+        );
+        // A client id without its secret, or a listed provider without its issuer.
+        for missing in ["AUTHX_GOOGLE_CLIENT_SECRET", "AUTHX_OIDC_ACME_ISSUER"] {
+            let bad = Environment::from_lookup(|name| {
+                (name != missing)
+                    .then(|| vars.get(name).map(|v| (*v).to_owned()))
+                    .flatten()
+            });
+            assert!(matches!(bad, Err(EnvError::Invalid { .. })), "{missing}");
+        }
+    }
+
+    #[test]
     fn variables_come_from_the_lookup() {
         let vars = std::collections::HashMap::from([
             ("AUTHX_ADDR", "127.0.0.1:9000"),

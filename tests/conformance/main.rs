@@ -188,6 +188,26 @@ mod social_login {
     social_tests!(rocket_postgres, crate::support::Adapter::Rocket, crate::support::Backend::Postgres);
 }
 
+/// Social login through each example application.
+mod social_examples {
+    use crate::support::Adapter;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn axum() {
+        crate::social::the_examples_sign_in(Adapter::Axum).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn actix() {
+        crate::social::the_examples_sign_in(Adapter::Actix).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rocket() {
+        crate::social::the_examples_sign_in(Adapter::Rocket).await;
+    }
+}
+
 /// The example applications, per framework (SQLite): what an outside attacker sees.
 macro_rules! example_tests {
     ($($scenario:ident),* $(,)?) => {

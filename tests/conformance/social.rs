@@ -21,6 +21,15 @@ pub struct Fixture {
 
 impl Fixture {
     pub async fn start(adapter: Adapter, backend: Backend) -> Option<Self> {
+        Self::serving(adapter, backend, None).await
+    }
+
+    /// The fixture serving the adapter's example application with `example`'s limits.
+    pub async fn serving(
+        adapter: Adapter,
+        backend: Backend,
+        example: Option<authx_example_common::ServerLimits>,
+    ) -> Option<Self> {
         let oidc = OidcServer::start().await;
         let github = GitHubServer::start().await;
         let mut gh = GitHubSettings::new(CLIENT_ID, CLIENT_SECRET);
@@ -35,6 +44,7 @@ impl Fixture {
                 CLIENT_SECRET,
             )],
             github: Some(gh),
+            example,
             ..Options::default()
         };
         let server = TestServer::start(adapter, backend, options).await?;
@@ -417,6 +427,43 @@ pub async fn banned_accounts_are_refused(f: &Fixture) {
     let before = s.count("sessions").await;
     assert_refused(&sign_in(&mut s.browser(), "acme", None).await, "user_banned");
     assert_eq!(s.count("sessions").await, before);
+}
+
+/// The example applications: their front end lists the providers, a sign-in through their
+/// `/auth` mount opens a session the API accepts, and the login page takes the error back.
+pub async fn the_examples_sign_in(adapter: Adapter) {
+    let f = Fixture::serving(
+        adapter,
+        Backend::Sqlite,
+        Some(authx_example_common::ServerLimits::default()),
+    )
+    .await
+    .unwrap();
+    let s = &f.server;
+    let mut browser = s.browser();
+    let r = browser
+        .send("GET", &format!("{}/config.json", s.root), &[], Vec::new())
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["social"], "/auth");
+    assert_eq!(
+        r.body["providers"],
+        serde_json::json!([
+            { "name": "acme", "label": "Acme" },
+            { "name": "github", "label": "GitHub" },
+        ])
+    );
+    assert_signed_in(&sign_in(&mut browser, "acme", Some("/sessions")).await, "/sessions");
+    assert_eq!(whoami(&mut browser).await.1, "ada");
+    let mut victim = s.browser();
+    let authorization = start(&mut s.browser(), "github", None).await;
+    let back = authorize(&authorization, s).await;
+    assert_refused(&callback(&mut victim, &back).await, "invalid_state");
+    let r = victim
+        .send("GET", &format!("{}/login?error=invalid_state", s.root), &[], Vec::new())
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-type").unwrap().starts_with("text/html"));
 }
 
 pub async fn admins_see_the_linked_providers(f: &Fixture) {
