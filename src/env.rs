@@ -418,7 +418,8 @@ fn social_providers(
 > {
     use authx_core::social::{GitHubSettings, OidcSettings};
     let mut oidc = Vec::new();
-    if let Some((id, secret)) = client(vars, "AUTHX_GOOGLE_CLIENT_ID", "AUTHX_GOOGLE_CLIENT_SECRET")?
+    if let Some((id, secret)) =
+        client(vars, "AUTHX_GOOGLE_CLIENT_ID", "AUTHX_GOOGLE_CLIENT_SECRET")?
     {
         let mut google = OidcSettings::google(id, secret);
         if let Some(issuer) = vars.var("AUTHX_GOOGLE_ISSUER") {
@@ -436,7 +437,9 @@ fn social_providers(
             name: "AUTHX_OIDC_PROVIDERS",
             message: format!("the provider {name:?} needs {}", var_name(suffix)),
         };
-        let issuer = vars.var(&var_name("ISSUER")).ok_or_else(|| missing("ISSUER"))?;
+        let issuer = vars
+            .var(&var_name("ISSUER"))
+            .ok_or_else(|| missing("ISSUER"))?;
         let id = vars
             .var(&var_name("CLIENT_ID"))
             .ok_or_else(|| missing("CLIENT_ID"))?;
@@ -525,7 +528,10 @@ mod tests {
             ("AUTHX_GITHUB_CLIENT_SECRET", "gh-secret"),
             ("AUTHX_GITHUB_API_URL", "http://127.0.0.1:9/api"),
             ("AUTHX_OIDC_PROVIDERS", "acme, Corp-ID"),
-            ("AUTHX_OIDC_ACME_ISSUER", "https://id.example.com/realms/acme"),
+            (
+                "AUTHX_OIDC_ACME_ISSUER",
+                "https://id.example.com/realms/acme",
+            ),
             ("AUTHX_OIDC_ACME_CLIENT_ID", "acme-id"),
             ("AUTHX_OIDC_ACME_CLIENT_SECRET", "acme-secret"),
             ("AUTHX_OIDC_ACME_SCOPES", "openid email"),
@@ -544,7 +550,10 @@ mod tests {
         assert_eq!(env.oidc[2].scopes, ["openid", "email", "profile"]);
         let github = env.github.expect("GitHub configured");
         assert_eq!(github.api_url, "http://127.0.0.1:9/api");
-        assert_eq!(github.token_url, authx_core::social::GitHubSettings::TOKEN_URL);
+        assert_eq!(
+            github.token_url,
+            authx_core::social::GitHubSettings::TOKEN_URL
+        );
         assert_eq!(
             env.social_redirect_base.as_deref(),
             Some("https://app.example.com/auth")

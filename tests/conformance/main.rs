@@ -180,12 +180,36 @@ macro_rules! social_tests {
 }
 
 mod social_login {
-    social_tests!(axum_sqlite, crate::support::Adapter::Axum, crate::support::Backend::Sqlite);
-    social_tests!(axum_postgres, crate::support::Adapter::Axum, crate::support::Backend::Postgres);
-    social_tests!(actix_sqlite, crate::support::Adapter::Actix, crate::support::Backend::Sqlite);
-    social_tests!(actix_postgres, crate::support::Adapter::Actix, crate::support::Backend::Postgres);
-    social_tests!(rocket_sqlite, crate::support::Adapter::Rocket, crate::support::Backend::Sqlite);
-    social_tests!(rocket_postgres, crate::support::Adapter::Rocket, crate::support::Backend::Postgres);
+    social_tests!(
+        axum_sqlite,
+        crate::support::Adapter::Axum,
+        crate::support::Backend::Sqlite
+    );
+    social_tests!(
+        axum_postgres,
+        crate::support::Adapter::Axum,
+        crate::support::Backend::Postgres
+    );
+    social_tests!(
+        actix_sqlite,
+        crate::support::Adapter::Actix,
+        crate::support::Backend::Sqlite
+    );
+    social_tests!(
+        actix_postgres,
+        crate::support::Adapter::Actix,
+        crate::support::Backend::Postgres
+    );
+    social_tests!(
+        rocket_sqlite,
+        crate::support::Adapter::Rocket,
+        crate::support::Backend::Sqlite
+    );
+    social_tests!(
+        rocket_postgres,
+        crate::support::Adapter::Rocket,
+        crate::support::Backend::Postgres
+    );
 }
 
 /// Social login through each example application.
@@ -280,9 +304,13 @@ mod names {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn actix_url_for() {
-        let s = TestServer::start(crate::support::Adapter::Actix, crate::support::Backend::Sqlite, Options::default())
-            .await
-            .unwrap();
+        let s = TestServer::start(
+            crate::support::Adapter::Actix,
+            crate::support::Backend::Sqlite,
+            Options::default(),
+        )
+        .await
+        .unwrap();
         let r = s
             .client()
             .send("GET", &format!("{}/urls", s.root), &[], vec![])
@@ -297,9 +325,13 @@ mod names {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn rocket_route_names() {
-        let s = TestServer::start(crate::support::Adapter::Rocket, crate::support::Backend::Sqlite, Options::default())
-            .await
-            .unwrap();
+        let s = TestServer::start(
+            crate::support::Adapter::Rocket,
+            crate::support::Backend::Sqlite,
+            Options::default(),
+        )
+        .await
+        .unwrap();
         let rocket = rocket::custom(crate::support::quiet_rocket_config())
             .attach(authx::rocket::AuthFairing::new(
                 "/api/users",

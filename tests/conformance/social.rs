@@ -66,9 +66,7 @@ fn on_server(s: &TestServer, url: &str) -> String {
 
 /// `GET /auth/{provider}?redirect=`: the provider's authorization URL.
 async fn start(browser: &mut Client<'_>, provider: &str, redirect: Option<&str>) -> String {
-    let query = redirect.map_or_else(String::new, |r| {
-        format!("?redirect={}", url_encode(r))
-    });
+    let query = redirect.map_or_else(String::new, |r| format!("?redirect={}", url_encode(r)));
     let url = format!("{}/auth/{provider}{query}", browser.server.root);
     let r = browser.send("GET", &url, &[], Vec::new()).await;
     assert_eq!(r.status, 307, "{:?}", r.body);
@@ -106,10 +104,19 @@ async fn sign_in(browser: &mut Client<'_>, provider: &str, redirect: Option<&str
 #[track_caller]
 fn assert_signed_in(r: &Reply, redirect: &str) {
     assert_eq!(r.status, 307, "{:?}", r.body);
-    assert_eq!(r.header("location"), Some(format!("{BASE}{redirect}").as_str()));
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{BASE}{redirect}").as_str())
+    );
     let cookies = r.set_cookies();
-    assert!(cookies.iter().any(|c| c.starts_with("access_token=")), "{cookies:?}");
-    assert!(cookies.iter().any(|c| c.starts_with("refresh_token=")), "{cookies:?}");
+    assert!(
+        cookies.iter().any(|c| c.starts_with("access_token=")),
+        "{cookies:?}"
+    );
+    assert!(
+        cookies.iter().any(|c| c.starts_with("refresh_token=")),
+        "{cookies:?}"
+    );
 }
 
 #[track_caller]
@@ -247,18 +254,29 @@ pub async fn github_uses_the_primary_verified_address_only(f: &Fixture) {
     assert_eq!(r.body["email"], "octo@example.com");
 
     // The account key is the numeric id: a renamed login is the same account.
-    f.github
-        .sign_in_as(GitHubAccount::new(4242, "octo-renamed", "octo@example.com", true));
+    f.github.sign_in_as(GitHubAccount::new(
+        4242,
+        "octo-renamed",
+        "octo@example.com",
+        true,
+    ));
     let mut again = s.browser();
     assert_signed_in(&sign_in(&mut again, "github", None).await, "/");
     assert_eq!(whoami(&mut again).await.0, id);
 
     // A primary address GitHub has not verified is never used, though a secondary one is.
-    f.github
-        .sign_in_as(GitHubAccount::new(7, "mallory", "victim@example.com", false));
+    f.github.sign_in_as(GitHubAccount::new(
+        7,
+        "mallory",
+        "victim@example.com",
+        false,
+    ));
     let before = s.row_counts().await;
     let mut other = s.browser();
-    assert_refused(&sign_in(&mut other, "github", None).await, "email_unverified");
+    assert_refused(
+        &sign_in(&mut other, "github", None).await,
+        "email_unverified",
+    );
     assert_eq!(s.row_counts().await, before, "a refusal stored something");
 }
 
@@ -305,14 +323,20 @@ pub async fn linking_needs_both_sides_to_vouch(f: &Fixture) {
         ..OidcAccount::verified("eve-subject", "eve@example.com")
     });
     let before = s.row_counts().await;
-    assert_refused(&sign_in(&mut s.browser(), "acme", None).await, "email_unverified");
+    assert_refused(
+        &sign_in(&mut s.browser(), "acme", None).await,
+        "email_unverified",
+    );
     assert_eq!(s.row_counts().await, before);
     // Nor does an account without an address.
     f.oidc.sign_in_as(OidcAccount {
         email: None,
         ..OidcAccount::verified("anon-subject", "x@example.com")
     });
-    assert_refused(&sign_in(&mut s.browser(), "acme", None).await, "email_unverified");
+    assert_refused(
+        &sign_in(&mut s.browser(), "acme", None).await,
+        "email_unverified",
+    );
     assert_eq!(s.row_counts().await, before);
 }
 
@@ -323,10 +347,16 @@ pub async fn the_state_is_this_browsers_and_single_use(f: &Fixture) {
     let authorization = start(&mut attacker, "acme", None).await;
     let attackers_callback = authorize(&authorization, s).await;
     let mut victim = s.browser();
-    assert_refused(&callback(&mut victim, &attackers_callback).await, "invalid_state");
+    assert_refused(
+        &callback(&mut victim, &attackers_callback).await,
+        "invalid_state",
+    );
     // ... also when the victim has a sign-in of its own under way.
     let _own = start(&mut victim, "acme", None).await;
-    assert_refused(&callback(&mut victim, &attackers_callback).await, "invalid_state");
+    assert_refused(
+        &callback(&mut victim, &attackers_callback).await,
+        "invalid_state",
+    );
     // A missing state, or one not bound to any cookie.
     let bare = format!("{}/auth/acme/callback?code=x", s.root);
     assert_refused(&callback(&mut s.browser(), &bare).await, "invalid_state");
@@ -339,7 +369,10 @@ pub async fn the_state_is_this_browsers_and_single_use(f: &Fixture) {
     assert_eq!(s.count("sessions").await, 1);
     let mut replay = s.browser();
     replay.cookies.insert("authx_oauth".into(), cookie);
-    assert_refused(&callback(&mut replay, &attackers_callback).await, "invalid_state");
+    assert_refused(
+        &callback(&mut replay, &attackers_callback).await,
+        "invalid_state",
+    );
     assert_eq!(s.count("sessions").await, 1);
 
     // Concurrent callbacks with one state: one wins.
@@ -379,10 +412,16 @@ pub async fn the_state_is_this_browsers_and_single_use(f: &Fixture) {
 pub async fn id_tokens_are_verified(f: &Fixture) {
     let s = &f.server;
     f.oidc.wrong_nonce(true);
-    assert_refused(&sign_in(&mut s.browser(), "acme", None).await, "provider_error");
+    assert_refused(
+        &sign_in(&mut s.browser(), "acme", None).await,
+        "provider_error",
+    );
     f.oidc.wrong_nonce(false);
     f.oidc.expired_tokens(true);
-    assert_refused(&sign_in(&mut s.browser(), "acme", None).await, "provider_error");
+    assert_refused(
+        &sign_in(&mut s.browser(), "acme", None).await,
+        "provider_error",
+    );
     f.oidc.expired_tokens(false);
     assert_eq!(s.count("users").await, 0);
     assert_eq!(s.count("social_sign_ins").await, 0);
@@ -414,7 +453,10 @@ pub async fn id_tokens_are_verified(f: &Fixture) {
     assert_eq!(f.oidc.jwks_fetches(), fetched + 1);
     // A key the provider never published: one refetch, then refused.
     f.oidc.sign_with_unpublished_key();
-    assert_refused(&sign_in(&mut s.browser(), "acme", None).await, "provider_error");
+    assert_refused(
+        &sign_in(&mut s.browser(), "acme", None).await,
+        "provider_error",
+    );
     assert_eq!(f.oidc.jwks_fetches(), fetched + 2);
 }
 
@@ -425,7 +467,10 @@ pub async fn banned_accounts_are_refused(f: &Fixture) {
     let (id, _) = whoami(&mut browser).await;
     s.ban(id).await;
     let before = s.count("sessions").await;
-    assert_refused(&sign_in(&mut s.browser(), "acme", None).await, "user_banned");
+    assert_refused(
+        &sign_in(&mut s.browser(), "acme", None).await,
+        "user_banned",
+    );
     assert_eq!(s.count("sessions").await, before);
 }
 
@@ -453,14 +498,22 @@ pub async fn the_examples_sign_in(adapter: Adapter) {
             { "name": "github", "label": "GitHub" },
         ])
     );
-    assert_signed_in(&sign_in(&mut browser, "acme", Some("/sessions")).await, "/sessions");
+    assert_signed_in(
+        &sign_in(&mut browser, "acme", Some("/sessions")).await,
+        "/sessions",
+    );
     assert_eq!(whoami(&mut browser).await.1, "ada");
     let mut victim = s.browser();
     let authorization = start(&mut s.browser(), "github", None).await;
     let back = authorize(&authorization, s).await;
     assert_refused(&callback(&mut victim, &back).await, "invalid_state");
     let r = victim
-        .send("GET", &format!("{}/login?error=invalid_state", s.root), &[], Vec::new())
+        .send(
+            "GET",
+            &format!("{}/login?error=invalid_state", s.root),
+            &[],
+            Vec::new(),
+        )
         .await;
     assert_eq!(r.status, 200);
     assert!(r.header("content-type").unwrap().starts_with("text/html"));

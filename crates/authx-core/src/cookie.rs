@@ -216,7 +216,9 @@ pub(crate) fn check_cookie_name(name: &str) -> Result<(), ConfigError> {
     if valid {
         Ok(())
     } else {
-        Err(ConfigError::Invalid(format!("invalid cookie name {name:?}")))
+        Err(ConfigError::Invalid(format!(
+            "invalid cookie name {name:?}"
+        )))
     }
 }
 

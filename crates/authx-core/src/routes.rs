@@ -779,7 +779,10 @@ mod tests {
                 .map(|f| (f.route.name, f.param))
                 .map_err(|e| e.status())
         };
-        assert_eq!(social("GET", "/acme"), Ok(("social:login", Some("acme".into()))));
+        assert_eq!(
+            social("GET", "/acme"),
+            Ok(("social:login", Some("acme".into())))
+        );
         assert_eq!(
             social("GET", "/acme/callback"),
             Ok(("social:callback", Some("acme".into())))
@@ -787,6 +790,11 @@ mod tests {
         assert_eq!(social("POST", "/acme"), Err(405));
         assert_eq!(social("GET", "/acme/x"), Err(404));
         assert_eq!(social("GET", "/login/x/callback"), Err(404));
-        assert_eq!(lookup(Routers::main(), "GET", "/acme").unwrap_err().status(), 404);
+        assert_eq!(
+            lookup(Routers::main(), "GET", "/acme")
+                .unwrap_err()
+                .status(),
+            404
+        );
     }
 }

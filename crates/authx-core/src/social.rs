@@ -123,7 +123,8 @@ pub trait IdentityProvider: Send + Sync + 'static {
     ) -> Result<Authorization, ProviderError>;
     /// Exchanges the callback's code (with the PKCE verifier) and returns the verified
     /// identity: for OIDC from the ID token, checked against the provider's keys.
-    async fn identity(&self, exchange: CodeExchange<'_>) -> Result<ProviderIdentity, ProviderError>;
+    async fn identity(&self, exchange: CodeExchange<'_>)
+    -> Result<ProviderIdentity, ProviderError>;
 }
 
 /// Whether `name` may name a provider: 1 to 32 characters of `a-z 0-9 _ -`, and not

@@ -14,10 +14,11 @@ use authx_core::clock::{Millis, Timestamp};
 use authx_core::mail::Mail;
 use authx_core::store::{
     AdminStore, BanToggle, BannedUser, EmailToken, EmailTokenStore, EndSessions, IdentityStore,
-    MailOutbox, Maintenance, NewBan, NewIdentity, PendingSignIn, NewSession, NewUser, OutboxMail, PasswordChange, PermissionChange, Purge,
-    QueuedToken, Redemption, RefreshReplacement, RefreshRotation, Rehash, Repo, RotatedSession,
-    RotationOutcome, SessionInfo, SessionStore, StoreError, StoreResult, TokenEffect, TokenPurpose,
-    User, UserDetails, UserId, UserPage, UserSearch, UserStore,
+    MailOutbox, Maintenance, NewBan, NewIdentity, NewSession, NewUser, OutboxMail, PasswordChange,
+    PendingSignIn, PermissionChange, Purge, QueuedToken, Redemption, RefreshReplacement,
+    RefreshRotation, Rehash, Repo, RotatedSession, RotationOutcome, SessionInfo, SessionStore,
+    StoreError, StoreResult, TokenEffect, TokenPurpose, User, UserDetails, UserId, UserPage,
+    UserSearch, UserStore,
 };
 use sqlx::{
     ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Transaction, Type, query,
@@ -853,9 +854,7 @@ where
             .await
             .map_err(store_error)?;
         // An expired sign-in is deleted all the same, and refused.
-        Ok(row
-            .map(PendingSignIn::from)
-            .filter(|s| s.expires_at > now))
+        Ok(row.map(PendingSignIn::from).filter(|s| s.expires_at > now))
     }
 
     async fn user_by_identity(&self, provider: &str, subject: &str) -> StoreResult<Option<User>> {

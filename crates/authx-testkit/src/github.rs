@@ -148,9 +148,7 @@ async fn token(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let mut api = api.lock().expect("api");
-    let authorization = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok());
+    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
     let grant = match api.codes.exchange(&form, authorization) {
         Ok(grant) => grant,
         Err((status, body)) => return oauth::json(status, body),
@@ -158,7 +156,7 @@ async fn token(
     let Some(account) = grant.account else {
         return oauth::json(400, r#"{"error":"access_denied"}"#.into());
     };
-    let token = format!("gho_{}", oauth::random_hex(16));
+    let token = format!("gho_{}", oauth::random_token(16));
     api.tokens.insert(token.clone(), account);
     let body = serde_json::json!({
         "access_token": token,

@@ -51,11 +51,11 @@ impl<A> Default for Codes<A> {
     }
 }
 
-/// `len` random bytes as hex.
-pub(crate) fn random_hex(len: usize) -> String {
+/// `len` random bytes, URL-safe base64.
+pub(crate) fn random_token(len: usize) -> String {
     let mut bytes = vec![0_u8; len];
     getrandom::fill(&mut bytes).expect("random bytes");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// An OAuth error answer: status and JSON body.
@@ -88,7 +88,7 @@ impl<A: Clone> Codes<A> {
         else {
             return Err(refuse(400, "invalid_request"));
         };
-        let code = random_hex(16);
+        let code = random_token(16);
         self.grants.insert(
             code.clone(),
             Grant {
@@ -125,7 +125,9 @@ impl<A: Clone> Codes<A> {
         if form.get("redirect_uri") != Some(&grant.redirect_uri) {
             return Err(refuse(400, "invalid_grant"));
         }
-        let verifier = form.get("code_verifier").ok_or_else(|| refuse(400, "invalid_grant"))?;
+        let verifier = form
+            .get("code_verifier")
+            .ok_or_else(|| refuse(400, "invalid_grant"))?;
         if URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) != grant.challenge {
             return Err(refuse(400, "invalid_grant"));
         }
@@ -156,7 +158,9 @@ fn client_authenticated(form: &HashMap<String, String>, authorization: Option<&s
 }
 
 /// Serves `app` on an ephemeral port of 127.0.0.1; the task stops when aborted.
-pub(crate) async fn serve(app: axum::Router) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+pub(crate) async fn serve(
+    app: axum::Router,
+) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind 127.0.0.1:0");

@@ -106,7 +106,11 @@ impl OidcServer {
         let app = axum::Router::new().nest("/realms/test", realm);
         let (addr, task) = oauth::serve(app).await;
         let issuer = format!("http://{addr}/realms/test");
-        provider.lock().expect("provider").issuer.clone_from(&issuer);
+        provider
+            .lock()
+            .expect("provider")
+            .issuer
+            .clone_from(&issuer);
         Self {
             issuer,
             provider,
@@ -202,9 +206,7 @@ async fn token(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let mut p = provider.lock().expect("provider");
-    let authorization = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok());
+    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
     let grant = match p.codes.exchange(&form, authorization) {
         Ok(grant) => grant,
         Err((status, body)) => return oauth::json(status, body),
@@ -243,7 +245,7 @@ async fn token(
     let key = EncodingKey::from_rsa_pem(pem).expect("test RSA key");
     let id_token = jsonwebtoken::encode(&header, &claims, &key).expect("signed ID token");
     let body = serde_json::json!({
-        "access_token": oauth::random_hex(16),
+        "access_token": oauth::random_token(16),
         "token_type": "Bearer",
         "expires_in": 300,
         "id_token": id_token,

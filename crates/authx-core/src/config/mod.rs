@@ -328,7 +328,10 @@ impl AuthBuilder {
         client_id: impl Into<String>,
         client_secret: impl Into<crate::Secret>,
     ) -> Result<Self, ConfigError> {
-        self.oidc(crate::social::OidcSettings::google(client_id, client_secret))
+        self.oidc(crate::social::OidcSettings::google(
+            client_id,
+            client_secret,
+        ))
     }
 
     /// An OpenID Connect provider, found by discovery at its issuer on the first sign-in.

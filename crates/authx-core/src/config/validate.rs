@@ -65,7 +65,9 @@ fn check_social(
         .unwrap_or_else(|| format!("{}/auth", settings.base_url));
     let base = base.trim_end_matches('/').to_owned();
     url::Url::parse(&base).map_err(|e| {
-        ConfigError::Invalid(format!("the social redirect base {base:?} is not a URL: {e}"))
+        ConfigError::Invalid(format!(
+            "the social redirect base {base:?} is not a URL: {e}"
+        ))
     })?;
     settings.social.redirect_base = Some(base);
     if settings.social.sign_in_lifetime.as_secs() == 0 {
@@ -204,7 +206,12 @@ impl AuthBuilder {
             allowed_origins.push(parse_origin(origin)?);
         }
         settings.display_name = Some(display_name);
-        check_social(&mut settings, &self.providers, repo.as_ref(), self.social_off)?;
+        check_social(
+            &mut settings,
+            &self.providers,
+            repo.as_ref(),
+            self.social_off,
+        )?;
         let config = AuthConfig {
             settings,
             base_origin,

@@ -18,7 +18,9 @@ use crate::request::{AuthRequest, AuthResponse, Query};
 use crate::social::{
     AuthorizationRequest, CodeExchange, IdentityProvider, ProviderIdentity, safe_redirect,
 };
-use crate::store::{IdentityStore, NewIdentity, NewUser, PendingSignIn, StoreError, UniqueField, User};
+use crate::store::{
+    IdentityStore, NewIdentity, NewUser, PendingSignIn, StoreError, UniqueField, User,
+};
 
 use super::csrf::constant_time_eq;
 use super::{Auth, secs};
@@ -91,7 +93,11 @@ impl Auth {
                 return Err(e);
             }
             Err(e) => {
-                tracing::info!(provider = provider.name(), code = e.code(), "authx: social sign-in refused");
+                tracing::info!(
+                    provider = provider.name(),
+                    code = e.code(),
+                    "authx: social sign-in refused"
+                );
                 self.social_failure(&e)
             }
         };
@@ -149,7 +155,9 @@ impl Auth {
                 tracing::warn!(provider = provider.name(), error = %e, "authx: social sign-in failed at the provider");
                 AuthError::ProviderError
             })?;
-        let user = self.resolve_account(store, provider.name(), identity).await?;
+        let user = self
+            .resolve_account(store, provider.name(), identity)
+            .await?;
         self.inner
             .repo
             .users()
@@ -203,9 +211,8 @@ impl Auth {
         }
         let local = email.rsplit_once('@').map_or("", |(local, _)| local);
         for attempt in 0..USERNAME_TRIES {
-            let username = match self.free_username(local, attempt).await? {
-                Some(name) => name,
-                None => continue,
+            let Some(username) = self.free_username(local, attempt).await? else {
+                continue;
             };
             let new = NewUser {
                 email: email.clone(),
@@ -219,7 +226,9 @@ impl Auth {
                 Ok(None) => return self.linked_meanwhile(store, provider, &identity).await,
                 Err(StoreError::Conflict(UniqueField::Username)) => {}
                 // Registered with this address meanwhile: the same answer as above.
-                Err(StoreError::Conflict(UniqueField::Email)) => return Err(AuthError::EmailExists),
+                Err(StoreError::Conflict(UniqueField::Email)) => {
+                    return Err(AuthError::EmailExists);
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -301,7 +310,13 @@ impl Auth {
     }
 
     /// The sign-in cookie, scoped to the callback's path under the prefix it was served at.
-    fn sign_in_cookie(&self, req: &AuthRequest, provider: &str, value: &str, max_age: i64) -> String {
+    fn sign_in_cookie(
+        &self,
+        req: &AuthRequest,
+        provider: &str,
+        value: &str,
+        max_age: i64,
+    ) -> String {
         let path = format!("{}/{provider}/callback", req.prefix().trim_end_matches('/'));
         self.inner
             .cookies

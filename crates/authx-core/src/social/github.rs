@@ -82,8 +82,8 @@ impl GitHubProvider {
 
     /// The provider calling through `http`.
     pub fn with_http(settings: GitHubSettings, http: ProviderHttp) -> Result<Self, ProviderError> {
-        let auth_url =
-            AuthUrl::new(settings.authorize_url.clone()).map_err(|e| failed("authorize URL")(&e))?;
+        let auth_url = AuthUrl::new(settings.authorize_url.clone())
+            .map_err(|e| failed("authorize URL")(&e))?;
         let token_url =
             TokenUrl::new(settings.token_url.clone()).map_err(|e| failed("token URL")(&e))?;
         url::Url::parse(&settings.api_url).map_err(|e| failed("API URL")(&e))?;
@@ -132,7 +132,10 @@ impl IdentityProvider for GitHubProvider {
         })
     }
 
-    async fn identity(&self, exchange: CodeExchange<'_>) -> Result<ProviderIdentity, ProviderError> {
+    async fn identity(
+        &self,
+        exchange: CodeExchange<'_>,
+    ) -> Result<ProviderIdentity, ProviderError> {
         let redirect = RedirectUrl::new(exchange.redirect_uri.to_owned())
             .map_err(|e| failed("redirect URI")(&e))?;
         let client = BasicClient::new(ClientId::new(self.settings.client_id.clone()))
@@ -156,7 +159,10 @@ impl IdentityProvider for GitHubProvider {
             .and_then(serde_json::Value::as_u64)
             .ok_or_else(|| ProviderError::new("/user has no numeric id"))?
             .to_string();
-        let emails = self.http.get_json(&self.api("/user/emails"), access).await?;
+        let emails = self
+            .http
+            .get_json(&self.api("/user/emails"), access)
+            .await?;
         let email = emails
             .as_array()
             .ok_or_else(|| ProviderError::new("/user/emails is not a list"))?

@@ -194,7 +194,10 @@ impl IdentityProvider for OidcProvider {
         })
     }
 
-    async fn identity(&self, exchange: CodeExchange<'_>) -> Result<ProviderIdentity, ProviderError> {
+    async fn identity(
+        &self,
+        exchange: CodeExchange<'_>,
+    ) -> Result<ProviderIdentity, ProviderError> {
         let metadata = self.metadata().await?;
         let client = self.client(metadata.clone(), exchange.redirect_uri)?;
         let caller = self.http.caller();
@@ -224,7 +227,8 @@ impl IdentityProvider for OidcProvider {
             Err(ClaimsVerificationError::SignatureVerification(
                 SignatureVerificationError::NoMatchingKey,
             )) => {
-                let client = self.client(self.refetch_keys(metadata).await?, exchange.redirect_uri)?;
+                let client =
+                    self.client(self.refetch_keys(metadata).await?, exchange.redirect_uri)?;
                 verify(&client)
             }
             other => other,
