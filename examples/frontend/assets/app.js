@@ -175,7 +175,7 @@ const SOCIAL_ERRORS = {
   invalid_state: 'The sign-in expired or came from another browser. Please try again.',
   provider_error: 'The provider refused the sign-in.',
   email_unverified: 'The provider has not verified your email address.',
-  email_exists: 'An account with this email exists: log in with your password, then link the provider.',
+  email_exists: 'An account with this email exists. Log in with your password; once its address is confirmed, the provider can sign you in too.',
   user_banned: 'User is banned',
 };
 
