@@ -8,9 +8,9 @@
 //! follows. The traits are object-safe and held as `Arc<dyn Repo>`; `authx-sqlx` implements
 //! them for SQLite and PostgreSQL.
 //!
-//! Later capabilities (linked social identities, second factors) are further accessors of
-//! [`Repo`] with a default of "not supported", so a backend that lacks one still compiles and
-//! the builder says which feature needs it.
+//! Later capabilities are further accessors of [`Repo`] with a default of "not supported"
+//! ([`Repo::identities`], for social login, is the first), so a backend that lacks one still
+//! compiles and the builder says which feature needs it.
 
 use crate::error::BoxError;
 
