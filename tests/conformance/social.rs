@@ -407,6 +407,16 @@ pub async fn the_state_is_this_browsers_and_single_use(f: &Fixture) {
     let back = authorize(&authorization, s).await;
     s.clock.advance(601);
     assert_refused(&callback(&mut late, &back).await, "invalid_state");
+
+    // A sign-in nobody finishes is deleted by the janitor once expired.
+    // (The victim's own sign-in above expired unfinished too: the first round takes it.)
+    assert_eq!(s.auth.run_janitor().await.unwrap().sign_ins, 1);
+    let _abandoned = start(&mut s.browser(), "acme", None).await;
+    assert_eq!(s.count("social_sign_ins").await, 1);
+    assert_eq!(s.auth.run_janitor().await.unwrap().sign_ins, 0);
+    s.clock.advance(601);
+    assert_eq!(s.auth.run_janitor().await.unwrap().sign_ins, 1);
+    assert_eq!(s.count("social_sign_ins").await, 0);
 }
 
 pub async fn id_tokens_are_verified(f: &Fixture) {
