@@ -763,8 +763,15 @@ mod tests {
                 "{method} {path}"
             );
         }
+        // In the social router `/login` is a provider's name: GET only.
         assert_eq!(
             lookup(Routers::social(), "POST", "/login")
+                .unwrap_err()
+                .status(),
+            405
+        );
+        assert_eq!(
+            lookup(Routers::social(), "POST", "/register/x")
                 .unwrap_err()
                 .status(),
             404

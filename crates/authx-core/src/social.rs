@@ -12,16 +12,16 @@ use async_trait::async_trait;
 use crate::clock::Timestamp;
 
 #[cfg(feature = "social")]
-mod github;
+mod client;
 #[cfg(feature = "social")]
-mod http;
+mod github;
 #[cfg(feature = "social")]
 mod oidc;
 
 #[cfg(feature = "social")]
-pub use github::{GitHubProvider, GitHubSettings};
+pub use client::ProviderHttp;
 #[cfg(feature = "social")]
-pub use http::ProviderHttp;
+pub use github::{GitHubProvider, GitHubSettings};
 #[cfg(feature = "social")]
 pub use oidc::{OidcProvider, OidcSettings};
 

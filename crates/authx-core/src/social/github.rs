@@ -10,7 +10,7 @@ use oauth2::{
     PkceCodeVerifier, RedirectUrl, Scope, TokenResponse as _, TokenUrl,
 };
 
-use super::http::ProviderHttp;
+use super::client::ProviderHttp;
 use super::{
     Authorization, AuthorizationRequest, CodeExchange, IdentityProvider, ProviderError,
     ProviderIdentity,

@@ -16,7 +16,7 @@ use openidconnect::{
 };
 use tokio::sync::RwLock;
 
-use super::http::ProviderHttp;
+use super::client::ProviderHttp;
 use super::{
     Authorization, AuthorizationRequest, CodeExchange, IdentityProvider, ProviderError,
     ProviderIdentity,
