@@ -3,7 +3,9 @@
 //
 //   node tests/browser/flows.mjs [axum|actix|rocket ...]
 //
-// Needs the example binaries built (`cargo build -p authx-example-axum ...`), Debian's
+// Needs the example binaries and the test OpenID Connect provider built (`cargo build -p
+// authx-example-axum -p authx-example-actix -p authx-example-rocket -p authx-testkit --bin
+// authx-test-oidc`), Debian's
 // `chromium` (or CHROMIUM=/path/to/chrome) and `npm install` in this folder (playwright-core).
 // Screenshots go to target/browser-screenshots/.
 import { spawn } from 'node:child_process';
@@ -37,9 +39,28 @@ function assert(condition, message) {
   if (!condition) throw new Error(`assertion failed: ${message}`);
 }
 
+// The testkit's OpenID Connect provider (a program of authx-testkit), for social sign-in:
+// everyone who signs in there is ada@example.com, verified.
+async function startProvider() {
+  const child = spawn(join(root, 'target', 'debug', 'authx-test-oidc'), [], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const issuer = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk.toString();
+      const line = out.split('\n').find((l) => l.startsWith('issuer='));
+      if (line) resolve(line.slice('issuer='.length).trim());
+    });
+    child.on('exit', (code) => reject(new Error(`the test provider exited (${code})`)));
+    setTimeout(() => reject(new Error('the test provider did not start')), 15000);
+  });
+  return { issuer, stop: () => child.kill('SIGTERM') };
+}
+
 // An example server on a port of its own, with a fresh SQLite database, whose printed mail is
-// collected.
-async function startExample(name) {
+// collected; social login through `provider` (generic OpenID Connect, named `acme`).
+async function startExample(name, provider) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), `authx-browser-${name}-`));
   const child = spawn(join(root, 'target', 'debug', `authx-example-${name}`), [], {
@@ -50,6 +71,10 @@ async function startExample(name) {
       AUTHX_BASE_URL: `http://localhost:${port}`,
       DATABASE_URL: `sqlite://${join(dir, 'authx.db')}`,
       RUST_LOG: 'warn',
+      AUTHX_OIDC_PROVIDERS: 'acme',
+      AUTHX_OIDC_ACME_ISSUER: provider.issuer,
+      AUTHX_OIDC_ACME_CLIENT_ID: 'authx-test-client',
+      AUTHX_OIDC_ACME_CLIENT_SECRET: 'authx-test-secret',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -363,16 +388,52 @@ flows.apiPage = async function apiPage(browser, example) {
   assert(refused.length === 0, `no errors in the console: ${refused.join(' | ')}`);
   await shot(page, example, '7-api-page');
   await context.close();
+flows['social sign-in through an OpenID Connect provider'] = async (browser, example) => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${example.base}/login`);
+  await page.getByRole('link', { name: 'Continue with Acme' }).click();
+  // The example, the provider and the example's callback: signed in as a new account.
+  await page.getByRole('heading', { name: 'Hello, ada' }).waitFor();
+  assert(new URL(page.url()).origin === example.base, `ended at ${page.url()}`);
+  await shot(page, example, '7-social-signed-in');
+  // A second sign-in reaches the same account, in another browser.
+  const other = await browser.newContext();
+  const again = await other.newPage();
+  await again.goto(`${example.base}/login`);
+  await again.getByRole('link', { name: 'Continue with Acme' }).click();
+  await again.getByRole('heading', { name: 'Hello, ada' }).waitFor();
+  // Login CSRF: a callback URL made for another browser lands on the login page with a
+  // readable message, signed out.
+  const attacker = await browser.newContext();
+  const evil = await attacker.newPage();
+  await evil.route('**/auth/acme/callback**', (route) => route.abort());
+  let callback;
+  evil.on('request', (request) => {
+    if (request.url().includes('/auth/acme/callback')) callback = request.url();
+  });
+  await evil.goto(`${example.base}/auth/acme`).catch(() => {});
+  assert(callback, 'the provider sent no callback');
+  const victim = await (await browser.newContext()).newPage();
+  await victim.goto(callback);
+  await message(victim, 'another browser');
+  await victim.getByRole('heading', { name: 'Welcome' }).waitFor();
+  await shot(victim, example, '8-social-invalid-state');
+  await context.close();
+  await other.close();
+  await attacker.close();
+  await victim.context().close();
 };
 
 async function main() {
   const names = process.argv.slice(2).length ? process.argv.slice(2) : ['axum', 'actix', 'rocket'];
+  const provider = await startProvider();
   const browser = await launch();
   let failures = 0;
   let passed = 0;
   try {
     for (const name of names) {
-      const example = await startExample(name);
+      const example = await startExample(name, provider);
       try {
         for (const [flow, run] of Object.entries(flows)) {
           try {
@@ -390,6 +451,7 @@ async function main() {
     }
   } finally {
     await browser.close();
+    provider.stop();
   }
   console.log(`browser flows: ${passed} passed, ${failures} failed`);
   process.exit(failures ? 1 : 0);

@@ -24,6 +24,7 @@ mod openapi;
 mod password;
 mod scenarios;
 mod sessions;
+mod social;
 mod support;
 mod two_factor;
 
@@ -174,6 +175,88 @@ all_scenarios!(
     crate::support::Backend::MySql
 );
 
+/// Social login, per adapter and backend, each scenario with its own provider servers.
+macro_rules! social_tests {
+    ($module:ident, $adapter:expr, $backend:expr) => {
+        mod $module {
+            social_tests!(@each $adapter, $backend, [
+                a_new_account_then_the_same_account_again,
+                the_start_is_checked,
+                github_uses_the_primary_verified_address_only,
+                linking_needs_both_sides_to_vouch,
+                the_state_is_this_browsers_and_single_use,
+                id_tokens_are_verified,
+                banned_accounts_are_refused,
+                admins_see_the_linked_providers,
+            ]);
+        }
+    };
+    (@each $adapter:expr, $backend:expr, [$($scenario:ident),* $(,)?]) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $scenario() {
+                let Some(fixture) = crate::social::Fixture::start($adapter, $backend).await else {
+                    return;
+                };
+                crate::social::$scenario(&fixture).await;
+            }
+        )*
+    };
+}
+
+mod social_login {
+    social_tests!(
+        axum_sqlite,
+        crate::support::Adapter::Axum,
+        crate::support::Backend::Sqlite
+    );
+    social_tests!(
+        axum_postgres,
+        crate::support::Adapter::Axum,
+        crate::support::Backend::Postgres
+    );
+    social_tests!(
+        actix_sqlite,
+        crate::support::Adapter::Actix,
+        crate::support::Backend::Sqlite
+    );
+    social_tests!(
+        actix_postgres,
+        crate::support::Adapter::Actix,
+        crate::support::Backend::Postgres
+    );
+    social_tests!(
+        rocket_sqlite,
+        crate::support::Adapter::Rocket,
+        crate::support::Backend::Sqlite
+    );
+    social_tests!(
+        rocket_postgres,
+        crate::support::Adapter::Rocket,
+        crate::support::Backend::Postgres
+    );
+}
+
+/// Social login through each example application.
+mod social_examples {
+    use crate::support::Adapter;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn axum() {
+        crate::social::the_examples_sign_in(Adapter::Axum).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn actix() {
+        crate::social::the_examples_sign_in(Adapter::Actix).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rocket() {
+        crate::social::the_examples_sign_in(Adapter::Rocket).await;
+    }
+}
+
 /// The example applications, per framework (SQLite): what an outside attacker sees.
 macro_rules! example_tests {
     ($($scenario:ident),* $(,)?) => {
@@ -251,20 +334,33 @@ mod openapi_document {
 
 /// Route names, where the framework has them.
 mod names {
-    use crate::support::{Adapter, Backend, Options, TestServer};
+    use crate::support::{Options, TestServer};
+
+    /// Where the suite's host applications mount a route's router.
+    fn mount(route: &authx::routes::Route) -> &'static str {
+        if route.router == authx::routes::RouterKind::Social {
+            "/auth"
+        } else {
+            "/api/users"
+        }
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn actix_url_for() {
-        let s = TestServer::start(Adapter::Actix, Backend::Sqlite, Options::default())
-            .await
-            .unwrap();
+        let s = TestServer::start(
+            crate::support::Adapter::Actix,
+            crate::support::Backend::Sqlite,
+            Options::default(),
+        )
+        .await
+        .unwrap();
         let r = s
             .client()
             .send("GET", &format!("{}/urls", s.root), &[], vec![])
             .await;
         let expected: Vec<String> = authx::ROUTES
             .iter()
-            .map(|route| format!("/api/users{}", route.path_with(|_| "7".into())))
+            .map(|route| format!("{}{}", mount(route), route.path_with(|_| "7".into())))
             .collect();
         assert_eq!(r.body, expected.join(" "));
         assert!(expected.contains(&"/api/users/7/change_username".to_owned()));
@@ -272,14 +368,19 @@ mod names {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn rocket_route_names() {
-        let s = TestServer::start(Adapter::Rocket, Backend::Sqlite, Options::default())
-            .await
-            .unwrap();
+        let s = TestServer::start(
+            crate::support::Adapter::Rocket,
+            crate::support::Backend::Sqlite,
+            Options::default(),
+        )
+        .await
+        .unwrap();
         let rocket = rocket::custom(crate::support::quiet_rocket_config())
             .attach(authx::rocket::AuthFairing::new(
                 "/api/users",
                 s.auth.clone(),
             ))
+            .attach(authx::rocket::AuthFairing::social("/auth", s.auth.clone()))
             .ignite()
             .await
             .unwrap();
@@ -292,7 +393,7 @@ mod names {
             assert_eq!(mounted[0].method.as_str(), route.method.as_str());
             assert_eq!(
                 mounted[0].uri.to_string(),
-                format!("/api/users{}", route.path_with(|p| format!("<{p}>")))
+                format!("{}{}", mount(route), route.path_with(|p| format!("<{p}>")))
             );
         }
     }

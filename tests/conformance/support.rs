@@ -73,6 +73,10 @@ pub struct Options {
     /// Serve the adapter's example application (`examples/`) with these server limits,
     /// instead of the suite's host application.
     pub example: Option<ServerLimits>,
+    /// OpenID Connect providers for social login (mounted at `/auth`).
+    pub oidc: Vec<authx::social::OidcSettings>,
+    /// GitHub for social login.
+    pub github: Option<authx::social::GitHubSettings>,
 }
 
 impl Default for Options {
@@ -93,6 +97,8 @@ impl Default for Options {
             trusted_proxies: Vec::new(),
             signing: None,
             example: None,
+            oidc: Vec::new(),
+            github: None,
         }
     }
 }
@@ -399,6 +405,13 @@ impl TestServer {
                 .captcha_verify_url(url.clone()),
             None => builder,
         };
+        let mut builder = builder;
+        for provider in &options.oidc {
+            builder = builder.oidc(provider.clone()).unwrap();
+        }
+        if let Some(github) = &options.github {
+            builder = builder.github(github.clone()).unwrap();
+        }
         let auth = builder.build().unwrap();
         let prefix = "/api/users";
         let (addr, running) = match (adapter, options.example) {
@@ -433,6 +446,17 @@ impl TestServer {
         Self::start(self.adapter, self.backend, options)
             .await
             .expect("the backend was available a moment ago")
+    }
+
+    /// A client that follows no redirect, as a test of redirects needs (social login).
+    pub fn browser(&self) -> Client<'_> {
+        Client {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            ..self.client()
+        }
     }
 
     pub fn client(&self) -> Client<'_> {
@@ -492,6 +516,8 @@ impl TestServer {
             "mail_outbox",
             "session_cutoff",
             "leases",
+            "identities",
+            "social_sign_ins",
         ] {
             counts.push((table, self.count(table).await));
         }
@@ -711,6 +737,7 @@ pub async fn start_axum(auth: Auth, prefix: &str) -> (SocketAddr, Running) {
         .route("/maybe", get(maybe))
         .route("/admin", get(admin))
         .nest(prefix, authx::axum::router(auth.clone()))
+        .nest("/auth", authx::axum::social_router(auth.clone()))
         .with_state(auth);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -770,6 +797,7 @@ fn start_actix(auth: Auth, prefix: &'static str) -> (SocketAddr, Running) {
                     .route("/admin", web::get().to(admin))
                     .route("/urls", web::get().to(urls))
                     .service(authx::actix::scope(prefix, auth.clone()))
+                    .service(authx::actix::social_scope("/auth", auth.clone()))
             })
             .workers(2)
             .disable_signals()
@@ -826,7 +854,8 @@ pub fn quiet_rocket_config() -> rocket::Config {
 async fn start_rocket(auth: Auth, prefix: &'static str) -> (SocketAddr, Running) {
     let (tx, rx) = std::sync::mpsc::channel();
     let rocket = rocket::custom(quiet_rocket_config())
-        .attach(authx::rocket::AuthFairing::new(prefix, auth))
+        .attach(authx::rocket::AuthFairing::new(prefix, auth.clone()))
+        .attach(authx::rocket::AuthFairing::social("/auth", auth))
         .mount(
             "/",
             rocket::routes![rocket_host::me, rocket_host::maybe, rocket_host::admin],

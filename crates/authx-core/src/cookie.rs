@@ -106,15 +106,7 @@ impl CookieJar {
             &settings.csrf_name,
             &settings.challenge_name,
         ] {
-            let valid = !name.is_empty()
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-            if !valid {
-                return Err(ConfigError::Invalid(format!(
-                    "invalid cookie name {name:?}"
-                )));
-            }
+            check_cookie_name(name)?;
         }
         let names = [
             &settings.access_name,
@@ -173,6 +165,37 @@ impl CookieJar {
         cookie
     }
 
+    /// `Set-Cookie` value of a social sign-in's state cookie (CONTRACT 9.6): HttpOnly,
+    /// `SameSite=Lax` (the callback is a top-level cross-site GET), `Secure` unless debug,
+    /// host-only, scoped to the callback's `path`; `max_age` 0 deletes it.
+    pub(crate) fn sign_in(&self, name: &str, value: &str, path: &str, max_age: i64) -> String {
+        let mut cookie = Cookie::build((name, value))
+            .http_only(true)
+            .same_site(cookie::SameSite::Lax)
+            .path(path)
+            .secure(self.secure)
+            .max_age(cookie::time::Duration::seconds(max_age))
+            .build();
+        if max_age == 0 {
+            cookie.set_expires(cookie::time::OffsetDateTime::UNIX_EPOCH);
+        }
+        cookie.to_string()
+    }
+
+    /// The value of cookie `name` in the request's `Cookie` headers, if present and non-empty.
+    pub(crate) fn read_named<'h>(
+        headers: impl IntoIterator<Item = &'h str>,
+        name: &str,
+    ) -> Option<String> {
+        headers
+            .into_iter()
+            .flat_map(Cookie::split_parse)
+            .filter_map(Result::ok)
+            .find(|c| c.name() == name)
+            .map(|c| c.value().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
     /// `Set-Cookie` value that stores `value` for `max_age` seconds.
     pub(crate) fn set(&self, which: TokenCookie, value: &str, max_age: i64) -> String {
         let mut cookie = self.base(which, value);
@@ -195,14 +218,22 @@ impl CookieJar {
         headers: impl IntoIterator<Item = &'h str>,
         which: TokenCookie,
     ) -> Option<String> {
-        let name = self.name(which);
-        headers
-            .into_iter()
-            .flat_map(Cookie::split_parse)
-            .filter_map(Result::ok)
-            .find(|c| c.name() == name)
-            .map(|c| c.value().to_owned())
-            .filter(|v| !v.is_empty())
+        Self::read_named(headers, self.name(which))
+    }
+}
+
+/// A cookie name is a non-empty RFC 6265 token.
+pub(crate) fn check_cookie_name(name: &str) -> Result<(), ConfigError> {
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if valid {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid(format!(
+            "invalid cookie name {name:?}"
+        )))
     }
 }
 

@@ -137,6 +137,21 @@ pub enum AuthError {
     /// The account has no second factor enabled (or no enrolment pending) to act on.
     #[error("Second factor not enabled")]
     TwoFactorNotEnabled,
+    /// `redirect` of `GET /{provider}` is not a path starting with one `/`.
+    #[error("Invalid redirect")]
+    InvalidRedirect,
+    /// A social callback's state is missing, unknown, replayed, or another browser's (sent to
+    /// `{base_url}/login?error=invalid_state`, not as JSON).
+    #[error("Invalid state")]
+    InvalidState,
+    /// The social provider refused the sign-in, the code exchange failed, or its ID token is
+    /// invalid (sent to `{base_url}/login?error=provider_error`).
+    #[error("Provider error")]
+    ProviderError,
+    /// The social provider does not vouch for the account's email (sent to
+    /// `{base_url}/login?error=email_unverified`).
+    #[error("Email not verified")]
+    EmailUnverified,
     /// No such route, or a path parameter that is not valid.
     #[error("Not found")]
     NotFound,
@@ -200,7 +215,11 @@ impl AuthError {
             | Self::PasswordExists
             | Self::InvalidCode { at_login: false }
             | Self::TwoFactorEnabled
-            | Self::TwoFactorNotEnabled => 400,
+            | Self::TwoFactorNotEnabled
+            | Self::InvalidRedirect
+            | Self::InvalidState
+            | Self::EmailUnverified => 400,
+            Self::ProviderError => 502,
             Self::InvalidCredentials
             | Self::NotAuthenticated
             | Self::InvalidToken
@@ -256,6 +275,10 @@ impl AuthError {
             Self::InvalidChallenge => "invalid_challenge",
             Self::TwoFactorEnabled => "two_factor_enabled",
             Self::TwoFactorNotEnabled => "two_factor_not_enabled",
+            Self::InvalidRedirect => "invalid_redirect",
+            Self::InvalidState => "invalid_state",
+            Self::ProviderError => "provider_error",
+            Self::EmailUnverified => "email_unverified",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::CrossSiteRequest => "cross_site_request",
@@ -308,6 +331,10 @@ impl AuthError {
             Self::InvalidChallenge => "Invalid or expired challenge",
             Self::TwoFactorEnabled => "Second factor already enabled",
             Self::TwoFactorNotEnabled => "Second factor not enabled",
+            Self::InvalidRedirect => "Invalid redirect",
+            Self::InvalidState => "Invalid state",
+            Self::ProviderError => "Provider error",
+            Self::EmailUnverified => "Email not verified",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
             Self::CrossSiteRequest => "Cross-site request refused",
@@ -376,6 +403,10 @@ pub fn error_codes() -> Vec<(&'static str, u16, String)> {
         AuthError::InvalidChallenge,
         AuthError::TwoFactorEnabled,
         AuthError::TwoFactorNotEnabled,
+        AuthError::InvalidRedirect,
+        AuthError::InvalidState,
+        AuthError::ProviderError,
+        AuthError::EmailUnverified,
         AuthError::NotFound,
         AuthError::MethodNotAllowed,
         AuthError::CrossSiteRequest,

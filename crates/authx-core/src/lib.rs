@@ -16,6 +16,7 @@ mod request;
 pub mod routes;
 mod secret;
 mod service;
+pub mod social;
 pub mod store;
 pub mod token;
 pub mod two_factor;

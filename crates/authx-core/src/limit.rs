@@ -75,6 +75,9 @@ pub struct Limits {
     /// Password reset mails per account (default 2 per 30 minutes); requests beyond it are
     /// answered like any other and send nothing.
     pub reset_mail_per_user: RateLimit,
+    /// Social sign-ins started (`GET /{provider}`) per client IP (default 30 per 60 s): each
+    /// one stores a pending sign-in until its callback or expiry.
+    pub social_per_ip: RateLimit,
 }
 
 impl Default for Limits {
@@ -101,6 +104,10 @@ impl Default for Limits {
             reset_mail_per_user: RateLimit {
                 max: 2,
                 window: Duration::from_mins(30),
+            },
+            social_per_ip: RateLimit {
+                max: 30,
+                window: Duration::from_mins(1),
             },
         }
     }

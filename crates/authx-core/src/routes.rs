@@ -262,6 +262,10 @@ pub enum RouteName {
     LoginSecondFactor,
     /// `GET /openapi.json`
     OpenApi,
+    /// `GET /{provider}` (social router)
+    SocialLogin,
+    /// `GET /{provider}/callback` (social router)
+    SocialCallback,
 }
 
 /// The kind of path parameter a route takes.
@@ -276,6 +280,8 @@ pub enum PathParam {
     Id,
     /// `{session_id}`: the public id of a session.
     SessionId,
+    /// `{provider}`: a social login provider's name.
+    Provider,
 }
 
 /// A row of the route table.
@@ -566,6 +572,12 @@ pub const ROUTES: &[Route] = &[
         "Complete a login with a TOTP or recovery code and the challenge cookie"),
     row(RouteName::OpenApi, "auth:openapi", Get, "/openapi.json", P::None, R::OpenApi,
         Guard::None, "This OpenAPI 3.1 document: every enabled route of this mounting"),
+    // The callback is a cross-site top-level GET: its state cookie binds it (CONTRACT 9.6).
+    row(RouteName::SocialLogin, "social:login", Get, "/{provider}", P::Provider, R::Social,
+        Guard::None, "Start a sign-in at a social provider (307 to its authorization page)"),
+    row(RouteName::SocialCallback, "social:callback", Get, "/{provider}/callback", P::Provider,
+        R::Social, Guard::None,
+        "The provider's redirect back: sign in, link or create the account, open a session"),
 ];
 
 /// Looks a route up by its name (`auth:login`).
@@ -797,8 +809,15 @@ mod tests {
                 "{method} {path}"
             );
         }
+        // In the social router `/login` is a provider's name: GET only.
         assert_eq!(
             lookup(Routers::social(), "POST", "/login")
+                .unwrap_err()
+                .status(),
+            405
+        );
+        assert_eq!(
+            lookup(Routers::social(), "POST", "/register/x")
                 .unwrap_err()
                 .status(),
             404
@@ -807,6 +826,28 @@ mod tests {
             Routers::main()
                 .without(RouterKind::Sessions)
                 .contains(RouterKind::Auth)
+        );
+        let social = |m, p| {
+            lookup(Routers::social(), m, p)
+                .map(|f| (f.route.name, f.param))
+                .map_err(|e| e.status())
+        };
+        assert_eq!(
+            social("GET", "/acme"),
+            Ok(("social:login", Some("acme".into())))
+        );
+        assert_eq!(
+            social("GET", "/acme/callback"),
+            Ok(("social:callback", Some("acme".into())))
+        );
+        assert_eq!(social("POST", "/acme"), Err(405));
+        assert_eq!(social("GET", "/acme/x"), Err(404));
+        assert_eq!(social("GET", "/login/x/callback"), Err(404));
+        assert_eq!(
+            lookup(Routers::main(), "GET", "/acme")
+                .unwrap_err()
+                .status(),
+            404
         );
     }
 }

@@ -174,6 +174,20 @@ pub struct Statements {
     pub(crate) purge_email_tokens: &'static str,
     /// `$1` before, `$2` limit: deletes mail delivered or given up on before then.
     pub(crate) purge_mail: &'static str,
+    /// `$1` now, `$2` limit: deletes social sign-ins that expired.
+    pub(crate) purge_sign_ins: &'static str,
+
+    /// `$1` state hash, `$2` provider, `$3` PKCE verifier, `$4` nonce, `$5` redirect, `$6`
+    /// expires at: records a social sign-in under way.
+    pub(crate) insert_sign_in: &'static str,
+    /// `$1` state hash → [`SignInRow`](crate::rows::SignInRow): deletes the sign-in and returns
+    /// it, in one write.
+    pub(crate) take_sign_in: &'static str,
+    /// `$1` provider, `$2` subject → `UserRow` of the linked user.
+    pub(crate) user_by_identity: &'static str,
+    /// `$1` provider, `$2` subject, `$3` user id, `$4` email or NULL, `$5` linked at: links
+    /// the identity unless it is linked (one row changed).
+    pub(crate) link_identity: &'static str,
 
     /// `$1` user id → [`TwoFactorRow`](crate::rows::TwoFactorRow).
     pub(crate) two_factor: &'static str,
@@ -221,4 +235,7 @@ pub struct NoReturning {
     /// `$1` id: deletes a pending (not enabled) TOTP enrolment, so that `start_totp` can be an
     /// `INSERT IGNORE` that writes nothing while one is enabled.
     pub(crate) clear_pending_totp: &'static str,
+    /// `$1` state hash → [`SignInRow`](crate::rows::SignInRow), the row locked until the
+    /// transaction ends; `take_sign_in` is then a plain `DELETE`.
+    pub(crate) lock_sign_in: &'static str,
 }

@@ -119,6 +119,30 @@ pub(crate) struct FoundUserRow {
     pub(crate) total: i64,
 }
 
+/// A social sign-in under way.
+#[derive(sqlx::FromRow)]
+pub(crate) struct SignInRow {
+    pub(crate) state_hash: String,
+    pub(crate) provider: String,
+    pub(crate) pkce_verifier: String,
+    pub(crate) nonce: String,
+    pub(crate) redirect: String,
+    pub(crate) expires_at: i64,
+}
+
+impl From<SignInRow> for authx_core::store::PendingSignIn {
+    fn from(row: SignInRow) -> Self {
+        Self {
+            state_hash: row.state_hash,
+            provider: row.provider,
+            pkce_verifier: row.pkce_verifier,
+            nonce: row.nonce,
+            redirect: row.redirect,
+            expires_at: row.expires_at,
+        }
+    }
+}
+
 /// A number of rows.
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct CountRow {

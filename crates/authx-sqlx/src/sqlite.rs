@@ -12,7 +12,8 @@ use sqlx::sqlite::{
 use crate::dialect::{Dialect, Statements};
 use crate::error::Error;
 use crate::statements::{
-    self as common, after_cutoff, claim_due_mail, search_filter, user_details_columns,
+    self as common, after_cutoff, claim_due_mail, linked_providers, search_filter,
+    user_details_columns,
 };
 use crate::store::SqlStore;
 
@@ -56,6 +57,11 @@ pub(crate) const MIGRATIONS: &[crate::EmbeddedMigration] = &[
         6,
         "two factor",
         include_str!("../migrations/sqlite/0006_two_factor.sql"),
+    ),
+    (
+        7,
+        "identities",
+        include_str!("../migrations/sqlite/0007_identities.sql"),
     ),
 ];
 
@@ -158,7 +164,7 @@ static SQL: Statements = Statements {
         "SELECT ",
         user_details_columns!(
             "$2",
-            "'[]'",
+            linked_providers!(sqlite),
             "EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = users.id AND t.enabled)"
         ),
         " FROM users WHERE id = $1"
@@ -169,7 +175,7 @@ static SQL: Statements = Statements {
         "SELECT ",
         user_details_columns!(
             "$6",
-            "'[]'",
+            linked_providers!(sqlite),
             "EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = users.id AND t.enabled)"
         ),
         ", count(*) OVER () AS total FROM users WHERE ",
@@ -200,6 +206,11 @@ static SQL: Statements = Statements {
     use_recovery_code: common::USE_RECOVERY_CODE,
     reseal_secret: common::RESEAL_SECRET,
     delete_two_factor: common::DELETE_TWO_FACTOR,
+    purge_sign_ins: common::PURGE_SIGN_INS,
+    insert_sign_in: common::INSERT_SIGN_IN,
+    take_sign_in: common::TAKE_SIGN_IN,
+    user_by_identity: common::USER_BY_IDENTITY,
+    link_identity: common::LINK_IDENTITY,
 };
 
 impl SqlStore<Sqlite> {

@@ -90,7 +90,7 @@ pub(crate) const BANNED_USERS: &str = concat!(
 /// factor is enabled: constants until those features store their data, then subqueries (the second factor's:
 /// `EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = users.id AND t.enabled)`).
 macro_rules! user_details_columns {
-    ($now:literal, $providers:literal, $two_factor:literal) => {
+    ($now:literal, $providers:expr, $two_factor:literal) => {
         concat!(
             "id, username, email, \
              (active OR (ban_expires_at IS NOT NULL AND ban_expires_at <= ",
@@ -115,6 +115,38 @@ macro_rules! search_filter {
     };
 }
 pub(crate) use {search_filter, user_details_columns};
+
+/// The names of a user's linked providers, as the dialect's list column: a JSON array in
+/// SQLite, a `TEXT[]` in PostgreSQL (for [`user_details_columns`]).
+macro_rules! linked_providers {
+    (sqlite) => {
+        "(SELECT json_group_array(provider) FROM (SELECT DISTINCT provider FROM identities \
+         WHERE user_id = users.id ORDER BY provider))"
+    };
+    (postgres) => {
+        "ARRAY(SELECT DISTINCT provider FROM identities WHERE user_id = users.id \
+         ORDER BY provider)"
+    };
+}
+pub(crate) use linked_providers;
+
+pub(crate) const INSERT_SIGN_IN: &str = "INSERT INTO social_sign_ins \
+     (state_hash, provider, pkce_verifier, nonce, redirect, expires_at) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+/// One DELETE: of concurrent callbacks with one state, one gets the row.
+pub(crate) const TAKE_SIGN_IN: &str = "DELETE FROM social_sign_ins WHERE state_hash = $1 \
+     RETURNING state_hash, provider, pkce_verifier, nonce, redirect, expires_at";
+pub(crate) const USER_BY_IDENTITY: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users WHERE id = (SELECT user_id FROM identities WHERE provider = $1 AND subject = $2)"
+);
+/// Nothing written (no row changed) when the identity is linked already.
+pub(crate) const LINK_IDENTITY: &str = "INSERT INTO identities \
+     (provider, subject, user_id, email, linked_at) VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (provider, subject) DO NOTHING";
+pub(crate) const PURGE_SIGN_INS: &str = "DELETE FROM social_sign_ins WHERE state_hash IN (\
+     SELECT state_hash FROM social_sign_ins WHERE expires_at <= $1 LIMIT $2)";
 
 pub(crate) const SET_BLACKOUT: &str = "INSERT INTO blackout (id, set_at) VALUES (1, $1) \
      ON CONFLICT (id) DO UPDATE SET set_at = excluded.set_at";

@@ -13,11 +13,12 @@ use async_trait::async_trait;
 use authx_core::clock::{Millis, Timestamp};
 use authx_core::mail::Mail;
 use authx_core::store::{
-    AdminStore, BanToggle, BannedUser, EmailToken, EmailTokenStore, EndSessions, MailOutbox,
-    Maintenance, NewBan, NewSession, NewUser, OutboxMail, PasswordChange, PermissionChange, Purge,
-    QueuedToken, Redemption, RefreshReplacement, RefreshRotation, Rehash, Repo, RotatedSession,
-    RotationOutcome, SessionInfo, SessionStore, StoreError, StoreResult, TokenEffect, TokenPurpose,
-    TwoFactorRecord, TwoFactorStore, User, UserDetails, UserId, UserPage, UserSearch, UserStore,
+    AdminStore, BanToggle, BannedUser, EmailToken, EmailTokenStore, EndSessions, IdentityStore,
+    MailOutbox, Maintenance, NewBan, NewIdentity, NewSession, NewUser, OutboxMail, PasswordChange,
+    PendingSignIn, PermissionChange, Purge, QueuedToken, Redemption, RefreshReplacement,
+    RefreshRotation, Rehash, Repo, RotatedSession, RotationOutcome, SessionInfo, SessionStore,
+    StoreError, StoreResult, TokenEffect, TokenPurpose, TwoFactorRecord, TwoFactorStore, User,
+    UserDetails, UserId, UserPage, UserSearch, UserStore,
 };
 use sqlx::{
     ColumnIndex, Database, Decode, Encode, Executor, FromRow, IntoArguments, Pool, Transaction,
@@ -31,7 +32,7 @@ use crate::error::{is_deadlock, store_error};
 use crate::rows::{
     BanStateRow, BannedUserRow, BlackoutRow, CountRow, CutoffRow, DueRow, EmailTokenRow,
     FoundUserRow, MailRow, Permissions, PermissionsRow, RefreshStateRow, RotatedRow,
-    SessionInfoRow, TwoFactorRow, UserDetailsRow, UserRow, contains_pattern, new_claim,
+    SessionInfoRow, SignInRow, TwoFactorRow, UserDetailsRow, UserRow, contains_pattern, new_claim,
     stored_error,
 };
 
@@ -820,6 +821,7 @@ where
                 Purge::Sessions => (DB::SQL.purge_sessions, now),
                 Purge::EmailTokens => (DB::SQL.purge_email_tokens, now),
                 Purge::Mail { before } => (DB::SQL.purge_mail, before),
+                Purge::SignIns => (DB::SQL.purge_sign_ins, now),
                 _ => return Ok(0),
             };
             let _turn = self.write_turn().await;
@@ -1167,6 +1169,131 @@ where
     }
 }
 
+async fn link_identity<'e, DB, E>(
+    executor: E,
+    user_id: UserId,
+    identity: &NewIdentity,
+) -> StoreResult<bool>
+where
+    DB: Dialect,
+    E: Executor<'e, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+{
+    let done = query(DB::SQL.link_identity)
+        .bind(identity.provider.as_str())
+        .bind(identity.subject.as_str())
+        .bind(user_id)
+        .bind(identity.email.as_deref())
+        .bind(identity.linked_at)
+        .execute(executor)
+        .await
+        .map_err(store_error)?;
+    Ok(DB::rows_affected(&done) == 1)
+}
+
+#[async_trait]
+impl<DB> IdentityStore for SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB> + ColumnIndex<DB::Row>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> String: Decode<'q, DB> + Type<DB>,
+    for<'q> Permissions: Decode<'q, DB> + Type<DB>,
+{
+    async fn save_sign_in(&self, s: PendingSignIn) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
+        changed!(
+            query(DB::SQL.insert_sign_in)
+                .bind(s.state_hash.as_str())
+                .bind(s.provider.as_str())
+                .bind(s.pkce_verifier.as_str())
+                .bind(s.nonce.as_str())
+                .bind(s.redirect.as_str())
+                .bind(s.expires_at),
+            &self.pool
+        )?;
+        Ok(())
+    }
+
+    async fn take_sign_in(
+        &self,
+        state_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<PendingSignIn>> {
+        let row: Option<SignInRow> = retrying!(async {
+            let _turn = self.write_turn().await;
+            let Some(statements) = DB::SQL.no_returning else {
+                return query_as(DB::SQL.take_sign_in)
+                    .bind(state_hash)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(store_error);
+            };
+            // Without `DELETE ... RETURNING`: read the row locked, then delete it; of
+            // concurrent callbacks with one state, one deletes it and gets it.
+            let mut tx = self.pool.begin().await.map_err(store_error)?;
+            let row: Option<SignInRow> = query_as(statements.lock_sign_in)
+                .bind(state_hash)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            let deleted = changed!(query(DB::SQL.take_sign_in).bind(state_hash), &mut *tx)?;
+            tx.commit().await.map_err(store_error)?;
+            Ok(row.filter(|_| deleted == 1))
+        })?;
+        // An expired sign-in is deleted all the same, and refused.
+        Ok(row.map(PendingSignIn::from).filter(|s| s.expires_at > now))
+    }
+
+    async fn user_by_identity(&self, provider: &str, subject: &str) -> StoreResult<Option<User>> {
+        let row: Option<UserRow> = query_as(DB::SQL.user_by_identity)
+            .bind(provider)
+            .bind(subject)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(row.map(User::from))
+    }
+
+    async fn link_identity(&self, user_id: UserId, identity: NewIdentity) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
+        link_identity(&self.pool, user_id, &identity).await
+    }
+
+    async fn create_user_with_identity(
+        &self,
+        new: NewUser,
+        identity: NewIdentity,
+    ) -> StoreResult<Option<User>> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.begin_write().await?;
+        let row: UserRow = query_as(DB::SQL.insert_user)
+            .bind(new.email.as_str())
+            .bind(new.username.as_str())
+            .bind(new.password_hash.as_deref())
+            .bind(new.confirmed)
+            .bind(new.created_at)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let created = User::from(row);
+        if !link_identity(&mut *tx, created.id, &identity).await? {
+            // Dropping the transaction rolls the user back: nothing is written.
+            return Ok(None);
+        }
+        tx.commit().await.map_err(store_error)?;
+        Ok(Some(created))
+    }
+}
+
 impl<DB> Repo for SqlStore<DB>
 where
     DB: Dialect,
@@ -1176,7 +1303,8 @@ where
         + MailOutbox
         + Maintenance
         + AdminStore
-        + TwoFactorStore,
+        + TwoFactorStore
+        + IdentityStore,
 {
     fn users(&self) -> &dyn UserStore {
         self
@@ -1203,6 +1331,10 @@ where
     }
 
     fn two_factor(&self) -> Option<&dyn TwoFactorStore> {
+        Some(self)
+    }
+
+    fn identities(&self) -> Option<&dyn IdentityStore> {
         Some(self)
     }
 }

@@ -32,39 +32,24 @@ pub struct Provider {
 }
 
 impl FrontendConfig {
-    /// The examples' mounting: `/api/users` and `/auth`, with `providers` (by name).
-    pub fn examples<I, S>(providers: I) -> Self
+    /// The examples' mounting: `/api/users` and `/auth`, with `providers` as `(name, label)`
+    /// (what `Auth::social_providers` lists).
+    pub fn examples<I, N, L>(providers: I) -> Self
     where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
+        I: IntoIterator<Item = (N, L)>,
+        N: Into<String>,
+        L: Into<String>,
     {
         Self {
             api: "/api/users".into(),
             social: "/auth".into(),
             providers: providers
                 .into_iter()
-                .map(|name| {
-                    let name = name.into();
-                    Provider {
-                        label: label(&name),
-                        name,
-                    }
+                .map(|(name, label)| Provider {
+                    name: name.into(),
+                    label: label.into(),
                 })
                 .collect(),
-        }
-    }
-}
-
-/// The button label of a provider: the known ones spelled as they spell themselves.
-fn label(name: &str) -> String {
-    match name {
-        "github" => "GitHub".into(),
-        "google" => "Google".into(),
-        other => {
-            let mut chars = other.chars();
-            chars.next().map_or_else(String::new, |first| {
-                first.to_uppercase().chain(chars).collect()
-            })
         }
     }
 }
@@ -247,7 +232,7 @@ mod tests {
 
     #[test]
     fn pages_assets_and_config() {
-        let config = FrontendConfig::examples(["github", "acme"]);
+        let config = FrontendConfig::examples([("github", "GitHub"), ("acme", "Acme")]);
         for path in PAGES {
             let reply = respond("GET", path, b"", &config).unwrap();
             assert_eq!(reply.status, 200);
@@ -294,7 +279,7 @@ mod tests {
 
     #[test]
     fn qr_codes_are_svg_and_bounded() {
-        let config = FrontendConfig::examples(Vec::<String>::new());
+        let config = FrontendConfig::examples(Vec::<(String, String)>::new());
         let body = br#"{"data":"otpauth://totp/authx:ada?secret=JBSWY3DPEHPK3PXP&issuer=authx"}"#;
         let reply = respond("POST", "/demo/qr", body, &config).unwrap();
         assert_eq!(reply.status, 200);

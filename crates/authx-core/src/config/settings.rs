@@ -75,6 +75,8 @@ pub struct Settings {
     pub routers: Routers,
     /// The background clean-up of dead rows.
     pub janitor: JanitorSettings,
+    /// Social login (the providers themselves are given to the builder).
+    pub social: SocialSettings,
     /// Whether `build` starts the outbox worker that delivers queued mail (default true).
     pub mail_worker: bool,
     /// The second factor (enabled by [`AuthBuilder::totp_key`](crate::AuthBuilder::totp_key)).
@@ -112,6 +114,7 @@ impl Default for Settings {
             search_page_size: 20,
             routers: default_routers(),
             janitor: JanitorSettings::default(),
+            social: SocialSettings::default(),
             mail_worker: true,
             two_factor: TwoFactorSettings::default(),
             forgot_password_queue: 1024,
@@ -241,6 +244,30 @@ impl Default for EmailTokens {
                 lifetime: Duration::from_hours(1),
                 link: "{base_url}/reset_password?token={token}".into(),
             },
+        }
+    }
+}
+
+/// Social login's settings (CONTRACT 9.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SocialSettings {
+    /// The public URL of the social router's mount point, for the `redirect_uri` of each
+    /// provider (`{redirect_base}/{provider}/callback`); default `{base_url}/auth`.
+    pub redirect_base: Option<String>,
+    /// The cookie that binds a sign-in's state to the browser (default `authx_oauth`).
+    pub cookie_name: String,
+    /// How long a sign-in may take from `GET /{provider}` to its callback (default 10
+    /// minutes), the cookie's `Max-Age` too.
+    pub sign_in_lifetime: Duration,
+}
+
+impl Default for SocialSettings {
+    fn default() -> Self {
+        Self {
+            redirect_base: None,
+            cookie_name: "authx_oauth".into(),
+            sign_in_lifetime: Duration::from_mins(10),
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::captcha::CaptchaVerifier;
 use crate::clock::Clock;
 use crate::limit::{LimitStore, MemoryLimitStore};
 use crate::mail::{LogMailer, Mailer};
+use crate::social::IdentityProvider;
 use crate::store::Repo;
 use crate::token::JwtBackend;
 
@@ -47,6 +48,62 @@ pub(crate) struct Parts {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) captcha: Option<Arc<dyn CaptchaVerifier>>,
     pub(crate) sealer: Option<crate::two_factor::Sealer>,
+    pub(crate) providers: Vec<Arc<dyn IdentityProvider>>,
+}
+
+/// Social login: provider names valid and distinct, storage for identities, the router
+/// enabled (unless switched off), and the public URL of the callbacks.
+fn check_social(
+    settings: &mut Settings,
+    providers: &[Arc<dyn IdentityProvider>],
+    repo: &dyn Repo,
+    switched_off: bool,
+) -> Result<(), ConfigError> {
+    let base = settings
+        .social
+        .redirect_base
+        .clone()
+        .unwrap_or_else(|| format!("{}/auth", settings.base_url));
+    let base = base.trim_end_matches('/').to_owned();
+    url::Url::parse(&base).map_err(|e| {
+        ConfigError::Invalid(format!(
+            "the social redirect base {base:?} is not a URL: {e}"
+        ))
+    })?;
+    settings.social.redirect_base = Some(base);
+    if settings.social.sign_in_lifetime.as_secs() == 0 {
+        return Err(ConfigError::Invalid(
+            "the social sign-in lifetime must be at least one second".into(),
+        ));
+    }
+    crate::cookie::check_cookie_name(&settings.social.cookie_name)?;
+    if providers.is_empty() {
+        return Ok(());
+    }
+    let mut names = std::collections::HashSet::new();
+    for provider in providers {
+        if !crate::social::valid_name(provider.name()) {
+            return Err(ConfigError::Invalid(format!(
+                "social provider name {:?}: 1 to 32 characters of a-z 0-9 _ -, not `callback`",
+                provider.name()
+            )));
+        }
+        if !names.insert(provider.name()) {
+            return Err(ConfigError::Invalid(format!(
+                "two social providers are named {:?}",
+                provider.name()
+            )));
+        }
+    }
+    if repo.identities().is_none() {
+        return Err(ConfigError::Invalid(
+            "social login needs a storage backend that stores identities".into(),
+        ));
+    }
+    if !switched_off {
+        settings.routers = settings.routers.with(crate::routes::RouterKind::Social);
+    }
+    Ok(())
 }
 
 impl AuthBuilder {
@@ -156,6 +213,12 @@ impl AuthBuilder {
             allowed_origins.push(parse_origin(origin)?);
         }
         settings.display_name = Some(display_name);
+        check_social(
+            &mut settings,
+            &self.providers,
+            repo.as_ref(),
+            self.social_off,
+        )?;
         let config = AuthConfig {
             settings,
             base_origin,
@@ -211,6 +274,7 @@ impl AuthBuilder {
             clock: self.clock,
             captcha: self.captcha.or(site_verify),
             sealer,
+            providers: self.providers,
         })
     }
 }

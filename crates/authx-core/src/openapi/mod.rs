@@ -278,7 +278,21 @@ fn operation(route: &Route, cx: &Context) -> Operation {
             Vec::<String>::new(),
         ));
     }
-    op = op.response("200", ok_response(&doc.ok, cx));
+    op = match &doc.ok {
+        Answer::Redirect(description) => op.response(
+            "307",
+            ResponseBuilder::new()
+                .description(*description)
+                .header(
+                    "Location",
+                    utoipa::openapi::HeaderBuilder::new()
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                        .build(),
+                )
+                .build(),
+        ),
+        ok => op.response("200", ok_response(ok, cx)),
+    };
     let mut by_status: BTreeMap<u16, Vec<&'static str>> = BTreeMap::new();
     let mut errors = common_errors(route, &doc, cx);
     errors.extend(doc.errors);
@@ -313,6 +327,14 @@ fn path_parameter(route: &Route) -> Option<Parameter> {
             "token",
             non_empty_string(),
             "The token from the mail's link",
+        ),
+        PathParam::Provider => (
+            "provider",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[a-z0-9_-]{1,32}$"))
+                .into(),
+            "A configured provider's name (`google`, `github`, ...)",
         ),
         PathParam::SessionId => (
             "session_id",
@@ -365,6 +387,7 @@ fn ok_response(answer: &Answer, cx: &Context) -> utoipa::openapi::Response {
             )
         }
         Answer::Json(schema, description) => (*description, (**schema).clone()),
+        Answer::Redirect(description) => (*description, null_schema()),
     };
     ResponseBuilder::new()
         .description(description)

@@ -43,6 +43,8 @@ pub(super) enum Answer {
     Tokens { access_body: bool },
     /// A JSON body of this schema.
     Json(Box<RefOr<Schema>>, &'static str),
+    /// `307` to a page (`Location`), no body: the social routes, which a browser follows.
+    Redirect(&'static str),
 }
 
 /// The documentation of one route.
@@ -266,6 +268,24 @@ pub(super) fn document(route: RouteName, cx: &Context) -> RouteDoc {
                 too_many(),
                 E::UserBanned,
             ]),
+        RouteName::SocialLogin => D::answers(Answer::Redirect(
+            "To the provider's authorization page; the state cookie is set",
+        ))
+        .query::<String>(
+            "redirect",
+            false,
+            "Where to land after, a path starting with one /",
+        )
+        .errors([E::InvalidRedirect, too_many()]),
+        // Every failure of the callback is a `307` to `{base_url}/login?error=<code>` too.
+        RouteName::SocialCallback => D::answers(Answer::Redirect(
+            "Signed in: to `redirect` under base_url, session cookies set; or to \
+             `{base_url}/login?error=<code>` (invalid_state, provider_error, \
+             email_unverified, user_banned, second_factor_required)",
+        ))
+        .query::<String>("code", false, "The provider's authorization code")
+        .query::<String>("state", false, "The state of the sign-in")
+        .query::<String>("error", false, "The provider's refusal"),
         RouteName::OpenApi => D::answers(Answer::Json(
             Box::new(utoipa::openapi::ObjectBuilder::new().into()),
             "This document",

@@ -121,6 +121,8 @@ impl Auth {
             // Without the generator the OpenAPI router is never enabled (see `Settings`).
             #[cfg(not(feature = "openapi"))]
             RouteName::OpenApi => Err(AuthError::NotFound),
+            RouteName::SocialLogin => self.social_login(req).await,
+            RouteName::SocialCallback => self.social_callback(req).await,
         }
     }
 

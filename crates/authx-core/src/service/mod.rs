@@ -19,6 +19,7 @@ mod refresh;
 mod register;
 mod search;
 mod sessions;
+mod social;
 mod tokens;
 mod two_factor;
 mod username;
@@ -77,6 +78,8 @@ pub(crate) struct Inner {
     /// This instance's name for leases (the janitor's).
     pub(crate) holder: String,
     pub(crate) captcha: Option<Arc<dyn crate::captcha::CaptchaVerifier>>,
+    /// The social login providers, by name.
+    pub(crate) providers: Vec<Arc<dyn crate::social::IdentityProvider>>,
     /// Addresses of `POST /forgot_password`, for the task that queues their mail.
     pub(crate) reset_requests: mpsc::Sender<forgot_password::ResetRequest>,
     /// Seals TOTP secrets and challenges; `Some` exactly when the second factor is enabled.
@@ -113,6 +116,7 @@ impl Auth {
             clock,
             captcha,
             sealer,
+            providers,
         } = parts;
         let passwords = PasswordHasher::new(
             config.hashing.params,
@@ -134,6 +138,7 @@ impl Auth {
                 outbox_wakeup: Arc::new(Notify::new()),
                 holder: crate::random::token(12),
                 captcha,
+                providers,
                 reset_requests,
                 sealer,
             }),
@@ -170,6 +175,25 @@ impl Auth {
     /// The configuration in force.
     pub fn config(&self) -> &AuthConfig {
         &self.inner.config
+    }
+
+    /// The social login providers configured, in order: each one's name (its path in the
+    /// social router) and its label for people (`("github", "GitHub")`). Empty when social
+    /// login is not enabled.
+    pub fn social_providers(&self) -> Vec<(&str, &str)> {
+        if !self
+            .inner
+            .config
+            .routers
+            .contains(crate::routes::RouterKind::Social)
+        {
+            return Vec::new();
+        }
+        self.inner
+            .providers
+            .iter()
+            .map(|p| (p.name(), p.label()))
+            .collect()
     }
 
     /// The token backend (to verify tokens elsewhere, or publish the public key).

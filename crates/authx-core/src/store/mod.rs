@@ -8,14 +8,15 @@
 //! follows. The traits are object-safe and held as `Arc<dyn Repo>`; `authx-sqlx` implements
 //! them for SQLite and PostgreSQL.
 //!
-//! Later capabilities (linked social identities, second factors) are further accessors of
-//! [`Repo`] with a default of "not supported", so a backend that lacks one still compiles and
-//! the builder says which feature needs it.
+//! Later capabilities are further accessors of [`Repo`] with a default of "not supported"
+//! ([`Repo::identities`], for social login, is the first), so a backend that lacks one still
+//! compiles and the builder says which feature needs it.
 
 use crate::error::BoxError;
 
 mod admin;
 mod email_tokens;
+mod identities;
 mod maintenance;
 mod outbox;
 mod sessions;
@@ -28,6 +29,7 @@ pub use admin::{
 pub use email_tokens::{
     EmailToken, EmailTokenStore, NewEmailToken, QueuedToken, Redemption, TokenEffect, TokenPurpose,
 };
+pub use identities::{IdentityStore, NewIdentity, PendingSignIn};
 pub use maintenance::{Maintenance, Purge};
 pub use outbox::{MailOutbox, OutboxMail};
 pub use sessions::{
@@ -90,6 +92,12 @@ pub trait Repo: Send + Sync + 'static {
     fn two_factor(&self) -> Option<&dyn TwoFactorStore> {
         None
     }
+
+    /// Social sign-ins under way and linked identities; `None` (the default) when the backend
+    /// does not store them, and the builder then refuses social providers.
+    fn identities(&self) -> Option<&dyn IdentityStore> {
+        None
+    }
 }
 
 impl<T: Repo + ?Sized> Repo for std::sync::Arc<T> {
@@ -113,5 +121,8 @@ impl<T: Repo + ?Sized> Repo for std::sync::Arc<T> {
     }
     fn two_factor(&self) -> Option<&dyn TwoFactorStore> {
         (**self).two_factor()
+    }
+    fn identities(&self) -> Option<&dyn IdentityStore> {
+        (**self).identities()
     }
 }

@@ -70,6 +70,11 @@ pub(crate) const MIGRATIONS: &[crate::EmbeddedMigration] = &[
         "two factor",
         include_str!("../../migrations/mysql/0006_two_factor.sql"),
     ),
+    (
+        7,
+        "identities",
+        include_str!("../../migrations/mysql/0007_identities.sql"),
+    ),
 ];
 
 /// Connections in the pool (sqlx's default).
@@ -152,6 +157,8 @@ static NO_RETURNING: NoReturning = NoReturning {
     ensure_lease: "INSERT INTO leases (name, holder, `until`) VALUES ($1, '', 0) \
          ON DUPLICATE KEY UPDATE name = name",
     clear_pending_totp: "DELETE FROM two_factor WHERE user_id = $1 AND NOT enabled",
+    lock_sign_in: "SELECT state_hash, provider, pkce_verifier, nonce, redirect, expires_at \
+         FROM social_sign_ins WHERE state_hash = $1 FOR UPDATE",
 };
 
 static SQL: Statements = Statements {
@@ -236,7 +243,9 @@ static SQL: Statements = Statements {
         "SELECT ",
         user_details_columns!(
             "$2",
-            "'[]'",
+            "(SELECT CONCAT('[', COALESCE(GROUP_CONCAT(DISTINCT JSON_QUOTE(provider) \
+             ORDER BY provider SEPARATOR ','), ''), ']') FROM identities \
+             WHERE user_id = users.id)",
             "EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = users.id AND t.enabled)"
         ),
         " FROM users WHERE id = $1"
@@ -247,7 +256,9 @@ static SQL: Statements = Statements {
         "SELECT ",
         user_details_columns!(
             "$6",
-            "'[]'",
+            "(SELECT CONCAT('[', COALESCE(GROUP_CONCAT(DISTINCT JSON_QUOTE(provider) \
+             ORDER BY provider SEPARATOR ','), ''), ']') FROM identities \
+             WHERE user_id = users.id)",
             "EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = users.id AND t.enabled)"
         ),
         ", count(*) OVER () AS total FROM users WHERE ",
@@ -290,6 +301,13 @@ static SQL: Statements = Statements {
     use_recovery_code: common::USE_RECOVERY_CODE,
     reseal_secret: common::RESEAL_SECRET,
     delete_two_factor: common::DELETE_TWO_FACTOR,
+    purge_sign_ins: "DELETE FROM social_sign_ins WHERE expires_at <= $1 LIMIT $2",
+    insert_sign_in: common::INSERT_SIGN_IN,
+    // With `lock_sign_in` first (see `NoReturning`).
+    take_sign_in: "DELETE FROM social_sign_ins WHERE state_hash = $1",
+    user_by_identity: common::USER_BY_IDENTITY,
+    link_identity: "INSERT IGNORE INTO identities \
+         (provider, subject, user_id, email, linked_at) VALUES ($1, $2, $3, $4, $5)",
 };
 
 impl SqlStore<MySql> {
