@@ -188,6 +188,7 @@ macro_rules! social_tests {
                 id_tokens_are_verified,
                 banned_accounts_are_refused,
                 admins_see_the_linked_providers,
+                a_second_factor_stops_a_social_sign_in,
             ]);
         }
     };
@@ -234,6 +235,21 @@ mod social_login {
         rocket_postgres,
         crate::support::Adapter::Rocket,
         crate::support::Backend::Postgres
+    );
+    social_tests!(
+        axum_mysql,
+        crate::support::Adapter::Axum,
+        crate::support::Backend::MySql
+    );
+    social_tests!(
+        actix_mysql,
+        crate::support::Adapter::Actix,
+        crate::support::Backend::MySql
+    );
+    social_tests!(
+        rocket_mysql,
+        crate::support::Adapter::Rocket,
+        crate::support::Backend::MySql
     );
 }
 

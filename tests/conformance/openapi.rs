@@ -12,7 +12,11 @@ fn method_key(method: authx::routes::Method) -> String {
 /// Every route of the table but the JWKS (asymmetric keys only) is in `doc` under `prefix`.
 fn assert_every_route(doc: &Value, prefix: &str, jwks: bool) {
     assert_eq!(doc["openapi"], "3.1.0");
-    for route in authx::ROUTES {
+    // The social routes are under a prefix of their own, with no document there.
+    for route in authx::ROUTES
+        .iter()
+        .filter(|r| r.router != authx::routes::RouterKind::Social)
+    {
         let path = if prefix.is_empty() && route.path.is_empty() {
             "/".to_owned()
         } else {

@@ -544,3 +544,37 @@ pub async fn admins_see_the_linked_providers(f: &Fixture) {
     let r = admin.get(&format!("/{admin_id}")).await;
     assert_eq!(r.body["providers"], serde_json::json!([]));
 }
+
+/// An account with a second factor: a social sign-in opens no session, it lands on the login
+/// page's second step with the challenge cookie, and the code completes it.
+pub async fn a_second_factor_stops_a_social_sign_in(f: &Fixture) {
+    use crate::two_factor::{code_at_step, enrol, next_step, step};
+    let s = &f.server;
+    let mut browser = s.browser();
+    assert_signed_in(&sign_in(&mut browser, "acme", None).await, "/");
+    let (id, _) = whoami(&mut browser).await;
+    // A first password (the account has none), then TOTP.
+    let r = browser
+        .post(
+            "/password",
+            serde_json::json!({"password1": crate::support::PASSWORD, "password2": crate::support::PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let (secret, _codes) = enrol(s, &mut browser).await;
+    next_step(s);
+
+    let mut other = s.browser();
+    let r = sign_in(&mut other, "acme", Some("/after")).await;
+    assert_refused(&r, "second_factor_required");
+    assert!(other.cookie("authx_2fa").is_some(), "{:?}", r.set_cookies());
+    assert!(other.cookie("access_token").is_none());
+    let r = other
+        .post(
+            "/login/2fa",
+            serde_json::json!({"code": code_at_step(&secret, step(s))}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(whoami(&mut other).await.0, id);
+}

@@ -50,12 +50,12 @@ fn the_test_totp_matches_rfc_6238() {
     assert_eq!(code_at_step(secret, 2_000_000_000 / 30), "279037");
 }
 
-fn step(s: &TestServer) -> i64 {
+pub fn step(s: &TestServer) -> i64 {
     s.clock_now() / 30
 }
 
 /// Moves the clock to the start of the next step, so a scenario has a whole step ahead.
-fn next_step(s: &TestServer) {
+pub fn next_step(s: &TestServer) {
     let now = s.clock_now();
     s.clock.advance(30 - now % 30);
 }
@@ -63,7 +63,7 @@ fn next_step(s: &TestServer) {
 // ----- helpers -----
 
 /// Enrols `c` (logged in as `name`): the secret as the URI carries it, and the recovery codes.
-async fn enrol(s: &TestServer, c: &mut Client<'_>) -> (String, Vec<String>) {
+pub async fn enrol(s: &TestServer, c: &mut Client<'_>) -> (String, Vec<String>) {
     let r = c.post("/2fa/totp", json!({"password": PASSWORD})).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let uri = r.body["otpauth_uri"].as_str().unwrap().to_owned();

@@ -1273,24 +1273,27 @@ where
         new: NewUser,
         identity: NewIdentity,
     ) -> StoreResult<Option<User>> {
-        let _turn = self.write_turn().await;
-        let mut tx = self.begin_write().await?;
-        let row: UserRow = query_as(DB::SQL.insert_user)
-            .bind(new.email.as_str())
-            .bind(new.username.as_str())
-            .bind(new.password_hash.as_deref())
-            .bind(new.confirmed)
-            .bind(new.created_at)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        let created = User::from(row);
-        if !link_identity(&mut *tx, created.id, &identity).await? {
-            // Dropping the transaction rolls the user back: nothing is written.
-            return Ok(None);
-        }
-        tx.commit().await.map_err(store_error)?;
-        Ok(Some(created))
+        retrying!(async {
+            let _turn = self.write_turn().await;
+            let mut tx = self.begin_write().await?;
+            let insert = query(DB::SQL.insert_user)
+                .bind(new.email.as_str())
+                .bind(new.username.as_str())
+                .bind(new.password_hash.as_deref())
+                .bind(new.confirmed)
+                .bind(new.created_at);
+            let row: Option<UserRow> =
+                returning_in(&mut tx, insert, |sql| query_as(sql.inserted_user)).await?;
+            let created = User::from(row.ok_or_else(|| {
+                StoreError::unavailable("the inserted user could not be read back")
+            })?);
+            if !link_identity(&mut *tx, created.id, &identity).await? {
+                // Dropping the transaction rolls the user back: nothing is written.
+                return Ok(None);
+            }
+            tx.commit().await.map_err(store_error)?;
+            Ok(Some(created))
+        })
     }
 }
 

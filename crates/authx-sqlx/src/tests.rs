@@ -4171,7 +4171,7 @@ mod mysql {
                     .db
                     .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
                     .await,
-                [1, 2, 3, 4, 5, 6]
+                [1, 2, 3, 4, 5, 6, 7]
             );
             assert_eq!(
                 store
