@@ -5,9 +5,8 @@ use sqlx::postgres::{PgPoolOptions, PgQueryResult};
 
 use crate::dialect::{Dialect, Statements};
 use crate::error::Error;
-use crate::statements::{
-    self as common, after_cutoff, claim_due_mail, search_filter, user_details_columns,
-};
+use crate::search::{SearchSql, SubstringIndex};
+use crate::statements::{self as common, after_cutoff, claim_due_mail, user_details_columns};
 use crate::store::SqlStore;
 
 /// authx storage in a PostgreSQL database.
@@ -45,6 +44,11 @@ pub(crate) const MIGRATIONS: &[crate::EmbeddedMigration] = &[
         5,
         "email forms",
         include_str!("../migrations/postgres/0005_email_forms.sql"),
+    ),
+    (
+        8,
+        "search index",
+        include_str!("../migrations/postgres/0008_search_index.sql"),
     ),
 ];
 
@@ -132,19 +136,11 @@ static SQL: Statements = Statements {
         user_details_columns!("$2", "CAST('{}' AS TEXT[])", "FALSE"),
         " FROM users WHERE id = $1"
     ),
-    // A scan of `users`; a pg_trgm GIN index on `lower(username)` and `lower(email)` can serve
-    // it later without changing the statement's parameters.
-    search_users: concat!(
-        "SELECT ",
-        user_details_columns!("$6", "CAST('{}' AS TEXT[])", "FALSE"),
-        ", count(*) OVER () AS total FROM users WHERE ",
-        search_filter!(),
-        " ORDER BY id LIMIT $4 OFFSET $5"
-    ),
-    count_users: concat!(
-        "SELECT count(*) AS total FROM users WHERE ",
-        search_filter!()
-    ),
+    // Migration 8's substring index serves it.
+    search: SearchSql {
+        columns: user_details_columns!("$1", "CAST('{}' AS TEXT[])", "FALSE"),
+        index: SubstringIndex::Expressions,
+    },
     set_blackout: common::SET_BLACKOUT,
     blackout: common::BLACKOUT,
     delete_blackout: common::DELETE_BLACKOUT,

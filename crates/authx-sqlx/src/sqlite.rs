@@ -11,9 +11,8 @@ use sqlx::sqlite::{
 
 use crate::dialect::{Dialect, Statements};
 use crate::error::Error;
-use crate::statements::{
-    self as common, after_cutoff, claim_due_mail, search_filter, user_details_columns,
-};
+use crate::search::{SearchSql, SubstringIndex};
+use crate::statements::{self as common, after_cutoff, claim_due_mail, user_details_columns};
 use crate::store::SqlStore;
 
 /// authx storage in a SQLite database.
@@ -51,6 +50,11 @@ pub(crate) const MIGRATIONS: &[crate::EmbeddedMigration] = &[
         5,
         "email forms",
         include_str!("../migrations/sqlite/0005_email_forms.sql"),
+    ),
+    (
+        8,
+        "search index",
+        include_str!("../migrations/sqlite/0008_search_index.sql"),
     ),
 ];
 
@@ -144,19 +148,13 @@ static SQL: Statements = Statements {
         user_details_columns!("$2", "'[]'", "FALSE"),
         " FROM users WHERE id = $1"
     ),
-    // A scan of `users` (SQLite's LIKE uses no index for a substring); an FTS5 trigram index
-    // can serve it later without changing the statement's parameters.
-    search_users: concat!(
-        "SELECT ",
-        user_details_columns!("$6", "'[]'", "FALSE"),
-        ", count(*) OVER () AS total FROM users WHERE ",
-        search_filter!(),
-        " ORDER BY id LIMIT $4 OFFSET $5"
-    ),
-    count_users: concat!(
-        "SELECT count(*) AS total FROM users WHERE ",
-        search_filter!()
-    ),
+    // Migration 8's substring index serves it.
+    search: SearchSql {
+        columns: user_details_columns!("$1", "'[]'", "FALSE"),
+        index: SubstringIndex::Fts5 {
+            table: "users_search",
+        },
+    },
     set_blackout: common::SET_BLACKOUT,
     blackout: common::BLACKOUT,
     delete_blackout: common::DELETE_BLACKOUT,

@@ -103,17 +103,7 @@ macro_rules! user_details_columns {
     };
 }
 
-/// Which users a search matches: `$1` the id, `$2` and `$3` `LIKE` patterns of the username and
-/// the email (the store escapes `%`, `_` and `\` in what was asked, so they match only
-/// themselves), each NULL when not asked; compared in lower case.
-macro_rules! search_filter {
-    () => {
-        "($1 IS NULL OR id = $1) \
-         AND ($2 IS NULL OR lower(username) LIKE lower($2) ESCAPE '\\') \
-         AND ($3 IS NULL OR lower(email) LIKE lower($3) ESCAPE '\\')"
-    };
-}
-pub(crate) use {search_filter, user_details_columns};
+pub(crate) use user_details_columns;
 
 pub(crate) const SET_BLACKOUT: &str = "INSERT INTO blackout (id, set_at) VALUES (1, $1) \
      ON CONFLICT (id) DO UPDATE SET set_at = excluded.set_at";

@@ -20,18 +20,19 @@ use authx_core::store::{
     User, UserDetails, UserId, UserPage, UserSearch, UserStore,
 };
 use sqlx::{
-    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Transaction, Type, query,
-    query_as,
+    AssertSqlSafe, ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool,
+    Transaction, Type, query, query_as,
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::dialect::Dialect;
 use crate::error::store_error;
 use crate::rows::{
-    BanStateRow, BannedUserRow, BlackoutRow, CountRow, CutoffRow, DueRow, EmailTokenRow,
-    FoundUserRow, MailRow, Permissions, PermissionsRow, RefreshStateRow, RotatedRow,
-    SessionInfoRow, UserDetailsRow, UserRow, contains_pattern, new_claim, stored_error,
+    BanStateRow, BannedUserRow, BlackoutRow, CountRow, CutoffRow, DueRow, EmailTokenRow, MailRow,
+    Permissions, PermissionsRow, RefreshStateRow, RotatedRow, SessionInfoRow, UserDetailsRow,
+    UserRow, new_claim, stored_error,
 };
+use crate::search::Arg;
 
 /// authx storage in a SQL database of dialect `DB` (`sqlx::Sqlite`, `sqlx::Postgres`); use
 /// the aliases [`SqliteStore`](crate::SqliteStore) and [`PostgresStore`](crate::PostgresStore).
@@ -637,7 +638,7 @@ where
 #[async_trait]
 impl<DB> AdminStore for SqlStore<DB>
 where
-    DB: Dialect,
+    DB: Dialect + sqlx::database::HasStatementCache,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
@@ -728,40 +729,42 @@ where
     }
 
     async fn search_users(&self, search: &UserSearch, now: Timestamp) -> StoreResult<UserPage> {
-        let username = search.username.as_deref().map(contains_pattern);
-        let email = search.email.as_deref().map(contains_pattern);
-        let rows: Vec<FoundUserRow> = query_as(DB::SQL.search_users)
-            .bind(search.id)
-            .bind(username.as_deref())
-            .bind(email.as_deref())
+        let built = DB::SQL.search.build(search);
+        // Not prepared for reuse: each search is planned with its own values, so the planner
+        // sees how selective the substrings are (a plan made for any value could not choose
+        // between the trigram index and the walk by id).
+        let mut page = query_as(AssertSqlSafe(built.page.as_str()))
+            .persistent(false)
+            .bind(now);
+        let mut count = query_as(AssertSqlSafe(built.count.as_str())).persistent(false);
+        for arg in &built.args {
+            (page, count) = match arg {
+                Arg::Int(value) => (page.bind(*value), count.bind(*value)),
+                Arg::Text(value) => (page.bind(value.as_str()), count.bind(value.as_str())),
+            };
+        }
+        let rows: Vec<UserDetailsRow> = page
             .bind(i64::from(search.limit))
             .bind(i64::try_from(search.offset).unwrap_or(i64::MAX))
-            .bind(now)
             .fetch_all(&self.pool)
             .await
             .map_err(store_error)?;
-        // Every row carries the count of all matches; a page past the end has no row to carry
-        // it, so only then is it counted on its own.
-        let total = match rows.first() {
-            Some(row) => row.total,
-            None if search.offset == 0 => 0,
-            None => {
-                let count: CountRow = query_as(DB::SQL.count_users)
-                    .bind(search.id)
-                    .bind(username.as_deref())
-                    .bind(email.as_deref())
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(store_error)?;
-                count.total
-            }
+        // A short last page holds every match from the offset on: nothing left to count.
+        let total = if !rows.is_empty() && rows.len() < search.limit as usize {
+            search.offset.saturating_add(rows.len() as u64)
+        } else if rows.is_empty() && search.offset == 0 {
+            0
+        } else {
+            let counted: CountRow = count
+                .bind(built.cap)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(store_error)?;
+            u64::try_from(counted.total).unwrap_or(0)
         };
         Ok(UserPage {
-            total: u64::try_from(total).unwrap_or(0),
-            users: rows
-                .into_iter()
-                .map(|row| UserDetails::from(row.user))
-                .collect(),
+            total,
+            users: rows.into_iter().map(UserDetails::from).collect(),
         })
     }
 

@@ -315,6 +315,8 @@ store_tests!(
     user_details_hold_no_secret,
     search_matches_literal_substrings,
     search_pages_exactly,
+    search_index_follows_renames,
+    search_short_and_long_substrings_agree,
     blackout_record_is_apart_from_the_cutoff,
     // schema
     reconnecting_finds_the_data_migrated_once,
@@ -3217,6 +3219,100 @@ async fn search_pages_exactly(store: Store) {
     );
 }
 
+async fn create_named(store: &Store, username: &str, email: &str) -> UserId {
+    store
+        .users()
+        .create_user(
+            NewUser {
+                email: email.to_owned(),
+                username: username.to_owned(),
+                password_hash: None,
+                confirmed: false,
+                created_at: NOW,
+            },
+            None,
+        )
+        .await
+        .expect("created")
+        .id
+}
+
+/// The substring index (migration 8) is kept with the users: a renamed user is found by the
+/// new name, no longer by the old one, whichever path the search takes.
+async fn search_index_follows_renames(store: Store) {
+    let ada = create_named(&store, "adalovelace", "ada@example.com").await;
+    create_named(&store, "grace", "grace@example.org").await;
+    let names = |found: &[&str]| found.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        search(&store, None, Some("LOVE"), None, 0, 20).await,
+        (1, names(&["adalovelace"]))
+    );
+    assert!(
+        store
+            .users()
+            .change_username(ada, "countess")
+            .await
+            .expect("renamed")
+    );
+    assert_eq!(
+        search(&store, None, Some("love"), None, 0, 20).await,
+        (0, names(&[]))
+    );
+    assert_eq!(
+        search(&store, None, Some("ntes"), None, 0, 20).await,
+        (1, names(&["countess"]))
+    );
+    assert_eq!(
+        search(&store, None, Some("co"), None, 0, 20).await,
+        (1, names(&["countess"]))
+    );
+    // The email stayed in the index: only the username was rewritten.
+    assert_eq!(
+        search(&store, None, None, Some("ADA@EX"), 0, 20).await,
+        (1, names(&["countess"]))
+    );
+    // Both criteria, one through the index and one checked row by row.
+    assert_eq!(
+        search(&store, None, Some("gr"), Some("example.org"), 0, 20).await,
+        (1, names(&["grace"]))
+    );
+}
+
+/// A substring shorter than a trigram (read by id) and a longer one (through the index) find
+/// the same users, pages and counts included.
+async fn search_short_and_long_substrings_agree(store: Store) {
+    for i in 0..30 {
+        // Every third user holds "xq9" in the username; every user holds "xq" in the email.
+        let username = if i % 3 == 0 {
+            format!("p{i:02}xq9")
+        } else {
+            format!("p{i:02}x")
+        };
+        create_named(&store, &username, &format!("m{i:02}xq@example.com")).await;
+    }
+    let short = search(&store, None, Some("q9"), None, 0, 4).await;
+    let long = search(&store, None, Some("XQ9"), None, 0, 4).await;
+    assert_eq!(short, long);
+    assert_eq!(long.0, 10);
+    assert_eq!(long.1, ["p00xq9", "p03xq9", "p06xq9", "p09xq9"]);
+    // The last page, short: counted from what it holds.
+    assert_eq!(
+        search(&store, None, Some("xq9"), None, 8, 4).await,
+        (10, vec!["p24xq9".to_owned(), "p27xq9".to_owned()])
+    );
+    assert_eq!(
+        search(&store, None, Some("q9"), None, 8, 4).await,
+        (10, vec!["p24xq9".to_owned(), "p27xq9".to_owned()])
+    );
+    // Past the end: counted on its own.
+    assert_eq!(
+        search(&store, None, Some("xq9"), None, 40, 4).await,
+        (10, Vec::new())
+    );
+    assert_eq!(search(&store, None, None, Some("xq@"), 0, 5).await.0, 30);
+    assert_eq!(search(&store, None, None, Some("q@"), 0, 5).await.0, 30);
+}
+
 async fn blackout_record_is_apart_from_the_cutoff(store: Store) {
     let admin = store.admin();
     assert_eq!(admin.blackout().await.expect("read"), None);
@@ -3258,7 +3354,7 @@ async fn reconnecting_finds_the_data_migrated_once(store: Store) {
             .db
             .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
             .await,
-        [1, 2, 3, 4, 5]
+        [1, 2, 3, 4, 5, 8]
     );
 }
 
@@ -3448,7 +3544,7 @@ async fn upgraded_sessions_keep_working(store: &Store) {
             .db
             .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
             .await,
-        [1, 2, 3, 4, 5]
+        [1, 2, 3, 4, 5, 8]
     );
 
     // The emailed token, bound to no state, still works.
@@ -3537,7 +3633,7 @@ async fn upgrades_rewrite_emails_into_one_form(store: Store) {
             .db
             .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
             .await,
-        [1, 2, 3, 4, 5]
+        [1, 2, 3, 4, 5, 8]
     );
 }
 
