@@ -9,7 +9,9 @@
 //!
 //! The count stops at [`COUNT_CAP`] matches (or at the end of the page asked, if further), so a
 //! search matching most of a million users reads ten thousand of them, not all: `pages` then
-//! says 500 (see docs/benchmarks.md, "Admin search").
+//! says 500. A search whose every substring is shorter than a trigram (and without an id) has
+//! no index to count with: its count stops one match past the page asked, so `pages` is that
+//! page, plus one when more matches follow (see docs/benchmarks.md, "Admin search").
 
 use authx_core::store::UserSearch;
 
@@ -130,7 +132,15 @@ impl SearchSql {
         let count = format!(
             "SELECT count(*) AS total FROM (SELECT 1 FROM {count_body} LIMIT ${next}) AS matches"
         );
-        let cap = COUNT_CAP.max(search.offset.saturating_add(u64::from(search.limit)));
+        let page_end = search.offset.saturating_add(u64::from(search.limit));
+        let indexed = texts
+            .iter()
+            .any(|(_, text)| text.is_some_and(|t| t.chars().count() >= MIN_INDEXED_CHARS));
+        let cap = if indexed || search.id.is_some() || texts.iter().all(|(_, t)| t.is_none()) {
+            COUNT_CAP.max(page_end)
+        } else {
+            page_end.saturating_add(1)
+        };
         Built {
             page,
             count,
@@ -216,6 +226,9 @@ mod tests {
             "SELECT id FROM users WHERE lower(username) LIKE lower($2) ESCAPE '\\' \
              ORDER BY id LIMIT $3 OFFSET $4"
         );
+        // One past the page asked (offset 40, 20 a page): no index to count with.
+        assert_eq!(built.cap, 61);
+        assert_eq!(PG.build(&search(None, Some("ab"), Some("x"))).cap, 61);
         let built = SQL.build(&search(Some(7), Some("abcd"), None));
         assert_eq!(
             built.page,
@@ -227,6 +240,7 @@ mod tests {
             vec![Arg::Int(7), Arg::Text("%abcd%".to_owned())]
         );
         let built = PG.build(&search(None, None, None));
+        assert_eq!(built.cap, 10_000);
         assert_eq!(
             built.page,
             "SELECT id FROM users ORDER BY id LIMIT $2 OFFSET $3"
