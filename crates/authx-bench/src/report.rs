@@ -306,6 +306,9 @@ pub(crate) fn table(rows: &[Row]) {
     }
 }
 
+/// Per backend, size and scenario: each adapter's figure.
+type ByRun<'a> = BTreeMap<(&'a str, u64, &'a str), Vec<(&'a str, f64)>>;
+
 fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "MISSED" }
 }
@@ -364,7 +367,7 @@ pub(crate) fn targets(rows: &[Row]) {
             _ => {}
         }
     }
-    let mut by_run: BTreeMap<(&str, u64, &str), Vec<(&str, f64)>> = BTreeMap::new();
+    let mut by_run: ByRun<'_> = BTreeMap::new();
     for row in rows {
         by_run
             .entry((row.db.name(), row.size, row.scenario.name()))
@@ -510,7 +513,7 @@ fn added_cpu_ms(rows: &[Row], row: &Row) -> Option<f64> {
 
 /// Issue 17: what authx adds above each framework's floor, within 15% across the adapters.
 fn added_cpu_spread(rows: &[Row]) {
-    let mut by_run: BTreeMap<(&str, u64, &str), Vec<(&str, f64)>> = BTreeMap::new();
+    let mut by_run: ByRun<'_> = BTreeMap::new();
     for row in rows {
         if matches!(row.scenario, Scenario::Bare | Scenario::Flood) {
             continue;
