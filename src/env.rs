@@ -4,8 +4,9 @@
 //! | variable | meaning | default |
 //! |---|---|---|
 //! | `AUTHX_ADDR` | listen address | `127.0.0.1:8000` |
-//! | `DATABASE_URL` | `sqlite://...` or `postgres://...` | `sqlite://authx.db` in the working directory |
+//! | `DATABASE_URL` | `sqlite://...`, `postgres://...` or `mysql://...` | `sqlite://authx.db` in the working directory |
 //! | `AUTHX_JWT_SECRET` | HS256 secret, at least 32 bytes | generated on first start, kept in `.authx/jwt-secret` |
+//! | `AUTHX_TOTP_KEY` | 32-byte key (64 hex digits or base64) sealing TOTP secrets; enables the second factor | generated on first start, kept in `.authx/totp-key` |
 //! | `AUTHX_JWT_ALGORITHM`, `AUTHX_JWT_PRIVATE_KEY` | `EdDSA`, `ES256` or `RS256` and the path of its PEM private key | HS256 with the secret |
 //! | `AUTHX_DEBUG` | `true`/`false`: cookies without `Secure` when true | `true` |
 //! | `AUTHX_BASE_URL` | front-end base for mail links | `http://localhost:8000` |
@@ -19,6 +20,10 @@
 //! | `AUTHX_SESSION_ABSOLUTE_LIFETIME` | seconds after its login that a session ends however often it is refreshed | `2592000` (30 days) |
 //! | `AUTHX_JANITOR_INTERVAL` | seconds between clean-ups of ended sessions, used tokens and old mail | `3600` |
 //! | `AUTHX_ADMIN_EMAILS` | comma-separated emails whose accounts are granted `admin` once that address is confirmed | none |
+//! | `AUTHX_GOOGLE_CLIENT_ID`, `AUTHX_GOOGLE_CLIENT_SECRET`, `AUTHX_GOOGLE_ISSUER` | Google sign-in (issuer overridable for tests) | off; `https://accounts.google.com` |
+//! | `AUTHX_GITHUB_CLIENT_ID`, `AUTHX_GITHUB_CLIENT_SECRET`, `AUTHX_GITHUB_AUTHORIZE_URL`, `AUTHX_GITHUB_TOKEN_URL`, `AUTHX_GITHUB_API_URL` | GitHub sign-in (URLs overridable for tests) | off; GitHub's own |
+//! | `AUTHX_OIDC_PROVIDERS` | comma-separated names of OpenID Connect providers; `acme` reads `AUTHX_OIDC_ACME_ISSUER`, `_CLIENT_ID`, `_CLIENT_SECRET` and `_SCOPES` (space-separated, default `openid email profile`) | none |
+//! | `AUTHX_SOCIAL_REDIRECT_BASE` | public URL of the social router, for each provider's `redirect_uri` (`{base}/{provider}/callback`) | `{AUTHX_BASE_URL}/auth` |
 //!
 //! Redis and the SMTP server may be down at start-up: the application starts, requests that
 //! need Redis answer `503` until it answers, and mail waits in the outbox. The database must
@@ -109,6 +114,14 @@ pub struct Environment {
     pub sender: Option<String>,
     /// `AUTHX_RECAPTCHA_SECRET` and `AUTHX_CAPTCHA_VERIFY_URL`.
     pub captcha: Option<(authx_core::Secret, Option<String>)>,
+    /// `AUTHX_TOTP_KEY`; `None` uses the key kept in `.authx/totp-key`.
+    pub totp_key: Option<authx_core::two_factor::TotpKey>,
+    /// `AUTHX_GOOGLE_*` and `AUTHX_OIDC_*`: the OpenID Connect providers, Google first.
+    pub oidc: Vec<authx_core::social::OidcSettings>,
+    /// `AUTHX_GITHUB_*`.
+    pub github: Option<authx_core::social::GitHubSettings>,
+    /// `AUTHX_SOCIAL_REDIRECT_BASE`.
+    pub social_redirect_base: Option<String>,
     jwt: JwtSource,
 }
 
@@ -246,10 +259,23 @@ impl Environment {
                 });
             }
         };
+        let totp_key = var("AUTHX_TOTP_KEY")
+            .map(|key| {
+                authx_core::two_factor::TotpKey::parse(&key).map_err(|e| EnvError::Invalid {
+                    name: "AUTHX_TOTP_KEY",
+                    message: e.to_string(),
+                })
+            })
+            .transpose()?;
+        let (oidc, github) = social_providers(&vars)?;
         Ok(Self {
             smtp,
+            totp_key,
             sender: var("AUTHX_SENDER"),
             captcha,
+            oidc,
+            github,
+            social_redirect_base: var("AUTHX_SOCIAL_REDIRECT_BASE"),
             addr: vars.parse("AUTHX_ADDR", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
             database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://authx.db".into()),
             debug: vars.parse("AUTHX_DEBUG", true)?,
@@ -284,7 +310,7 @@ impl Environment {
     /// A builder with everything the environment configures: storage (connected and
     /// migrated), tokens, debug, base URL, limits and, with `REDIS_URL`, their store in Redis.
     /// Add your own settings, then `build()`.
-    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
     pub async fn builder(&self) -> Result<AuthBuilder, EnvError> {
         let repo =
             authx_sqlx::connect(&self.database_url)
@@ -309,9 +335,14 @@ impl Environment {
         }
         let session = std::time::Duration::from_secs(self.session_lifetime);
         let janitor = std::time::Duration::from_secs(self.janitor_interval);
+        let totp_key = match &self.totp_key {
+            Some(key) => key.clone(),
+            None => kept_totp_key().await?,
+        };
         let builder = authx_core::Auth::builder()
             .repo(repo)
             .auth_backend(self.auth_backend().await?)
+            .totp_key(totp_key)
             .debug(self.debug)
             .base_url(self.base_url.clone())
             .allowed_origins(origins)
@@ -326,6 +357,14 @@ impl Environment {
             Some(sender) => builder.sender(sender.clone()),
             None => builder,
         };
+        let redirect_base = self.social_redirect_base.clone();
+        let mut builder = builder.configure(|s| s.social.redirect_base = redirect_base);
+        for provider in &self.oidc {
+            builder = builder.oidc(provider.clone())?;
+        }
+        if let Some(github) = &self.github {
+            builder = builder.github(github.clone())?;
+        }
         let builder = match &self.smtp {
             Some(smtp) => {
                 tracing::info!(host = %smtp.host, port = smtp.port(), "authx: mail goes through SMTP");
@@ -364,23 +403,137 @@ impl Environment {
     }
 }
 
+/// A client id and secret, both or neither.
+fn client(
+    vars: &Vars<'_>,
+    id_var: &'static str,
+    secret_var: &'static str,
+) -> Result<Option<(String, authx_core::Secret)>, EnvError> {
+    match (vars.var(id_var), vars.var(secret_var)) {
+        (Some(id), Some(secret)) => Ok(Some((id, authx_core::Secret::new(secret)))),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(EnvError::Invalid {
+            name: secret_var,
+            message: format!("needed with {id_var}"),
+        }),
+        (None, Some(_)) => Err(EnvError::Invalid {
+            name: id_var,
+            message: format!("needed with {secret_var}"),
+        }),
+    }
+}
+
+/// The social login providers of CONTRACT 9.10.
+fn social_providers(
+    vars: &Vars<'_>,
+) -> Result<
+    (
+        Vec<authx_core::social::OidcSettings>,
+        Option<authx_core::social::GitHubSettings>,
+    ),
+    EnvError,
+> {
+    use authx_core::social::{GitHubSettings, OidcSettings};
+    let mut oidc = Vec::new();
+    if let Some((id, secret)) =
+        client(vars, "AUTHX_GOOGLE_CLIENT_ID", "AUTHX_GOOGLE_CLIENT_SECRET")?
+    {
+        let mut google = OidcSettings::google(id, secret);
+        if let Some(issuer) = vars.var("AUTHX_GOOGLE_ISSUER") {
+            google.issuer = issuer;
+        }
+        google.label = "Google".into();
+        oidc.push(google);
+    }
+    for name in vars.list("AUTHX_OIDC_PROVIDERS") {
+        let name = name.to_ascii_lowercase();
+        let key = name.to_ascii_uppercase().replace('-', "_");
+        let var_name = |suffix: &str| format!("AUTHX_OIDC_{key}_{suffix}");
+        // Reported under AUTHX_OIDC_PROVIDERS, naming the variable that is missing.
+        let missing = |suffix: &str| EnvError::Invalid {
+            name: "AUTHX_OIDC_PROVIDERS",
+            message: format!("the provider {name:?} needs {}", var_name(suffix)),
+        };
+        let issuer = vars
+            .var(&var_name("ISSUER"))
+            .ok_or_else(|| missing("ISSUER"))?;
+        let id = vars
+            .var(&var_name("CLIENT_ID"))
+            .ok_or_else(|| missing("CLIENT_ID"))?;
+        let secret = vars
+            .var(&var_name("CLIENT_SECRET"))
+            .ok_or_else(|| missing("CLIENT_SECRET"))?;
+        let mut settings = OidcSettings::new(name, issuer, id, secret);
+        if let Some(scopes) = vars.var(&var_name("SCOPES")) {
+            settings.scopes = scopes.split_whitespace().map(str::to_owned).collect();
+        }
+        oidc.push(settings);
+    }
+    let github = client(vars, "AUTHX_GITHUB_CLIENT_ID", "AUTHX_GITHUB_CLIENT_SECRET")?.map(
+        |(id, secret)| {
+            let mut github = GitHubSettings::new(id, secret);
+            if let Some(url) = vars.var("AUTHX_GITHUB_AUTHORIZE_URL") {
+                github.authorize_url = url;
+            }
+            if let Some(url) = vars.var("AUTHX_GITHUB_TOKEN_URL") {
+                github.token_url = url;
+            }
+            if let Some(url) = vars.var("AUTHX_GITHUB_API_URL") {
+                github.api_url = url;
+            }
+            github
+        },
+    );
+    Ok((oidc, github))
+}
+
 /// The HS256 secret kept in `.authx/jwt-secret`, made on first use (0600 on Unix).
 async fn kept_secret() -> Result<String, EnvError> {
-    let path = Path::new(".authx").join("jwt-secret");
+    kept_file(
+        "jwt-secret",
+        "a JWT secret",
+        |text| text.len() >= 32,
+        || authx_core::random::token(48),
+    )
+    .await
+}
+
+/// The TOTP key kept in `.authx/totp-key` (64 hex digits), made on first use (0600 on Unix).
+/// Losing it makes every enrolled second factor unusable: keep it with the database's backups.
+async fn kept_totp_key() -> Result<authx_core::two_factor::TotpKey, EnvError> {
+    let hex = kept_file(
+        "totp-key",
+        "a TOTP key",
+        |text| authx_core::two_factor::TotpKey::parse(text).is_ok(),
+        || authx_core::two_factor::TotpKey::generate().to_hex(),
+    )
+    .await?;
+    authx_core::two_factor::TotpKey::parse(&hex).map_err(EnvError::Config)
+}
+
+/// The secret kept in `.authx/{name}`, made by `make` when the file is missing or fails
+/// `usable`, and written 0600 on Unix.
+async fn kept_file(
+    name: &str,
+    what: &str,
+    usable: impl Fn(&str) -> bool,
+    make: impl Fn() -> String,
+) -> Result<String, EnvError> {
+    let path = Path::new(".authx").join(name);
     let io = |what: &str| {
         let what = format!("{what} {}", path.display());
         move |source| EnvError::Io { what, source }
     };
     if let Ok(secret) = tokio::fs::read_to_string(&path).await {
         let secret = secret.trim().to_owned();
-        if secret.len() >= 32 {
+        if usable(&secret) {
             return Ok(secret);
         }
     }
     tokio::fs::create_dir_all(".authx")
         .await
         .map_err(io("creating the directory of"))?;
-    let secret = authx_core::random::token(48);
+    let secret = make();
     tokio::fs::write(&path, &secret)
         .await
         .map_err(io("writing"))?;
@@ -389,10 +542,7 @@ async fn kept_secret() -> Result<String, EnvError> {
         use std::os::unix::fs::PermissionsExt as _;
         let _ = tokio::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).await;
     }
-    tracing::info!(
-        "authx: generated a JWT secret and kept it in {}",
-        path.display()
-    );
+    tracing::info!("authx: generated {what} and kept it in {}", path.display());
     Ok(secret)
 }
 
@@ -411,6 +561,56 @@ mod tests {
             "postgres://authx@db/authx"
         );
         assert_eq!(redacted("sqlite://authx.db"), "sqlite://authx.db");
+    }
+
+    #[test]
+    fn social_providers_come_from_the_variables_of_9_10() {
+        let vars = std::collections::HashMap::from([
+            ("AUTHX_GOOGLE_CLIENT_ID", "g-id"),
+            ("AUTHX_GOOGLE_CLIENT_SECRET", "g-secret"),
+            ("AUTHX_GITHUB_CLIENT_ID", "gh-id"),
+            ("AUTHX_GITHUB_CLIENT_SECRET", "gh-secret"),
+            ("AUTHX_GITHUB_API_URL", "http://127.0.0.1:9/api"),
+            ("AUTHX_OIDC_PROVIDERS", "acme, Corp-ID"),
+            (
+                "AUTHX_OIDC_ACME_ISSUER",
+                "https://id.example.com/realms/acme",
+            ),
+            ("AUTHX_OIDC_ACME_CLIENT_ID", "acme-id"),
+            ("AUTHX_OIDC_ACME_CLIENT_SECRET", "acme-secret"),
+            ("AUTHX_OIDC_ACME_SCOPES", "openid email"),
+            ("AUTHX_OIDC_CORP_ID_ISSUER", "https://corp.example.com"),
+            ("AUTHX_OIDC_CORP_ID_CLIENT_ID", "corp-id"),
+            ("AUTHX_OIDC_CORP_ID_CLIENT_SECRET", "corp-secret"),
+            ("AUTHX_SOCIAL_REDIRECT_BASE", "https://app.example.com/auth"),
+        ]);
+        let env = Environment::from_lookup(|name| vars.get(name).map(|v| (*v).to_owned()))
+            .expect("valid");
+        let names: Vec<_> = env.oidc.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["google", "acme", "corp-id"]);
+        assert_eq!(env.oidc[0].issuer, "https://accounts.google.com");
+        assert_eq!(env.oidc[1].issuer, "https://id.example.com/realms/acme");
+        assert_eq!(env.oidc[1].scopes, ["openid", "email"]);
+        assert_eq!(env.oidc[2].scopes, ["openid", "email", "profile"]);
+        let github = env.github.expect("GitHub configured");
+        assert_eq!(github.api_url, "http://127.0.0.1:9/api");
+        assert_eq!(
+            github.token_url,
+            authx_core::social::GitHubSettings::TOKEN_URL
+        );
+        assert_eq!(
+            env.social_redirect_base.as_deref(),
+            Some("https://app.example.com/auth")
+        );
+        // A client id without its secret, or a listed provider without its issuer.
+        for missing in ["AUTHX_GOOGLE_CLIENT_SECRET", "AUTHX_OIDC_ACME_ISSUER"] {
+            let bad = Environment::from_lookup(|name| {
+                (name != missing)
+                    .then(|| vars.get(name).map(|v| (*v).to_owned()))
+                    .flatten()
+            });
+            assert!(matches!(bad, Err(EnvError::Invalid { .. })), "{missing}");
+        }
     }
 
     #[test]

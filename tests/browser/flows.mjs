@@ -3,7 +3,9 @@
 //
 //   node tests/browser/flows.mjs [axum|actix|rocket ...]
 //
-// Needs the example binaries built (`cargo build -p authx-example-axum ...`), Debian's
+// Needs the example binaries and the test OpenID Connect provider built (`cargo build -p
+// authx-example-axum -p authx-example-actix -p authx-example-rocket -p authx-testkit --bin
+// authx-test-oidc`), Debian's
 // `chromium` (or CHROMIUM=/path/to/chrome) and `npm install` in this folder (playwright-core).
 // Screenshots go to target/browser-screenshots/.
 import { spawn } from 'node:child_process';
@@ -12,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
+import { createHmac } from 'node:crypto';
 import { chromium } from 'playwright-core';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -36,9 +39,28 @@ function assert(condition, message) {
   if (!condition) throw new Error(`assertion failed: ${message}`);
 }
 
+// The testkit's OpenID Connect provider (a program of authx-testkit), for social sign-in:
+// everyone who signs in there is ada@example.com, verified.
+async function startProvider() {
+  const child = spawn(join(root, 'target', 'debug', 'authx-test-oidc'), [], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const issuer = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk.toString();
+      const line = out.split('\n').find((l) => l.startsWith('issuer='));
+      if (line) resolve(line.slice('issuer='.length).trim());
+    });
+    child.on('exit', (code) => reject(new Error(`the test provider exited (${code})`)));
+    setTimeout(() => reject(new Error('the test provider did not start')), 15000);
+  });
+  return { issuer, stop: () => child.kill('SIGTERM') };
+}
+
 // An example server on a port of its own, with a fresh SQLite database, whose printed mail is
-// collected.
-async function startExample(name) {
+// collected; social login through `provider` (generic OpenID Connect, named `acme`).
+async function startExample(name, provider) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), `authx-browser-${name}-`));
   const child = spawn(join(root, 'target', 'debug', `authx-example-${name}`), [], {
@@ -49,6 +71,10 @@ async function startExample(name) {
       AUTHX_BASE_URL: `http://localhost:${port}`,
       DATABASE_URL: `sqlite://${join(dir, 'authx.db')}`,
       RUST_LOG: 'warn',
+      AUTHX_OIDC_PROVIDERS: 'acme',
+      AUTHX_OIDC_ACME_ISSUER: provider.issuer,
+      AUTHX_OIDC_ACME_CLIENT_ID: 'authx-test-client',
+      AUTHX_OIDC_ACME_CLIENT_SECRET: 'authx-test-secret',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -272,14 +298,142 @@ Object.assign(flows, {
   },
 });
 
+// RFC 6238 (SHA-1, 6 digits, 30 s) computed here, apart from the server's crate.
+function base32(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of text.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const bytes = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  return Buffer.from(bytes);
+}
+
+function totp(secret, step) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const digest = createHmac('sha1', base32(secret)).update(counter).digest();
+  const offset = digest[19] & 0x0f;
+  return String((digest.readUInt32BE(offset) & 0x7fffffff) % 1000000).padStart(6, '0');
+}
+
+const nowStep = () => Math.floor(Date.now() / 1000 / 30);
+
+Object.assign(flows, {
+  // Enable TOTP from the otpauth:// URI, log out, log in with a code, see the same code
+  // refused, then log in with a recovery code.
+  async twoFactor(browser, example) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await signUp(page, example, 'tess');
+    await page.locator('#enrol-form').getByLabel('Password').fill(PASSWORD);
+    await page.locator('#enrol-form').getByLabel('Password').press('Enter');
+    await page.locator('#totp-qr svg').waitFor();
+    const uri = await page.locator('#totp-uri').textContent();
+    assert(uri.startsWith('otpauth://totp/'), `an otpauth URI: ${uri}`);
+    const secret = new URL(uri).searchParams.get('secret');
+    assert(secret === (await page.locator('#totp-secret').textContent()), 'the secret shown is the URI\'s');
+    await shot(page, example, '7-totp-enrolment');
+    const confirm = page.locator('#totp-confirm-form');
+    await confirm.getByLabel('Code from the app').fill(totp(secret, nowStep()));
+    await confirm.getByLabel('Code from the app').press('Enter');
+    await page.locator('#recovery-codes li').nth(9).waitFor();
+    const codes = await page.locator('#recovery-codes li').allTextContents();
+    assert(codes.length === 10, 'ten recovery codes');
+    await page.getByRole('button', { name: 'Done' }).click();
+    await page.locator('#recovery-left', { hasText: '10' }).waitFor();
+    await page.getByRole('button', { name: 'Log out', exact: true }).click();
+    await page.getByRole('heading', { name: 'Welcome' }).waitFor();
+    // The password, then the code (one step ahead: the confirmation used the current one).
+    const code = totp(secret, nowStep() + 1);
+    await logIn(page, example.base, 'tess', PASSWORD);
+    await page.getByRole('heading', { name: 'Second factor' }).waitFor();
+    await page.getByLabel('Code', { exact: true }).fill(code);
+    await page.getByLabel('Code', { exact: true }).press('Enter');
+    await page.getByRole('heading', { name: 'Hello, tess' }).waitFor();
+    await page.getByRole('button', { name: 'Log out', exact: true }).click();
+    await page.getByRole('heading', { name: 'Welcome' }).waitFor();
+    // The same code a second time is refused with the API's detail.
+    await logIn(page, example.base, 'tess', PASSWORD);
+    await page.getByRole('heading', { name: 'Second factor' }).waitFor();
+    await page.getByLabel('Code', { exact: true }).fill(code);
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await message(page, 'Invalid code');
+    await shot(page, example, '8-code-replayed');
+    // A recovery code works.
+    await page.getByLabel('Recovery code').fill(codes[0]);
+    await page.getByLabel('Recovery code').press('Enter');
+    await page.getByRole('heading', { name: 'Hello, tess' }).waitFor();
+    await page.locator('#recovery-left', { hasText: '9' }).waitFor();
+    await context.close();
+  },
+});
+// The interactive API page (Swagger UI, vendored) lists every operation of the example's
+// document, by name, and loads under the front end's Content-Security-Policy without a refusal.
+flows.apiPage = async function apiPage(browser, example) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const refused = [];
+  page.on('console', (entry) => {
+    if (entry.type() === 'error') refused.push(entry.text());
+  });
+  await page.goto(`${example.base}/docs`);
+  await page.locator('.opblock').first().waitFor({ timeout: 20000 });
+  const doc = await (await page.request.get(`${example.base}/api/users/openapi.json`)).json();
+  const names = Object.values(doc.paths).flatMap((item) => Object.values(item).map((op) => op.operationId));
+  assert(names.includes('auth:login') && names.includes('auth:openapi'), 'the document names its routes');
+  assert((await page.locator('.opblock').count()) === names.length, 'one block per operation');
+  for (const name of ['auth:login', 'admin:kick', 'auth:search']) {
+    await page.locator('.opblock', { hasText: name }).first().waitFor();
+  }
+  assert(refused.length === 0, `no errors in the console: ${refused.join(' | ')}`);
+  await shot(page, example, '7-api-page');
+  await context.close();
+flows['social sign-in through an OpenID Connect provider'] = async (browser, example) => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${example.base}/login`);
+  await page.getByRole('link', { name: 'Continue with Acme' }).click();
+  // The example, the provider and the example's callback: signed in as a new account.
+  await page.getByRole('heading', { name: 'Hello, ada' }).waitFor();
+  assert(new URL(page.url()).origin === example.base, `ended at ${page.url()}`);
+  await shot(page, example, '7-social-signed-in');
+  // A second sign-in reaches the same account, in another browser.
+  const other = await browser.newContext();
+  const again = await other.newPage();
+  await again.goto(`${example.base}/login`);
+  await again.getByRole('link', { name: 'Continue with Acme' }).click();
+  await again.getByRole('heading', { name: 'Hello, ada' }).waitFor();
+  // Login CSRF: a callback URL made for another browser lands on the login page with a
+  // readable message, signed out.
+  const attacker = await browser.newContext();
+  const evil = await attacker.newPage();
+  await evil.route('**/auth/acme/callback**', (route) => route.abort());
+  let callback;
+  evil.on('request', (request) => {
+    if (request.url().includes('/auth/acme/callback')) callback = request.url();
+  });
+  await evil.goto(`${example.base}/auth/acme`).catch(() => {});
+  assert(callback, 'the provider sent no callback');
+  const victim = await (await browser.newContext()).newPage();
+  await victim.goto(callback);
+  await message(victim, 'another browser');
+  await victim.getByRole('heading', { name: 'Welcome' }).waitFor();
+  await shot(victim, example, '8-social-invalid-state');
+  await context.close();
+  await other.close();
+  await attacker.close();
+  await victim.context().close();
+};
+
 async function main() {
   const names = process.argv.slice(2).length ? process.argv.slice(2) : ['axum', 'actix', 'rocket'];
+  const provider = await startProvider();
   const browser = await launch();
   let failures = 0;
   let passed = 0;
   try {
     for (const name of names) {
-      const example = await startExample(name);
+      const example = await startExample(name, provider);
       try {
         for (const [flow, run] of Object.entries(flows)) {
           try {
@@ -297,6 +451,7 @@ async function main() {
     }
   } finally {
     await browser.close();
+    provider.stop();
   }
   console.log(`browser flows: ${passed} passed, ${failures} failed`);
   process.exit(failures ? 1 : 0);

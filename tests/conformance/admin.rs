@@ -146,7 +146,10 @@ pub async fn admin_routes_need_an_admin_in_storage(s: &TestServer) {
         json!({"global": [], "current": []})
     );
     match s.backend {
-        Backend::Sqlite => s.exec("UPDATE users SET permissions = '[]' WHERE id = $1", bob_id),
+        // A JSON array in SQLite and MySQL.
+        Backend::Sqlite | Backend::MySql => {
+            s.exec("UPDATE users SET permissions = '[]' WHERE id = $1", bob_id)
+        }
         Backend::Postgres => s.exec("UPDATE users SET permissions = '{}' WHERE id = $1", bob_id),
     }
     .await;
@@ -791,14 +794,19 @@ pub async fn user_lookup_and_id_by_username(s: &TestServer) {
 
 /// Seeds users through SQL, many per statement: `(username, email)` each, no password.
 async fn seed(s: &TestServer, users: &[(String, String)]) {
+    // A literal as the backend reads it: MySQL's take `\` as an escape.
+    let literal = |text: &str| match s.backend {
+        Backend::MySql => text.replace('\\', r"\\").replace('\'', "''"),
+        Backend::Sqlite | Backend::Postgres => text.replace('\'', "''"),
+    };
     for chunk in users.chunks(100) {
         let values: Vec<String> = chunk
             .iter()
             .map(|(name, email)| {
                 format!(
                     "('{}', '{}', NULL, FALSE, {})",
-                    email.replace('\'', "''"),
-                    name.replace('\'', "''"),
+                    literal(email),
+                    literal(name),
                     s.clock_now()
                 )
             })
@@ -1050,6 +1058,10 @@ pub async fn admin_actions_are_logged(s: &TestServer) {
                 base + 1
             ))
             .await;
+        }
+        Backend::MySql => {
+            s.execute(&format!("ALTER TABLE users AUTO_INCREMENT = {}", base + 1))
+                .await;
         }
     }
     let (mut root, root_id) = admin(s, "root").await;

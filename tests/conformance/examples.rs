@@ -241,9 +241,11 @@ pub async fn slow_header_senders_are_closed(adapter: Adapter) {
         ..ServerLimits::default()
     };
     let s = example(adapter, limits).await;
+    // actix-web computes its deadline from a clock it refreshes every 500 ms, so its close
+    // comes between half the timeout and the timeout; the others' at the timeout.
     let bound = |closed: Duration| {
         assert!(
-            closed >= Duration::from_millis(800) && closed < Duration::from_secs(4),
+            closed >= Duration::from_millis(400) && closed < Duration::from_secs(4),
             "{adapter:?}: closed after {closed:?}"
         );
     };

@@ -1,10 +1,12 @@
-//! Two application instances serving one user base: one PostgreSQL database and one Redis,
+//! Two application instances serving one user base: one PostgreSQL (or MySQL/MariaDB) database
+//! and one Redis,
 //! as behind a load balancer. A lockout earned on one instance holds on the other, and a
 //! session ended on one (logout, refresh-token replay, the sessions routes, "log out
 //! everywhere", and the admin's kick, ban, permission change and blackout) is refused by the
 //! other at once.
 //!
-//! Needs `AUTHX_TEST_POSTGRES_URL` and `AUTHX_TEST_REDIS_URL`; skips (saying so) otherwise.
+//! Needs `AUTHX_TEST_POSTGRES_URL` (or `AUTHX_TEST_MYSQL_URL`) and `AUTHX_TEST_REDIS_URL`;
+//! skips (saying so) otherwise.
 
 use std::sync::Arc;
 
@@ -16,7 +18,7 @@ use authx::token::JwtBackend;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::{PASSWORD, SECRET};
+use crate::support::{Backend, PASSWORD, SECRET, ScratchDatabase};
 
 struct Instance {
     base: String,
@@ -69,20 +71,28 @@ fn cookie(res: &reqwest::Response, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_lockouts_and_revocations() {
-    let Some(pg) = authx_testkit::service_url("AUTHX_TEST_POSTGRES_URL") else {
-        return;
-    };
+    two_instances(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_mysql_share_lockouts_and_revocations() {
+    two_instances(Backend::MySql).await;
+}
+
+async fn two_instances(backend: Backend) {
     let Some(redis) = authx_testkit::service_url("AUTHX_TEST_REDIS_URL") else {
         return;
     };
-    let db = crate::support::PostgresDatabase::create(&pg).await;
+    let Some(db) = ScratchDatabase::create(backend).await else {
+        return;
+    };
     let prefix = format!(
         "authx-test-{}",
         &authx::random::sha256_hex(&authx::random::token(16))[..12]
     );
     let clock = ManualClock::at_system_time();
-    let a = instance(&db.url, &redis, &prefix, &clock).await;
-    let b = instance(&db.url, &redis, &prefix, &clock).await;
+    let a = instance(db.url(), &redis, &prefix, &clock).await;
+    let b = instance(db.url(), &redis, &prefix, &clock).await;
     let http = reqwest::Client::new();
 
     // Register on A, log in on B: one user base.
@@ -267,13 +277,23 @@ async fn two_instances_share_lockouts_and_revocations() {
         .unwrap()["id"]
         .as_i64()
         .unwrap();
-    {
-        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-        sqlx::query("UPDATE users SET permissions = '{admin}' WHERE username = 'root'")
-            .execute(&pool)
-            .await
-            .unwrap();
-        pool.close().await;
+    match &db {
+        ScratchDatabase::Postgres(db) => {
+            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+            sqlx::query("UPDATE users SET permissions = '{admin}' WHERE username = 'root'")
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+        }
+        ScratchDatabase::MySql(db) => {
+            let pool = sqlx::MySqlPool::connect(&db.url).await.unwrap();
+            sqlx::query(r#"UPDATE users SET permissions = '["admin"]' WHERE username = 'root'"#)
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+        }
     }
     let admin_post = |path: String, body: serde_json::Value| {
         http.post(format!("{}{path}", a.base))

@@ -56,6 +56,7 @@ macro_rules! all_mail_tests {
 
 all_mail_tests!(sqlite, crate::support::Backend::Sqlite);
 all_mail_tests!(postgres, crate::support::Backend::Postgres);
+all_mail_tests!(mysql, crate::support::Backend::MySql);
 
 /// Every wait for something asynchronous (a mail, a row) gives up after this long.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -120,6 +121,14 @@ async fn outbox(s: &TestServer) -> Vec<OutboxRow> {
     let rows: Vec<OutboxTuple> = match &s.db {
         Db::Sqlite(pool, _) => sqlx::query_as(SQL).fetch_all(pool).await.unwrap(),
         Db::Postgres(pool) => sqlx::query_as(SQL).fetch_all(pool).await.unwrap(),
+        // `attempts` is a BIGINT there already (and MySQL casts to SIGNED, not BIGINT).
+        Db::MySql(pool) => sqlx::query_as(
+            "SELECT recipient, attempts, next_attempt_at, sent_at, failed_at, last_error \
+             FROM mail_outbox ORDER BY id",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap(),
     };
     rows.into_iter()
         .map(
@@ -144,6 +153,11 @@ async fn users_named(s: &TestServer, username: &str) -> i64 {
             .await
             .unwrap(),
         Db::Postgres(pool) => sqlx::query_scalar(SQL)
+            .bind(username)
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+        Db::MySql(pool) => sqlx::query_scalar(sqlx::AssertSqlSafe(crate::support::positional(SQL)))
             .bind(username)
             .fetch_one(pool)
             .await
@@ -342,6 +356,7 @@ async fn smtp_down_then_up_delivers_every_mail_once(backend: Backend) {
     let repo: Arc<dyn authx::store::Repo> = match &s.db {
         Db::Sqlite(pool, _) => Arc::new(authx::sqlx::SqliteStore::from_pool(pool.clone())),
         Db::Postgres(pool) => Arc::new(authx::sqlx::PostgresStore::from_pool(pool.clone())),
+        Db::MySql(pool) => Arc::new(authx::sqlx::MySqlStore::from_pool(pool.clone())),
     };
     let restarted = Auth::builder()
         .repo(repo)

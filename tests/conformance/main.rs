@@ -8,8 +8,9 @@
 //! The conformance suite: one set of HTTP scenarios over real TCP, instantiated for every
 //! adapter and storage backend (the `route_tests!` pattern), plus the races of the contract.
 //!
-//! PostgreSQL runs read `AUTHX_TEST_POSTGRES_URL` (e.g. `postgres://postgres@127.0.0.1:5432/postgres`)
-//! and create a database of their own; without the variable they print that they skipped.
+//! PostgreSQL runs read `AUTHX_TEST_POSTGRES_URL` (e.g. `postgres://postgres@127.0.0.1:5432/postgres`),
+//! MySQL/MariaDB runs `AUTHX_TEST_MYSQL_URL` (e.g. `mysql://root@127.0.0.1:3306/test`), and
+//! each creates a database of its own; without the variable they print that they skipped.
 //!
 //! `mail` runs email and CAPTCHA end to end against real SMTP and siteverify servers; `admin`
 //! the admin and search routers.
@@ -19,10 +20,13 @@ mod examples;
 mod hardening;
 mod instances;
 mod mail;
+mod openapi;
 mod password;
 mod scenarios;
 mod sessions;
+mod social;
 mod support;
+mod two_factor;
 
 /// Instantiates every scenario for one adapter and backend.
 macro_rules! route_tests {
@@ -113,6 +117,13 @@ macro_rules! all_scenarios {
                 legacy_password_hashes_are_replaced_at_login,
                 unicode_emails_are_one_account,
                 request_limits_over_tcp,
+                totp_enrolment_and_login_with_a_code,
+                the_challenge_cookie_is_short_lived_and_single_use,
+                five_wrong_codes_end_the_challenge_and_lock_the_account,
+                recovery_codes_work_once_and_can_be_replaced,
+                disabling_needs_the_password_and_a_code,
+                the_stored_secret_is_sealed,
+                concurrent_right_codes_open_one_session,
             ]
         );
     };
@@ -148,6 +159,103 @@ all_scenarios!(
     crate::support::Adapter::Rocket,
     crate::support::Backend::Postgres
 );
+all_scenarios!(
+    axum_mysql,
+    crate::support::Adapter::Axum,
+    crate::support::Backend::MySql
+);
+all_scenarios!(
+    actix_mysql,
+    crate::support::Adapter::Actix,
+    crate::support::Backend::MySql
+);
+all_scenarios!(
+    rocket_mysql,
+    crate::support::Adapter::Rocket,
+    crate::support::Backend::MySql
+);
+
+/// Social login, per adapter and backend, each scenario with its own provider servers.
+macro_rules! social_tests {
+    ($module:ident, $adapter:expr, $backend:expr) => {
+        mod $module {
+            social_tests!(@each $adapter, $backend, [
+                a_new_account_then_the_same_account_again,
+                the_start_is_checked,
+                github_uses_the_primary_verified_address_only,
+                linking_needs_both_sides_to_vouch,
+                the_state_is_this_browsers_and_single_use,
+                id_tokens_are_verified,
+                banned_accounts_are_refused,
+                admins_see_the_linked_providers,
+            ]);
+        }
+    };
+    (@each $adapter:expr, $backend:expr, [$($scenario:ident),* $(,)?]) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $scenario() {
+                let Some(fixture) = crate::social::Fixture::start($adapter, $backend).await else {
+                    return;
+                };
+                crate::social::$scenario(&fixture).await;
+            }
+        )*
+    };
+}
+
+mod social_login {
+    social_tests!(
+        axum_sqlite,
+        crate::support::Adapter::Axum,
+        crate::support::Backend::Sqlite
+    );
+    social_tests!(
+        axum_postgres,
+        crate::support::Adapter::Axum,
+        crate::support::Backend::Postgres
+    );
+    social_tests!(
+        actix_sqlite,
+        crate::support::Adapter::Actix,
+        crate::support::Backend::Sqlite
+    );
+    social_tests!(
+        actix_postgres,
+        crate::support::Adapter::Actix,
+        crate::support::Backend::Postgres
+    );
+    social_tests!(
+        rocket_sqlite,
+        crate::support::Adapter::Rocket,
+        crate::support::Backend::Sqlite
+    );
+    social_tests!(
+        rocket_postgres,
+        crate::support::Adapter::Rocket,
+        crate::support::Backend::Postgres
+    );
+}
+
+/// Social login through each example application.
+mod social_examples {
+    use crate::support::Adapter;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn axum() {
+        crate::social::the_examples_sign_in(Adapter::Axum).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn actix() {
+        crate::social::the_examples_sign_in(Adapter::Actix).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rocket() {
+        crate::social::the_examples_sign_in(Adapter::Rocket).await;
+    }
+}
 
 /// The example applications, per framework (SQLite): what an outside attacker sees.
 macro_rules! example_tests {
@@ -204,24 +312,55 @@ mod identity {
     async fn postgres() {
         crate::scenarios::same_answers_in_every_adapter(Backend::Postgres).await;
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mysql() {
+        crate::scenarios::same_answers_in_every_adapter(Backend::MySql).await;
+    }
+}
+
+/// The OpenAPI document: one document in every adapter, as mounted and configured.
+mod openapi_document {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_same_in_every_adapter() {
+        crate::openapi::the_document_is_the_same_in_every_adapter().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn follows_the_mounting_and_the_configuration() {
+        crate::openapi::the_document_follows_the_mounting_and_the_configuration().await;
+    }
 }
 
 /// Route names, where the framework has them.
 mod names {
-    use crate::support::{Adapter, Backend, Options, TestServer};
+    use crate::support::{Options, TestServer};
+
+    /// Where the suite's host applications mount a route's router.
+    fn mount(route: &authx::routes::Route) -> &'static str {
+        if route.router == authx::routes::RouterKind::Social {
+            "/auth"
+        } else {
+            "/api/users"
+        }
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn actix_url_for() {
-        let s = TestServer::start(Adapter::Actix, Backend::Sqlite, Options::default())
-            .await
-            .unwrap();
+        let s = TestServer::start(
+            crate::support::Adapter::Actix,
+            crate::support::Backend::Sqlite,
+            Options::default(),
+        )
+        .await
+        .unwrap();
         let r = s
             .client()
             .send("GET", &format!("{}/urls", s.root), &[], vec![])
             .await;
         let expected: Vec<String> = authx::ROUTES
             .iter()
-            .map(|route| format!("/api/users{}", route.path_with(|_| "7".into())))
+            .map(|route| format!("{}{}", mount(route), route.path_with(|_| "7".into())))
             .collect();
         assert_eq!(r.body, expected.join(" "));
         assert!(expected.contains(&"/api/users/7/change_username".to_owned()));
@@ -229,14 +368,19 @@ mod names {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn rocket_route_names() {
-        let s = TestServer::start(Adapter::Rocket, Backend::Sqlite, Options::default())
-            .await
-            .unwrap();
+        let s = TestServer::start(
+            crate::support::Adapter::Rocket,
+            crate::support::Backend::Sqlite,
+            Options::default(),
+        )
+        .await
+        .unwrap();
         let rocket = rocket::custom(crate::support::quiet_rocket_config())
             .attach(authx::rocket::AuthFairing::new(
                 "/api/users",
                 s.auth.clone(),
             ))
+            .attach(authx::rocket::AuthFairing::social("/auth", s.auth.clone()))
             .ignite()
             .await
             .unwrap();
@@ -249,7 +393,7 @@ mod names {
             assert_eq!(mounted[0].method.as_str(), route.method.as_str());
             assert_eq!(
                 mounted[0].uri.to_string(),
-                format!("/api/users{}", route.path_with(|p| format!("<{p}>")))
+                format!("{}{}", mount(route), route.path_with(|p| format!("<{p}>")))
             );
         }
     }

@@ -101,6 +101,11 @@ async fn count_of(s: &TestServer, sql: &'static str, id: i64) -> i64 {
             .fetch_one(pool)
             .await
             .unwrap(),
+        Db::MySql(pool) => sqlx::query_scalar(sqlx::AssertSqlSafe(crate::support::positional(sql)))
+            .bind(id)
+            .fetch_one(pool)
+            .await
+            .unwrap(),
     }
 }
 

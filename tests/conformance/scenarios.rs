@@ -5,6 +5,7 @@ pub use crate::admin::*;
 pub use crate::hardening::*;
 pub use crate::password::*;
 pub use crate::sessions::*;
+pub use crate::two_factor::*;
 
 use std::fmt::Write as _;
 

@@ -17,6 +17,9 @@ use serde_json::Value;
 
 pub const SECRET: &[u8] = b"conformance-suite-secret-of-32-bytes!!";
 pub const PASSWORD: &str = "correct horse 1";
+/// The key that seals the suite's TOTP secrets.
+pub static TOTP_KEY: std::sync::LazyLock<authx::two_factor::TotpKey> =
+    std::sync::LazyLock::new(|| authx::two_factor::TotpKey::from_bytes([42; 32]));
 /// The CAPTCHA secret of servers started with `Options::captcha_verify_url`.
 pub const CAPTCHA_SECRET: &str = "conformance-captcha-secret";
 
@@ -35,6 +38,8 @@ impl Adapter {
 pub enum Backend {
     Sqlite,
     Postgres,
+    /// MySQL 8 or MariaDB 10.6+, from `AUTHX_TEST_MYSQL_URL`.
+    MySql,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +73,10 @@ pub struct Options {
     /// Serve the adapter's example application (`examples/`) with these server limits,
     /// instead of the suite's host application.
     pub example: Option<ServerLimits>,
+    /// OpenID Connect providers for social login (mounted at `/auth`).
+    pub oidc: Vec<authx::social::OidcSettings>,
+    /// GitHub for social login.
+    pub github: Option<authx::social::GitHubSettings>,
 }
 
 impl Default for Options {
@@ -88,6 +97,8 @@ impl Default for Options {
             trusted_proxies: Vec::new(),
             signing: None,
             example: None,
+            oidc: Vec::new(),
+            github: None,
         }
     }
 }
@@ -116,6 +127,24 @@ pub const ED25519_PEM: &[u8] = include_bytes!("../../crates/authx-core/testdata/
 pub enum Db {
     Sqlite(sqlx::SqlitePool, #[allow(dead_code)] tempfile::TempDir),
     Postgres(sqlx::PgPool),
+    MySql(sqlx::MySqlPool),
+}
+
+/// `sql`, written with `$1`, `$2`, ... each once and in order, as MySQL takes it (`?`).
+pub fn positional(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 pub struct TestServer {
@@ -134,8 +163,8 @@ pub struct TestServer {
     pub http: reqwest::Client,
     /// Held for its `Drop`, which stops the server.
     _running: Running,
-    /// The PostgreSQL database made for this server, held to be dropped after it.
-    _postgres: Option<PostgresDatabase>,
+    /// The PostgreSQL or MySQL database made for this server, held to be dropped after it.
+    _scratch: Option<ScratchDatabase>,
 }
 
 /// A running test server, stopped when this is dropped.
@@ -207,10 +236,91 @@ impl Drop for PostgresDatabase {
     }
 }
 
+/// A MySQL/MariaDB database made for one test, dropped when this is.
+pub struct MySqlDatabase {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl MySqlDatabase {
+    pub async fn create(admin_url: &str) -> Self {
+        use sqlx::Connection as _;
+        let name = format!(
+            "authx_test_{}",
+            &authx::random::sha256_hex(&authx::random::token(16))[..16]
+        );
+        let mut conn = sqlx::MySqlConnection::connect(admin_url).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE `{name}`")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let (base, _) = admin_url.rsplit_once('/').unwrap();
+        Self {
+            url: format!("{base}/{name}"),
+            admin_url: admin_url.to_owned(),
+            name,
+        }
+    }
+}
+
+impl Drop for MySqlDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop cannot await: use a thread with a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                use sqlx::Connection as _;
+                if let Ok(mut conn) = sqlx::MySqlConnection::connect(&admin_url).await {
+                    let sql = format!("DROP DATABASE IF EXISTS `{name}`");
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A database made for one test on a server, dropped when this is.
+pub enum ScratchDatabase {
+    Postgres(PostgresDatabase),
+    MySql(MySqlDatabase),
+}
+
+impl ScratchDatabase {
+    /// A new database on the server of `backend` (PostgreSQL or MySQL), or `None` (after
+    /// saying so) when it is not configured.
+    pub async fn create(backend: Backend) -> Option<Self> {
+        Some(match backend {
+            Backend::Postgres => Self::Postgres(
+                PostgresDatabase::create(&authx_testkit::service_url("AUTHX_TEST_POSTGRES_URL")?)
+                    .await,
+            ),
+            Backend::MySql => Self::MySql(
+                MySqlDatabase::create(&authx_testkit::service_url("AUTHX_TEST_MYSQL_URL")?).await,
+            ),
+            Backend::Sqlite => panic!("SQLite needs no server"),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            Self::Postgres(db) => &db.url,
+            Self::MySql(db) => &db.url,
+        }
+    }
+}
+
 impl TestServer {
     /// Starts a server, or `None` (after saying so) when the backend is not configured.
     pub async fn start(adapter: Adapter, backend: Backend, options: Options) -> Option<Self> {
-        let mut postgres = None;
+        let mut scratch = None;
         let (repo, db): (Arc<dyn authx::store::Repo>, Db) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
@@ -220,13 +330,22 @@ impl TestServer {
                 (Arc::new(store), Db::Sqlite(pool, dir))
             }
             Backend::Postgres => {
-                let url = authx_testkit::service_url("AUTHX_TEST_POSTGRES_URL")?;
-                let database = PostgresDatabase::create(&url).await;
-                let url = database.url.clone();
-                postgres = Some(database);
-                let store = authx::sqlx::PostgresStore::connect(&url).await.unwrap();
+                let database = ScratchDatabase::create(backend).await?;
+                let store = authx::sqlx::PostgresStore::connect(database.url())
+                    .await
+                    .unwrap();
+                scratch = Some(database);
                 let pool = store.pool().clone();
                 (Arc::new(store), Db::Postgres(pool))
+            }
+            Backend::MySql => {
+                let database = ScratchDatabase::create(backend).await?;
+                let store = authx::sqlx::MySqlStore::connect(database.url())
+                    .await
+                    .unwrap();
+                scratch = Some(database);
+                let pool = store.pool().clone();
+                (Arc::new(store), Db::MySql(pool))
             }
         };
         let clock = ManualClock::at_system_time();
@@ -272,6 +391,7 @@ impl TestServer {
                 }
             })
             .admin_emails(options.admin_emails.clone())
+            .totp_key(TOTP_KEY.clone())
             .clock(Arc::new(clock.clone()))
             .trusted_proxies(options.trusted_proxies.iter().copied())
             .unwrap();
@@ -285,6 +405,13 @@ impl TestServer {
                 .captcha_verify_url(url.clone()),
             None => builder,
         };
+        let mut builder = builder;
+        for provider in &options.oidc {
+            builder = builder.oidc(provider.clone()).unwrap();
+        }
+        if let Some(github) = &options.github {
+            builder = builder.github(github.clone()).unwrap();
+        }
         let auth = builder.build().unwrap();
         let prefix = "/api/users";
         let (addr, running) = match (adapter, options.example) {
@@ -305,7 +432,7 @@ impl TestServer {
             mailer,
             auth,
             db,
-            _postgres: postgres,
+            _scratch: scratch,
             http: reqwest::Client::builder()
                 .pool_max_idle_per_host(64)
                 .build()
@@ -319,6 +446,17 @@ impl TestServer {
         Self::start(self.adapter, self.backend, options)
             .await
             .expect("the backend was available a moment ago")
+    }
+
+    /// A client that follows no redirect, as a test of redirects needs (social login).
+    pub fn browser(&self) -> Client<'_> {
+        Client {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            ..self.client()
+        }
     }
 
     pub fn client(&self) -> Client<'_> {
@@ -361,6 +499,10 @@ impl TestServer {
                 .fetch_one(pool)
                 .await
                 .unwrap(),
+            Db::MySql(pool) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(pool)
+                .await
+                .unwrap(),
         }
     }
 
@@ -374,6 +516,8 @@ impl TestServer {
             "mail_outbox",
             "session_cutoff",
             "leases",
+            "identities",
+            "social_sign_ins",
         ] {
             counts.push((table, self.count(table).await));
         }
@@ -400,7 +544,7 @@ impl TestServer {
     }
 
     /// Runs an UPDATE-like statement with one integer parameter, in the backend's dialect
-    /// (`$1` works in both SQLite and PostgreSQL).
+    /// (`$1` works in SQLite and PostgreSQL, and becomes `?` for MySQL).
     pub async fn exec(&self, sql: &'static str, id: i64) {
         match &self.db {
             Db::Sqlite(pool, _) => {
@@ -408,6 +552,13 @@ impl TestServer {
             }
             Db::Postgres(pool) => {
                 sqlx::query(sql).bind(id).execute(pool).await.unwrap();
+            }
+            Db::MySql(pool) => {
+                sqlx::query(sqlx::AssertSqlSafe(positional(sql)))
+                    .bind(id)
+                    .execute(pool)
+                    .await
+                    .unwrap();
             }
         }
     }
@@ -420,6 +571,9 @@ impl TestServer {
                 sqlx::raw_sql(sql).execute(pool).await.unwrap();
             }
             Db::Postgres(pool) => {
+                sqlx::raw_sql(sql).execute(pool).await.unwrap();
+            }
+            Db::MySql(pool) => {
                 sqlx::raw_sql(sql).execute(pool).await.unwrap();
             }
         }
@@ -438,6 +592,14 @@ impl TestServer {
             }
             Db::Postgres(pool) => {
                 sqlx::query(sql)
+                    .bind(text)
+                    .bind(id)
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+            Db::MySql(pool) => {
+                sqlx::query(sqlx::AssertSqlSafe(positional(sql)))
                     .bind(text)
                     .bind(id)
                     .execute(pool)
@@ -464,7 +626,8 @@ impl TestServer {
 
     pub async fn make_admin(&self, id: i64) {
         match self.backend {
-            Backend::Sqlite => {
+            // A JSON array in SQLite and MySQL.
+            Backend::Sqlite | Backend::MySql => {
                 self.exec(
                     r#"UPDATE users SET permissions = '["admin"]' WHERE id = $1"#,
                     id,
@@ -488,6 +651,11 @@ impl TestServer {
                 .await
                 .unwrap(),
             Db::Postgres(pool) => sqlx::query_scalar(sql)
+                .bind(id)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+            Db::MySql(pool) => sqlx::query_scalar(sqlx::AssertSqlSafe(positional(sql)))
                 .bind(id)
                 .fetch_one(pool)
                 .await
@@ -569,6 +737,7 @@ pub async fn start_axum(auth: Auth, prefix: &str) -> (SocketAddr, Running) {
         .route("/maybe", get(maybe))
         .route("/admin", get(admin))
         .nest(prefix, authx::axum::router(auth.clone()))
+        .nest("/auth", authx::axum::social_router(auth.clone()))
         .with_state(auth);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -628,6 +797,7 @@ fn start_actix(auth: Auth, prefix: &'static str) -> (SocketAddr, Running) {
                     .route("/admin", web::get().to(admin))
                     .route("/urls", web::get().to(urls))
                     .service(authx::actix::scope(prefix, auth.clone()))
+                    .service(authx::actix::social_scope("/auth", auth.clone()))
             })
             .workers(2)
             .disable_signals()
@@ -684,7 +854,8 @@ pub fn quiet_rocket_config() -> rocket::Config {
 async fn start_rocket(auth: Auth, prefix: &'static str) -> (SocketAddr, Running) {
     let (tx, rx) = std::sync::mpsc::channel();
     let rocket = rocket::custom(quiet_rocket_config())
-        .attach(authx::rocket::AuthFairing::new(prefix, auth))
+        .attach(authx::rocket::AuthFairing::new(prefix, auth.clone()))
+        .attach(authx::rocket::AuthFairing::social("/auth", auth))
         .mount(
             "/",
             rocket::routes![rocket_host::me, rocket_host::maybe, rocket_host::admin],

@@ -46,6 +46,7 @@ use server::ServerOptions;
 pub(crate) enum Db {
     Sqlite,
     Postgres,
+    MySql,
 }
 
 impl Db {
@@ -53,15 +54,27 @@ impl Db {
         match self {
             Self::Sqlite => "sqlite",
             Self::Postgres => "postgres",
+            Self::MySql => "mysql",
+        }
+    }
+
+    /// The variable naming the server's admin URL, for the backends that have a server.
+    fn server_var(self) -> Option<&'static str> {
+        match self {
+            Self::Sqlite => None,
+            Self::Postgres => Some(POSTGRES_VAR),
+            Self::MySql => Some(MYSQL_VAR),
         }
     }
 }
 
 /// The environment variable naming a PostgreSQL server (an admin URL) for the benchmark.
 pub(crate) const POSTGRES_VAR: &str = "AUTHX_BENCH_POSTGRES_URL";
+/// The environment variable naming a MySQL or MariaDB server (an admin URL, `mysql://...`).
+pub(crate) const MYSQL_VAR: &str = "AUTHX_BENCH_MYSQL_URL";
 
 const USAGE: &str = "usage: authx-bench [--adapter axum|actix|rocket|all] [--scenario NAME|all] \
-[--db sqlite|postgres|all] [--sizes 1000,1000000] [--connections 64] [--seconds 10] [--warmup 2] \
+[--db sqlite|postgres|mysql|all] [--sizes 1000,1000000] [--connections 64] [--seconds 10] [--warmup 2] \
 [--flood-connections 1000] [--flood-factor 4] [--probe-connections 8] [--argon2-seconds 3] [--client-threads 1] \
 [--hash-concurrency N] [--hash-queue N] [--sqlite-pool N] [--pg-pool N]
 scenarios: bare, noop, register, login, login-wrong-password, confirm-status, token, refresh,
@@ -181,21 +194,36 @@ fn parse(args: &[String]) -> Result<Args, String> {
     }
     let adapters = selection(&adapter, &Adapter::ALL, Adapter::parse)?;
     let scenarios = selection(&scenario, &Scenario::ALL, Scenario::parse)?;
-    let have_postgres = std::env::var(POSTGRES_VAR).is_ok();
+    let configured = |db: Db| db.server_var().is_none_or(|var| std::env::var(var).is_ok());
     let dbs = match db.as_str() {
-        "sqlite" => vec![Db::Sqlite],
-        "postgres" if have_postgres => vec![Db::Postgres],
-        "postgres" => return Err(format!("--db postgres needs {POSTGRES_VAR}")),
-        "all" if have_postgres => vec![Db::Sqlite, Db::Postgres],
         "all" => {
-            println!("note: {POSTGRES_VAR} is not set; PostgreSQL skipped");
-            vec![Db::Sqlite]
+            let mut dbs = Vec::new();
+            for db in [Db::Sqlite, Db::Postgres, Db::MySql] {
+                if configured(db) {
+                    dbs.push(db);
+                } else if let Some(var) = db.server_var() {
+                    println!("note: {var} is not set; {} skipped", db.name());
+                }
+            }
+            dbs
         }
-        other => {
-            return Err(format!(
-                "unknown database {other:?}: sqlite, postgres or all"
-            ));
-        }
+        name => match [Db::Sqlite, Db::Postgres, Db::MySql]
+            .into_iter()
+            .find(|db| db.name() == name)
+        {
+            Some(db) if configured(db) => vec![db],
+            Some(db) => {
+                return Err(format!(
+                    "--db {name} needs {}",
+                    db.server_var().unwrap_or_default()
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "unknown database {name:?}: sqlite, postgres, mysql or all"
+                ));
+            }
+        },
     };
     let mut server = parse_server(&server_args)?;
     server.adapter = adapters[0];

@@ -42,7 +42,7 @@ pub(crate) struct ServerOptions {
     pub(crate) hash_queue: Option<usize>,
     /// The SQLite pool size; `None` keeps `SqliteStore::connect`'s.
     pub(crate) sqlite_pool: Option<u32>,
-    /// The PostgreSQL pool size; `None` keeps `PostgresStore::connect`'s.
+    /// The PostgreSQL or MySQL pool size; `None` keeps the store's `connect`'s.
     pub(crate) pg_pool: Option<u32>,
 }
 
@@ -152,6 +152,24 @@ async fn open_database(options: &ServerOptions) -> Result<Arc<dyn Repo>, String>
                     .await
                     .map_err(|e| e.to_string())?;
                 let store = authx::sqlx::SqliteStore::from_pool(pool);
+                store.migrate().await.map_err(|e| e.to_string())?;
+                store
+            }
+        };
+        return Ok(Arc::new(store));
+    }
+    if url.starts_with("mysql:") {
+        let store = match options.pg_pool {
+            None => authx::sqlx::MySqlStore::connect(&url)
+                .await
+                .map_err(|e| e.to_string())?,
+            Some(size) => {
+                let pool = authx::sqlx::MySqlStore::pool_options()
+                    .max_connections(size)
+                    .connect(&url)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let store = authx::sqlx::MySqlStore::from_pool(pool);
                 store.migrate().await.map_err(|e| e.to_string())?;
                 store
             }

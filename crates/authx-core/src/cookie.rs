@@ -37,6 +37,9 @@ pub struct CookieSettings {
     pub host_prefix: bool,
     /// Name of the readable double-submit CSRF cookie (default `csrf_token`).
     pub csrf_name: String,
+    /// Name of the second-factor challenge cookie (default `authx_2fa`): HttpOnly, set by a
+    /// login that needs a second factor, read by `POST /login/2fa`.
+    pub challenge_name: String,
 }
 
 impl Default for CookieSettings {
@@ -50,6 +53,7 @@ impl Default for CookieSettings {
             same_site: SameSite::Lax,
             host_prefix: false,
             csrf_name: "csrf_token".into(),
+            challenge_name: "authx_2fa".into(),
         }
     }
 }
@@ -63,6 +67,8 @@ pub enum TokenCookie {
     Refresh,
     /// The double-submit CSRF cookie (readable by scripts).
     Csrf,
+    /// The second-factor challenge cookie.
+    Challenge,
 }
 
 /// Renders and reads the token cookies for one configuration.
@@ -73,6 +79,7 @@ pub(crate) struct CookieJar {
     access_name: String,
     refresh_name: String,
     csrf_name: String,
+    challenge_name: String,
 }
 
 impl CookieJar {
@@ -97,29 +104,26 @@ impl CookieJar {
             &settings.access_name,
             &settings.refresh_name,
             &settings.csrf_name,
+            &settings.challenge_name,
         ] {
-            let valid = !name.is_empty()
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-            if !valid {
-                return Err(ConfigError::Invalid(format!(
-                    "invalid cookie name {name:?}"
-                )));
-            }
+            check_cookie_name(name)?;
         }
-        if settings.access_name == settings.refresh_name
-            || settings.csrf_name == settings.access_name
-            || settings.csrf_name == settings.refresh_name
-        {
+        let names = [
+            &settings.access_name,
+            &settings.refresh_name,
+            &settings.csrf_name,
+            &settings.challenge_name,
+        ];
+        if (1..names.len()).any(|i| names[..i].contains(&names[i])) {
             return Err(ConfigError::Invalid(
-                "the access and refresh cookies need different names".into(),
+                "the access, refresh, CSRF and challenge cookies need different names".into(),
             ));
         }
         Ok(Self {
             access_name: format!("{prefix}{}", settings.access_name),
             refresh_name: format!("{prefix}{}", settings.refresh_name),
             csrf_name: format!("{prefix}{}", settings.csrf_name),
+            challenge_name: format!("{prefix}{}", settings.challenge_name),
             settings,
             secure,
         })
@@ -130,12 +134,15 @@ impl CookieJar {
             TokenCookie::Access => &self.access_name,
             TokenCookie::Refresh => &self.refresh_name,
             TokenCookie::Csrf => &self.csrf_name,
+            TokenCookie::Challenge => &self.challenge_name,
         }
     }
 
     fn base<'a>(&'a self, which: TokenCookie, value: &'a str) -> Cookie<'a> {
         let path = match which {
-            TokenCookie::Access | TokenCookie::Csrf => self.settings.path.as_str(),
+            TokenCookie::Access | TokenCookie::Csrf | TokenCookie::Challenge => {
+                self.settings.path.as_str()
+            }
             TokenCookie::Refresh => self
                 .settings
                 .refresh_path
@@ -156,6 +163,37 @@ impl CookieJar {
             cookie.set_domain(domain.as_str());
         }
         cookie
+    }
+
+    /// `Set-Cookie` value of a social sign-in's state cookie (CONTRACT 9.6): HttpOnly,
+    /// `SameSite=Lax` (the callback is a top-level cross-site GET), `Secure` unless debug,
+    /// host-only, scoped to the callback's `path`; `max_age` 0 deletes it.
+    pub(crate) fn sign_in(&self, name: &str, value: &str, path: &str, max_age: i64) -> String {
+        let mut cookie = Cookie::build((name, value))
+            .http_only(true)
+            .same_site(cookie::SameSite::Lax)
+            .path(path)
+            .secure(self.secure)
+            .max_age(cookie::time::Duration::seconds(max_age))
+            .build();
+        if max_age == 0 {
+            cookie.set_expires(cookie::time::OffsetDateTime::UNIX_EPOCH);
+        }
+        cookie.to_string()
+    }
+
+    /// The value of cookie `name` in the request's `Cookie` headers, if present and non-empty.
+    pub(crate) fn read_named<'h>(
+        headers: impl IntoIterator<Item = &'h str>,
+        name: &str,
+    ) -> Option<String> {
+        headers
+            .into_iter()
+            .flat_map(Cookie::split_parse)
+            .filter_map(Result::ok)
+            .find(|c| c.name() == name)
+            .map(|c| c.value().to_owned())
+            .filter(|v| !v.is_empty())
     }
 
     /// `Set-Cookie` value that stores `value` for `max_age` seconds.
@@ -180,14 +218,22 @@ impl CookieJar {
         headers: impl IntoIterator<Item = &'h str>,
         which: TokenCookie,
     ) -> Option<String> {
-        let name = self.name(which);
-        headers
-            .into_iter()
-            .flat_map(Cookie::split_parse)
-            .filter_map(Result::ok)
-            .find(|c| c.name() == name)
-            .map(|c| c.value().to_owned())
-            .filter(|v| !v.is_empty())
+        Self::read_named(headers, self.name(which))
+    }
+}
+
+/// A cookie name is a non-empty RFC 6265 token.
+pub(crate) fn check_cookie_name(name: &str) -> Result<(), ConfigError> {
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if valid {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid(format!(
+            "invalid cookie name {name:?}"
+        )))
     }
 }
 

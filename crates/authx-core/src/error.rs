@@ -116,6 +116,42 @@ pub enum AuthError {
     /// The account has a password already (`POST /password` only sets a first one).
     #[error("Password exists")]
     PasswordExists,
+    /// A wrong second-factor code (TOTP or recovery code): `401` when completing a login,
+    /// `400` on the enrolment and account routes.
+    #[error("Invalid code")]
+    InvalidCode {
+        /// Whether it completed a login (`POST /login/2fa`), which answers `401`.
+        at_login: bool,
+    },
+    /// The password was right, and the account has a second factor: the answer carries the
+    /// challenge cookie for `POST /login/2fa`, and no session.
+    #[error("Second factor required")]
+    SecondFactorRequired,
+    /// `POST /login/2fa` without a live challenge: none sent, forged, expired, used already or
+    /// ended by too many wrong codes. Log in again.
+    #[error("Invalid or expired challenge")]
+    InvalidChallenge,
+    /// An enrolment was started while a second factor is enabled (disable it first).
+    #[error("Second factor already enabled")]
+    TwoFactorEnabled,
+    /// The account has no second factor enabled (or no enrolment pending) to act on.
+    #[error("Second factor not enabled")]
+    TwoFactorNotEnabled,
+    /// `redirect` of `GET /{provider}` is not a path starting with one `/`.
+    #[error("Invalid redirect")]
+    InvalidRedirect,
+    /// A social callback's state is missing, unknown, replayed, or another browser's (sent to
+    /// `{base_url}/login?error=invalid_state`, not as JSON).
+    #[error("Invalid state")]
+    InvalidState,
+    /// The social provider refused the sign-in, the code exchange failed, or its ID token is
+    /// invalid (sent to `{base_url}/login?error=provider_error`).
+    #[error("Provider error")]
+    ProviderError,
+    /// The social provider does not vouch for the account's email (sent to
+    /// `{base_url}/login?error=email_unverified`).
+    #[error("Email not verified")]
+    EmailUnverified,
     /// No such route, or a path parameter that is not valid.
     #[error("Not found")]
     NotFound,
@@ -176,8 +212,20 @@ impl AuthError {
             | Self::WrongAction
             | Self::InvalidPermission
             | Self::WrongPassword
-            | Self::PasswordExists => 400,
-            Self::InvalidCredentials | Self::NotAuthenticated | Self::InvalidToken => 401,
+            | Self::PasswordExists
+            | Self::InvalidCode { at_login: false }
+            | Self::TwoFactorEnabled
+            | Self::TwoFactorNotEnabled
+            | Self::InvalidRedirect
+            | Self::InvalidState
+            | Self::EmailUnverified => 400,
+            Self::ProviderError => 502,
+            Self::InvalidCredentials
+            | Self::NotAuthenticated
+            | Self::InvalidToken
+            | Self::InvalidCode { at_login: true }
+            | Self::SecondFactorRequired
+            | Self::InvalidChallenge => 401,
             Self::InvalidOrExpiredToken | Self::Forbidden | Self::CrossSiteRequest => 403,
             Self::UserNotFound | Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
@@ -222,6 +270,15 @@ impl AuthError {
             Self::InvalidPermission => "invalid_permission",
             Self::WrongPassword => "wrong_password",
             Self::PasswordExists => "password_exists",
+            Self::InvalidCode { .. } => "invalid_code",
+            Self::SecondFactorRequired => "second_factor_required",
+            Self::InvalidChallenge => "invalid_challenge",
+            Self::TwoFactorEnabled => "two_factor_enabled",
+            Self::TwoFactorNotEnabled => "two_factor_not_enabled",
+            Self::InvalidRedirect => "invalid_redirect",
+            Self::InvalidState => "invalid_state",
+            Self::ProviderError => "provider_error",
+            Self::EmailUnverified => "email_unverified",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::CrossSiteRequest => "cross_site_request",
@@ -269,6 +326,15 @@ impl AuthError {
             Self::InvalidPermission => "Invalid permission",
             Self::WrongPassword => "Wrong password",
             Self::PasswordExists => "Password exists",
+            Self::InvalidCode { .. } => "Invalid code",
+            Self::SecondFactorRequired => "Second factor required",
+            Self::InvalidChallenge => "Invalid or expired challenge",
+            Self::TwoFactorEnabled => "Second factor already enabled",
+            Self::TwoFactorNotEnabled => "Second factor not enabled",
+            Self::InvalidRedirect => "Invalid redirect",
+            Self::InvalidState => "Invalid state",
+            Self::ProviderError => "Provider error",
+            Self::EmailUnverified => "Email not verified",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
             Self::CrossSiteRequest => "Cross-site request refused",
@@ -331,6 +397,16 @@ pub fn error_codes() -> Vec<(&'static str, u16, String)> {
         AuthError::InvalidPermission,
         AuthError::WrongPassword,
         AuthError::PasswordExists,
+        AuthError::InvalidCode { at_login: false },
+        AuthError::InvalidCode { at_login: true },
+        AuthError::SecondFactorRequired,
+        AuthError::InvalidChallenge,
+        AuthError::TwoFactorEnabled,
+        AuthError::TwoFactorNotEnabled,
+        AuthError::InvalidRedirect,
+        AuthError::InvalidState,
+        AuthError::ProviderError,
+        AuthError::EmailUnverified,
         AuthError::NotFound,
         AuthError::MethodNotAllowed,
         AuthError::CrossSiteRequest,
@@ -351,7 +427,8 @@ mod tests {
         let codes = error_codes();
         let mut seen = std::collections::HashSet::new();
         for (code, status, detail) in &codes {
-            assert!(seen.insert(*code), "duplicate code {code}");
+            // One code may answer with two statuses (`invalid_code`), never twice with one.
+            assert!(seen.insert((*code, *status)), "duplicate code {code}");
             assert!(
                 code.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
                 "{code} is not snake_case"

@@ -7,6 +7,8 @@ pub mod cookie;
 pub mod error;
 pub mod limit;
 pub mod mail;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod password;
 pub mod policy;
 pub mod random;
@@ -14,8 +16,10 @@ mod request;
 pub mod routes;
 mod secret;
 mod service;
+pub mod social;
 pub mod store;
 pub mod token;
+pub mod two_factor;
 
 pub use config::{AuthBuilder, AuthConfig, ConfigError};
 pub use error::AuthError;

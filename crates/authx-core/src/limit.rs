@@ -75,6 +75,9 @@ pub struct Limits {
     /// Password reset mails per account (default 2 per 30 minutes); requests beyond it are
     /// answered like any other and send nothing.
     pub reset_mail_per_user: RateLimit,
+    /// Social sign-ins started (`GET /{provider}`) per client IP (default 30 per 60 s): each
+    /// one stores a pending sign-in until its callback or expiry.
+    pub social_per_ip: RateLimit,
 }
 
 impl Default for Limits {
@@ -101,6 +104,10 @@ impl Default for Limits {
             reset_mail_per_user: RateLimit {
                 max: 2,
                 window: Duration::from_mins(30),
+            },
+            social_per_ip: RateLimit {
+                max: 30,
+                window: Duration::from_mins(1),
             },
         }
     }
@@ -190,6 +197,18 @@ pub trait LimitStore: Send + Sync + 'static {
         user: UserId,
         now: Timestamp,
     ) -> StoreResult<SessionStatus>;
+    /// Moves the marker `key` forward to `value`: `true`, storing `value` until `keep_until`,
+    /// if no marker is kept at `now` or the kept one is below `value`; `false`, changing
+    /// nothing, otherwise. Atomic: of concurrent calls with one value, one gets `true`. The
+    /// second factor keeps the last accepted TOTP step of each user here, so a code is never
+    /// accepted twice, on any instance.
+    async fn advance(
+        &self,
+        key: &str,
+        value: i64,
+        now: Timestamp,
+        keep_until: Timestamp,
+    ) -> StoreResult<bool>;
 }
 
 /// The instants of the last counted events of one key, oldest first, and when the newest
@@ -207,6 +226,7 @@ struct MemoryState {
     revoked: HashMap<String, Timestamp>,
     user_cutoffs: HashMap<UserId, (Millis, Timestamp)>,
     global_cutoff: Option<(Millis, Timestamp)>,
+    markers: HashMap<String, (i64, Timestamp)>,
     ops: u64,
 }
 
@@ -235,6 +255,7 @@ impl MemoryLimitStore {
             state.failures.retain(|_, (_, forget_at)| *forget_at > now);
             state.revoked.retain(|_, until| *until > now);
             state.user_cutoffs.retain(|_, (_, keep)| *keep > now);
+            state.markers.retain(|_, (_, keep)| *keep > now);
         }
         f(&mut state)
     }
@@ -363,6 +384,22 @@ impl LimitStore for MemoryLimitStore {
             }
         }))
     }
+
+    async fn advance(
+        &self,
+        key: &str,
+        value: i64,
+        now: Timestamp,
+        keep_until: Timestamp,
+    ) -> StoreResult<bool> {
+        Ok(self.with_state(now, |s| match s.markers.get(key) {
+            Some((stored, keep)) if *keep > now && *stored >= value => false,
+            _ => {
+                s.markers.insert(key.to_owned(), (value, keep_until));
+                true
+            }
+        }))
+    }
 }
 
 #[cfg(test)]
@@ -463,6 +500,18 @@ mod tests {
         );
         // Kept until their access tokens are gone.
         assert_eq!(s.session_status("a", 7, 100).await.unwrap().cutoff_ms, None);
+    }
+
+    #[tokio::test]
+    async fn markers_only_move_forward_and_expire() {
+        let s = MemoryLimitStore::new();
+        assert!(s.advance("m", 10, 100, 200).await.unwrap());
+        assert!(!s.advance("m", 10, 101, 200).await.unwrap());
+        assert!(!s.advance("m", 9, 101, 200).await.unwrap());
+        assert!(s.advance("m", 11, 102, 200).await.unwrap());
+        // Once no longer kept, any value is taken.
+        assert!(s.advance("m", 1, 200, 300).await.unwrap());
+        assert!(s.advance("other", 1, 200, 300).await.unwrap());
     }
 
     #[tokio::test]

@@ -248,6 +248,24 @@ pub enum RouteName {
     GetUser,
     /// `GET` on the prefix itself (`?id=&username=&email=&p=`)
     Search,
+    /// `GET /2fa`
+    TwoFactorStatus,
+    /// `POST /2fa/totp`
+    TotpEnroll,
+    /// `POST /2fa/totp/confirm`
+    TotpConfirm,
+    /// `POST /2fa/recovery_codes`
+    RecoveryCodes,
+    /// `DELETE /2fa`
+    TwoFactorDisable,
+    /// `POST /login/2fa`
+    LoginSecondFactor,
+    /// `GET /openapi.json`
+    OpenApi,
+    /// `GET /{provider}` (social router)
+    SocialLogin,
+    /// `GET /{provider}/callback` (social router)
+    SocialCallback,
 }
 
 /// The kind of path parameter a route takes.
@@ -262,6 +280,8 @@ pub enum PathParam {
     Id,
     /// `{session_id}`: the public id of a session.
     SessionId,
+    /// `{provider}`: a social login provider's name.
+    Provider,
 }
 
 /// A row of the route table.
@@ -533,6 +553,31 @@ pub const ROUTES: &[Route] = &[
         "A user as an admin sees it"),
     row(RouteName::Search, "auth:search", Get, "", P::None, R::Search, Guard::Admin,
         "Users by id, username and email substrings, 20 a page"),
+    row(RouteName::TwoFactorStatus, "auth:two_factor_status", Get, "/2fa", P::None,
+        R::TwoFactor, Guard::AccessToken,
+        "Whether a second factor is enabled, and the recovery codes left"),
+    row(RouteName::TotpEnroll, "auth:totp_enroll", Post, "/2fa/totp", P::None, R::TwoFactor,
+        Guard::AccessToken,
+        "Start a TOTP enrolment with the password: the secret and its otpauth:// URI"),
+    row(RouteName::TotpConfirm, "auth:totp_confirm", Post, "/2fa/totp/confirm", P::None,
+        R::TwoFactor, Guard::AccessToken,
+        "Enable TOTP with a first code; answers the recovery codes, once"),
+    row(RouteName::RecoveryCodes, "auth:recovery_codes", Post, "/2fa/recovery_codes", P::None,
+        R::TwoFactor, Guard::AccessToken,
+        "Replace the recovery codes (password and a code)"),
+    row(RouteName::TwoFactorDisable, "auth:two_factor_disable", Delete, "/2fa", P::None,
+        R::TwoFactor, Guard::AccessToken, "Disable the second factor (password and a code)"),
+    row(RouteName::LoginSecondFactor, "auth:login_second_factor", Post, "/login/2fa", P::None,
+        R::TwoFactor, Guard::Challenge,
+        "Complete a login with a TOTP or recovery code and the challenge cookie"),
+    row(RouteName::OpenApi, "auth:openapi", Get, "/openapi.json", P::None, R::OpenApi,
+        Guard::None, "This OpenAPI 3.1 document: every enabled route of this mounting"),
+    // The callback is a cross-site top-level GET: its state cookie binds it (CONTRACT 9.6).
+    row(RouteName::SocialLogin, "social:login", Get, "/{provider}", P::Provider, R::Social,
+        Guard::None, "Start a sign-in at a social provider (307 to its authorization page)"),
+    row(RouteName::SocialCallback, "social:callback", Get, "/{provider}/callback", P::Provider,
+        R::Social, Guard::None,
+        "The provider's redirect back: sign in, link or create the account, open a session"),
 ];
 
 /// Looks a route up by its name (`auth:login`).
@@ -684,6 +729,16 @@ mod tests {
             name("POST", "/forgot_password"),
             Ok(("auth:forgot_password", None))
         );
+        for (method, path, route) in [
+            ("GET", "/2fa", "auth:two_factor_status"),
+            ("DELETE", "/2fa", "auth:two_factor_disable"),
+            ("POST", "/2fa/totp", "auth:totp_enroll"),
+            ("POST", "/2fa/totp/confirm", "auth:totp_confirm"),
+            ("POST", "/2fa/recovery_codes", "auth:recovery_codes"),
+            ("POST", "/login/2fa", "auth:login_second_factor"),
+        ] {
+            assert_eq!(name(method, path), Ok((route, None)), "{method} {path}");
+        }
         // `/{id}` takes decimal ids only, so `password` never reaches it.
         assert_eq!(
             name("POST", "/7/change_username"),
@@ -723,6 +778,9 @@ mod tests {
             ("POST", "/password/", 404),
             ("POST", "/password/abc/", 404),
             ("GET", "/forgot_password", 405),
+            ("POST", "/2fa", 405),
+            ("GET", "/login/2fa", 405),
+            ("POST", "/login/2fa/", 404),
             ("POST", "/", 404),
             ("POST", "register", 404),
         ] {
@@ -751,8 +809,15 @@ mod tests {
                 "{method} {path}"
             );
         }
+        // In the social router `/login` is a provider's name: GET only.
         assert_eq!(
             lookup(Routers::social(), "POST", "/login")
+                .unwrap_err()
+                .status(),
+            405
+        );
+        assert_eq!(
+            lookup(Routers::social(), "POST", "/register/x")
                 .unwrap_err()
                 .status(),
             404
@@ -761,6 +826,28 @@ mod tests {
             Routers::main()
                 .without(RouterKind::Sessions)
                 .contains(RouterKind::Auth)
+        );
+        let social = |m, p| {
+            lookup(Routers::social(), m, p)
+                .map(|f| (f.route.name, f.param))
+                .map_err(|e| e.status())
+        };
+        assert_eq!(
+            social("GET", "/acme"),
+            Ok(("social:login", Some("acme".into())))
+        );
+        assert_eq!(
+            social("GET", "/acme/callback"),
+            Ok(("social:callback", Some("acme".into())))
+        );
+        assert_eq!(social("POST", "/acme"), Err(405));
+        assert_eq!(social("GET", "/acme/x"), Err(404));
+        assert_eq!(social("GET", "/login/x/callback"), Err(404));
+        assert_eq!(
+            lookup(Routers::main(), "GET", "/acme")
+                .unwrap_err()
+                .status(),
+            404
         );
     }
 }

@@ -15,6 +15,7 @@ use crate::store::User;
 
 /// Whether a token is an access or a refresh token (the `type` claim).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum TokenKind {
     /// Short-lived, authorises requests.
@@ -25,6 +26,7 @@ pub enum TokenKind {
 
 /// The claims of every authx token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Claims {
     /// The user id as a string.
     pub sub: String,
@@ -38,8 +40,10 @@ pub struct Claims {
     #[serde(rename = "type")]
     pub kind: TokenKind,
     /// Issued at (seconds since the epoch).
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub iat: Timestamp,
     /// Expires at (seconds since the epoch).
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub exp: Timestamp,
     /// A random id for this token.
     pub jti: String,
@@ -49,6 +53,7 @@ pub struct Claims {
     /// everywhere", a ban) compare with it. Tokens issued before version 2 lack it, and their
     /// `iat` stands in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub auth_ms: Option<Millis>,
 }
 

@@ -469,4 +469,34 @@ impl LimitStore for RedisLimitStore {
             cutoff_ms: in_force(user_cutoff).max(in_force(global_cutoff)),
         })
     }
+
+    async fn advance(
+        &self,
+        key: &str,
+        value: i64,
+        now: Timestamp,
+        keep_until: Timestamp,
+    ) -> StoreResult<bool> {
+        for instant in [value, now, keep_until] {
+            if instant.unsigned_abs() > LUA_MAX_TIMESTAMP.unsigned_abs() {
+                return Err(StoreError::unavailable(Error::TimestampOutOfRange(instant)));
+            }
+        }
+        let key = self.key("marker", key);
+        // Kept by the system clock, which only decides when the garbage goes.
+        let keep = expiry(keep_until.saturating_sub(now));
+        let moved: i64 = self
+            .call(|mut con| async move {
+                scripts::ADVANCE
+                    .key(key)
+                    .arg(value)
+                    .arg(now)
+                    .arg(keep_until)
+                    .arg(keep)
+                    .invoke_async(&mut con)
+                    .await
+            })
+            .await?;
+        Ok(moved == 1)
+    }
 }

@@ -137,3 +137,24 @@ return 0
 ",
     )
 });
+
+/// Moves a marker forward, as `MemoryLimitStore::advance`.
+///
+/// `KEYS[1]`: the marker, a string `{value}:{keep_until}`. `ARGV`: the new value, `now`,
+/// `keep_until` and the key's expiry in seconds. Returns 1 when the marker moved (no marker
+/// kept at `now`, or one below the value), else 0.
+pub(crate) static ADVANCE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local stored = redis.call('GET', KEYS[1])
+if stored then
+  local value, keep = string.match(stored, '^(%-?%d+):(%-?%d+)$')
+  if value and tonumber(keep) > tonumber(ARGV[2]) and tonumber(value) >= tonumber(ARGV[1]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[3], 'EX', ARGV[4])
+return 1
+",
+    )
+});

@@ -745,7 +745,63 @@ limit_store_tests!(
     concurrent_failures_all_count,
     concurrent_hits_all_count,
     agrees_with_memory_store,
+    markers_only_move_forward,
+    concurrent_advances_have_one_winner,
 );
+
+/// The second factor's replay marker: a step once taken is refused, an older one too, until the
+/// marker is no longer kept.
+async fn markers_only_move_forward(s: Arc<dyn LimitStore>) {
+    assert!(
+        s.advance("totp:1", 100, 1_000, 1_090)
+            .await
+            .expect("advance")
+    );
+    assert!(
+        !s.advance("totp:1", 100, 1_001, 1_091)
+            .await
+            .expect("advance")
+    );
+    assert!(
+        !s.advance("totp:1", 99, 1_001, 1_091)
+            .await
+            .expect("advance")
+    );
+    assert!(
+        s.advance("totp:2", 100, 1_001, 1_091)
+            .await
+            .expect("advance")
+    );
+    assert!(
+        s.advance("totp:1", 101, 1_030, 1_120)
+            .await
+            .expect("advance")
+    );
+    assert!(
+        !s.advance("totp:1", 101, 1_119, 1_200)
+            .await
+            .expect("advance")
+    );
+    // No longer kept: taken again.
+    assert!(s.advance("totp:1", 5, 1_120, 1_200).await.expect("advance"));
+}
+
+/// Of 20 concurrent advances to one value, exactly one moves the marker.
+async fn concurrent_advances_have_one_winner(s: Arc<dyn LimitStore>) {
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.advance("race", 7, 1_000, 1_100).await })
+        })
+        .collect();
+    let mut won = 0;
+    for task in tasks {
+        if task.await.expect("join").expect("advance") {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Redis only.

@@ -4,10 +4,10 @@
 
 use sqlx::Database;
 
-/// A SQL dialect authx stores its data in: implemented by `sqlx::Sqlite` (feature `sqlite`)
-/// and `sqlx::Postgres` (feature `postgres`), and sealed. A third dialect provides its
-/// statements and these few details.
-pub trait Dialect: Database + sealed::Sealed {
+/// A SQL dialect authx stores its data in: implemented by `sqlx::Sqlite` (feature `sqlite`),
+/// `sqlx::Postgres` (feature `postgres`) and `sqlx::MySql` (feature `mysql`), and sealed. A
+/// dialect provides its statements and these few details.
+pub trait Dialect: Database + sqlx::database::HasStatementCache + sealed::Sealed {
     /// Every statement, in this dialect.
     const SQL: &'static Statements;
     /// Whether writers queue on the store's own lock before the database's (SQLite lets one
@@ -15,8 +15,17 @@ pub trait Dialect: Database + sealed::Sealed {
     const QUEUE_WRITES: bool;
     /// The statement that begins a write transaction, if not the driver's `BEGIN`.
     const BEGIN_WRITE: Option<&'static str>;
+    /// Whether the driver takes numbered parameters (`$1`) as written; if not, each statement
+    /// is rewritten once with `?` and its values bound by position (see `crate::bind`).
+    const NUMBERED_PARAMETERS: bool;
     /// Rows a statement changed.
     fn rows_affected(result: &Self::QueryResult) -> u64;
+    /// Adds a statement's value to its arguments (see `crate::bind`).
+    #[doc(hidden)]
+    fn add_parameter(
+        arguments: &mut Self::Arguments,
+        param: crate::bind::Param<'_>,
+    ) -> Result<(), sqlx::error::BoxDynError>;
 }
 
 pub(crate) mod sealed {
@@ -24,10 +33,15 @@ pub(crate) mod sealed {
     pub trait Sealed {}
 }
 
-/// The statements of a dialect, one field per storage operation. Parameters are listed as
-/// `$1`, `$2`, ... in each field's documentation (the dialect decides how it writes them).
+/// The statements of a dialect, one field per storage operation. Parameters are written `$1`,
+/// `$2`, ... in every dialect, as each field's documentation lists them (a dialect that takes
+/// `?` gets them rewritten, see [`Dialect::NUMBERED_PARAMETERS`]).
 #[derive(Debug)]
 pub struct Statements {
+    /// For a dialect without `UPDATE ... RETURNING` (MySQL): the statements that read what a
+    /// write changed, in its transaction. The fields whose documentation says "→ row" then
+    /// write without returning it, and these read it.
+    pub(crate) no_returning: Option<&'static NoReturning>,
     /// `$1` id → [`UserRow`](crate::rows::UserRow).
     pub(crate) user_by_id: &'static str,
     /// `$1` email, compared without regard to case → `UserRow`.
@@ -118,7 +132,9 @@ pub struct Statements {
     /// `$1` now → [`BannedUserRow`](crate::rows::BannedUserRow)s of bans in force, by id.
     pub(crate) banned_users: &'static str,
     /// `$1` id, `$2` permission → [`PermissionsRow`](crate::rows::PermissionsRow): adds it
-    /// unless held, computed from the stored value.
+    /// unless held, computed from the stored value. Unused (empty) with
+    /// [`no_returning`](Self::no_returning): the three permission changes are then a locking
+    /// read and a write.
     pub(crate) add_permission: &'static str,
     /// `$1` id, `$2` permission → `PermissionsRow`: removes it, computed from the stored value.
     pub(crate) remove_permission: &'static str,
@@ -154,4 +170,68 @@ pub struct Statements {
     pub(crate) purge_email_tokens: &'static str,
     /// `$1` before, `$2` limit: deletes mail delivered or given up on before then.
     pub(crate) purge_mail: &'static str,
+    /// `$1` now, `$2` limit: deletes social sign-ins that expired.
+    pub(crate) purge_sign_ins: &'static str,
+
+    /// `$1` state hash, `$2` provider, `$3` PKCE verifier, `$4` nonce, `$5` redirect, `$6`
+    /// expires at: records a social sign-in under way.
+    pub(crate) insert_sign_in: &'static str,
+    /// `$1` state hash → [`SignInRow`](crate::rows::SignInRow): deletes the sign-in and returns
+    /// it, in one write.
+    pub(crate) take_sign_in: &'static str,
+    /// `$1` provider, `$2` subject → `UserRow` of the linked user.
+    pub(crate) user_by_identity: &'static str,
+    /// `$1` provider, `$2` subject, `$3` user id, `$4` email or NULL, `$5` linked at: links
+    /// the identity unless it is linked (one row changed).
+    pub(crate) link_identity: &'static str,
+
+    /// `$1` user id → [`TwoFactorRow`](crate::rows::TwoFactorRow).
+    pub(crate) two_factor: &'static str,
+    /// `$1` user id, `$2` sealed secret, `$3` now: stores a pending enrolment, replacing a
+    /// pending one, unless one is enabled (one row changed when written).
+    pub(crate) start_totp: &'static str,
+    /// `$1` user id, `$2` sealed secret as checked, `$3` now: enables the pending enrolment of
+    /// that secret (one row changed).
+    pub(crate) enable_totp: &'static str,
+    /// `$1` user id, `$2` now: records new recovery codes if enabled (one row changed).
+    pub(crate) touch_recovery_codes: &'static str,
+    /// `$1` user id: deletes the user's recovery codes.
+    pub(crate) delete_recovery_codes: &'static str,
+    /// `$1` user id, `$2` code hash.
+    pub(crate) insert_recovery_code: &'static str,
+    /// `$1` user id, `$2` code hash, `$3` now: uses the code if unused (one row changed).
+    pub(crate) use_recovery_code: &'static str,
+    /// `$1` user id, `$2` old sealed secret, `$3` new one (one row changed).
+    pub(crate) reseal_secret: &'static str,
+    /// `$1` user id: deletes the second factor (one row changed if there was one).
+    pub(crate) delete_two_factor: &'static str,
+}
+
+/// What a dialect without `RETURNING` reads back after a write, in the write's transaction (the
+/// write holds the row's lock, so what is read is what it wrote), and the two statements of the
+/// writes it makes in two steps.
+#[derive(Debug)]
+pub struct NoReturning {
+    /// → `UserRow` of the user the transaction's `insert_user` inserted.
+    pub(crate) inserted_user: &'static str,
+    /// `$1` sid → [`RotatedRow`](crate::rows::RotatedRow), after a rotation or replacement.
+    pub(crate) rotated_session: &'static str,
+    /// `$1` id → [`BanStateRow`](crate::rows::BanStateRow), after a toggle.
+    pub(crate) ban_state: &'static str,
+    /// `$1` id → [`PermissionsRow`](crate::rows::PermissionsRow), the row locked until the
+    /// transaction ends.
+    pub(crate) lock_permissions: &'static str,
+    /// `$1` id, `$2` permissions (a JSON array).
+    pub(crate) set_permissions: &'static str,
+    /// `$1` claim → [`MailRow`](crate::rows::MailRow)s, after `claim_due_mail`.
+    pub(crate) claimed_mail: &'static str,
+    /// `$1` name: inserts the lease, expired and held by no one, unless it exists; then
+    /// `acquire_lease` is a conditional `UPDATE`.
+    pub(crate) ensure_lease: &'static str,
+    /// `$1` id: deletes a pending (not enabled) TOTP enrolment, so that `start_totp` can be an
+    /// `INSERT IGNORE` that writes nothing while one is enabled.
+    pub(crate) clear_pending_totp: &'static str,
+    /// `$1` state hash → [`SignInRow`](crate::rows::SignInRow), the row locked until the
+    /// transaction ends; `take_sign_in` is then a plain `DELETE`.
+    pub(crate) lock_sign_in: &'static str,
 }

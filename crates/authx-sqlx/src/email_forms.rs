@@ -14,8 +14,9 @@
 
 use authx_core::policy::Policy;
 use authx_core::store::{StoreError, StoreResult};
-use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type, query, query_as};
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
+use crate::bind::{query, query_as};
 use crate::dialect::Dialect;
 use crate::error::{Error, store_error};
 use crate::store::SqlStore;

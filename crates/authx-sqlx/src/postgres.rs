@@ -5,8 +5,10 @@ use sqlx::postgres::{PgPoolOptions, PgQueryResult};
 
 use crate::dialect::{Dialect, Statements};
 use crate::error::Error;
-use crate::search::{SearchSql, SubstringIndex};
-use crate::statements::{self as common, after_cutoff, claim_due_mail, user_details_columns};
+use crate::search::{Compared, SearchSql, SubstringIndex};
+use crate::statements::{
+    self as common, after_cutoff, claim_due_mail, linked_providers, user_details_columns,
+};
 use crate::store::SqlStore;
 
 /// authx storage in a PostgreSQL database.
@@ -46,6 +48,16 @@ pub(crate) const MIGRATIONS: &[crate::EmbeddedMigration] = &[
         include_str!("../migrations/postgres/0005_email_forms.sql"),
     ),
     (
+        6,
+        "two factor",
+        include_str!("../migrations/postgres/0006_two_factor.sql"),
+    ),
+    (
+        7,
+        "identities",
+        include_str!("../migrations/postgres/0007_identities.sql"),
+    ),
+    (
         8,
         "search index",
         include_str!("../migrations/postgres/0008_search_index.sql"),
@@ -68,12 +80,22 @@ impl Dialect for Postgres {
     /// wait for each other only where they meet.
     const BEGIN_WRITE: Option<&'static str> = None;
 
+    const NUMBERED_PARAMETERS: bool = true;
+
     fn rows_affected(result: &PgQueryResult) -> u64 {
         result.rows_affected()
+    }
+
+    fn add_parameter(
+        arguments: &mut <Self as sqlx::Database>::Arguments,
+        param: crate::bind::Param<'_>,
+    ) -> Result<(), sqlx::error::BoxDynError> {
+        param.add_to::<Self>(arguments)
     }
 }
 
 static SQL: Statements = Statements {
+    no_returning: None,
     user_by_id: common::USER_BY_ID,
     user_by_email: common::USER_BY_EMAIL,
     user_by_username: common::USER_BY_USERNAME,
@@ -133,13 +155,22 @@ static SQL: Statements = Statements {
     clear_permissions: "UPDATE users SET permissions = '{}' WHERE id = $1 RETURNING permissions",
     user_details: concat!(
         "SELECT ",
-        user_details_columns!("$2", "CAST('{}' AS TEXT[])", "FALSE"),
+        user_details_columns!(
+            "$2",
+            linked_providers!(postgres),
+            "EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = users.id AND t.enabled)"
+        ),
         " FROM users WHERE id = $1"
     ),
-    // Migration 8's substring index serves it.
+    // Migration 8's substring index serves it; the columns are `user_details`' own.
     search: SearchSql {
-        columns: user_details_columns!("$1", "CAST('{}' AS TEXT[])", "FALSE"),
+        columns: user_details_columns!(
+            "$1",
+            linked_providers!(postgres),
+            "EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = users.id AND t.enabled)"
+        ),
         index: SubstringIndex::Expressions,
+        compared: Compared::Lowered,
     },
     set_blackout: common::SET_BLACKOUT,
     blackout: common::BLACKOUT,
@@ -152,6 +183,20 @@ static SQL: Statements = Statements {
     purge_sessions: common::PURGE_SESSIONS,
     purge_email_tokens: common::PURGE_EMAIL_TOKENS,
     purge_mail: common::PURGE_MAIL,
+    two_factor: common::TWO_FACTOR,
+    start_totp: common::START_TOTP,
+    enable_totp: common::ENABLE_TOTP,
+    touch_recovery_codes: common::TOUCH_RECOVERY_CODES,
+    delete_recovery_codes: common::DELETE_RECOVERY_CODES,
+    insert_recovery_code: common::INSERT_RECOVERY_CODE,
+    use_recovery_code: common::USE_RECOVERY_CODE,
+    reseal_secret: common::RESEAL_SECRET,
+    delete_two_factor: common::DELETE_TWO_FACTOR,
+    purge_sign_ins: common::PURGE_SIGN_INS,
+    insert_sign_in: common::INSERT_SIGN_IN,
+    take_sign_in: common::TAKE_SIGN_IN,
+    user_by_identity: common::USER_BY_IDENTITY,
+    link_identity: common::LINK_IDENTITY,
 };
 
 impl SqlStore<Postgres> {

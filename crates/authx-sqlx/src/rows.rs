@@ -7,7 +7,7 @@ use authx_core::store::{
 };
 
 /// A list of names as a column (a user's permissions, its linked providers): a JSON array in
-/// SQLite, `text[]` in PostgreSQL.
+/// SQLite and MySQL, `text[]` in PostgreSQL.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Permissions(pub(crate) Vec<String>);
 
@@ -107,6 +107,30 @@ impl From<UserDetailsRow> for UserDetails {
             two_factor: row.two_factor,
             created_at: row.created_at,
             last_login: row.last_login,
+        }
+    }
+}
+
+/// A social sign-in under way.
+#[derive(sqlx::FromRow)]
+pub(crate) struct SignInRow {
+    pub(crate) state_hash: String,
+    pub(crate) provider: String,
+    pub(crate) pkce_verifier: String,
+    pub(crate) nonce: String,
+    pub(crate) redirect: String,
+    pub(crate) expires_at: i64,
+}
+
+impl From<SignInRow> for authx_core::store::PendingSignIn {
+    fn from(row: SignInRow) -> Self {
+        Self {
+            state_hash: row.state_hash,
+            provider: row.provider,
+            pkce_verifier: row.pkce_verifier,
+            nonce: row.nonce,
+            redirect: row.redirect,
+            expires_at: row.expires_at,
         }
     }
 }
@@ -359,6 +383,35 @@ mod postgres_permissions {
     }
 }
 
+#[cfg(feature = "mysql")]
+mod mysql_permissions {
+    use sqlx::error::BoxDynError;
+    use sqlx::mysql::{MySqlTypeInfo, MySqlValueRef};
+    use sqlx::{Decode, MySql, Type, TypeInfo as _};
+
+    use super::Permissions;
+
+    /// A JSON column (MySQL's `JSON`; MariaDB's is `LONGTEXT`), or a literal such as `'[]'`.
+    impl Type<MySql> for Permissions {
+        fn type_info() -> MySqlTypeInfo {
+            <String as Type<MySql>>::type_info()
+        }
+
+        fn compatible(ty: &MySqlTypeInfo) -> bool {
+            <String as Type<MySql>>::compatible(ty)
+                || <[u8] as Type<MySql>>::compatible(ty)
+                || ty.name() == "JSON"
+        }
+    }
+
+    impl<'r> Decode<'r, MySql> for Permissions {
+        fn decode(value: MySqlValueRef<'r>) -> Result<Self, BoxDynError> {
+            let json = <&[u8] as Decode<MySql>>::decode(value)?;
+            Ok(Self(serde_json::from_slice(json)?))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -366,5 +419,23 @@ mod tests {
         assert_eq!(super::contains_pattern("ada"), "%ada%");
         assert_eq!(super::contains_pattern(r"a%b_c\d.*"), r"%a\%b\_c\\d.*%");
         assert_eq!(super::contains_pattern(""), "%%");
+    }
+}
+
+/// A row of `two_factor`, with its unused recovery codes counted.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct TwoFactorRow {
+    totp_secret: String,
+    enabled: bool,
+    recovery_codes_left: i64,
+}
+
+impl From<TwoFactorRow> for authx_core::store::TwoFactorRecord {
+    fn from(row: TwoFactorRow) -> Self {
+        Self {
+            sealed_secret: row.totp_secret,
+            enabled: row.enabled,
+            recovery_codes_left: u32::try_from(row.recovery_codes_left).unwrap_or(u32::MAX),
+        }
     }
 }

@@ -35,6 +35,29 @@ pub(crate) enum SubstringIndex {
         /// The table's name.
         table: &'static str,
     },
+    /// None (MySQL/MariaDB: InnoDB's FULLTEXT indexes words, and its ngram parser is MySQL's
+    /// only and ignores case by collation, not as `lower`): the `LIKE` reads `users` by id.
+    Scan,
+}
+
+/// What the `LIKE` compares, and how the dialect writes its escape character.
+#[derive(Debug)]
+pub(crate) enum Compared {
+    /// `lower(username)` and `lower(email)`, escaped by `'\'` (SQLite, PostgreSQL).
+    Lowered,
+    /// The stored lower-case copies `username_lower` and `email_lower` (MySQL/MariaDB, whose
+    /// literal `'\\'` is one backslash: its literals take `\` as an escape).
+    StoredLower,
+}
+
+impl Compared {
+    /// The condition that `column` holds the pattern bound at `{}`.
+    fn condition(&self, column: &str) -> String {
+        match self {
+            Self::Lowered => format!("lower({column}) LIKE lower({{}}) ESCAPE '\\'"),
+            Self::StoredLower => format!("{column}_lower LIKE lower({{}}) ESCAPE '\\\\'"),
+        }
+    }
 }
 
 /// The search, in a dialect.
@@ -43,6 +66,7 @@ pub(crate) struct SearchSql {
     /// The columns of a found user ([`UserDetailsRow`](crate::rows::UserDetailsRow)), `$1` now.
     pub(crate) columns: &'static str,
     pub(crate) index: SubstringIndex,
+    pub(crate) compared: Compared,
 }
 
 /// A value bound to a statement, in the order of its `$n`.
@@ -112,7 +136,7 @@ impl SearchSql {
         }
         for (column, text) in texts {
             if let Some(text) = text {
-                conditions.push(format!("lower({column}) LIKE lower({{}}) ESCAPE '\\'"));
+                conditions.push(self.compared.condition(column));
                 args.push(Arg::Text(contains_pattern(text)));
             }
         }
@@ -176,10 +200,17 @@ mod tests {
         index: SubstringIndex::Fts5 {
             table: "users_search",
         },
+        compared: Compared::Lowered,
     };
     const PG: SearchSql = SearchSql {
         columns: "id",
         index: SubstringIndex::Expressions,
+        compared: Compared::Lowered,
+    };
+    const MYSQL: SearchSql = SearchSql {
+        columns: "id",
+        index: SubstringIndex::Scan,
+        compared: Compared::StoredLower,
     };
 
     fn search(id: Option<i64>, username: Option<&str>, email: Option<&str>) -> UserSearch {
@@ -250,6 +281,29 @@ mod tests {
             "SELECT count(*) AS total FROM (SELECT 1 FROM users LIMIT $1) AS matches"
         );
         assert!(built.args.is_empty());
+    }
+
+    #[test]
+    fn without_an_index_every_substring_is_a_like_on_the_stored_lower_case() {
+        let built = MYSQL.build(&search(None, Some("abcd"), Some("X@")));
+        assert_eq!(
+            built.page,
+            "SELECT id FROM users WHERE username_lower LIKE lower($2) ESCAPE '\\\\' \
+             AND email_lower LIKE lower($3) ESCAPE '\\\\' ORDER BY id LIMIT $4 OFFSET $5"
+        );
+        assert_eq!(
+            built.count,
+            "SELECT count(*) AS total FROM (SELECT 1 FROM users WHERE username_lower LIKE \
+             lower($1) ESCAPE '\\\\' AND email_lower LIKE lower($2) ESCAPE '\\\\' LIMIT $3) \
+             AS matches"
+        );
+        assert_eq!(
+            built.args,
+            vec![Arg::Text("%abcd%".to_owned()), Arg::Text("%X@%".to_owned())]
+        );
+        // The same count as elsewhere, so `pages` reads the same on every backend.
+        assert_eq!(built.cap, 10_000);
+        assert_eq!(MYSQL.build(&search(None, Some("ab"), None)).cap, 61);
     }
 
     #[test]

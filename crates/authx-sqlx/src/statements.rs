@@ -87,9 +87,10 @@ pub(crate) const BANNED_USERS: &str = concat!(
 /// The columns of a [`UserDetailsRow`](crate::rows::UserDetailsRow), `$now` the placeholder of
 /// now (a ban past its expiry counts as lifted). `$providers` and `$two_factor` are the
 /// dialect's expressions for the linked social providers (a list column) and whether a second
-/// factor is enabled: constants until those features store their data, then subqueries.
+/// factor is enabled: constants until those features store their data, then subqueries (the second factor's:
+/// `EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = users.id AND t.enabled)`).
 macro_rules! user_details_columns {
-    ($now:literal, $providers:literal, $two_factor:literal) => {
+    ($now:literal, $providers:expr, $two_factor:expr) => {
         concat!(
             "id, username, email, \
              (active OR (ban_expires_at IS NOT NULL AND ban_expires_at <= ",
@@ -104,6 +105,38 @@ macro_rules! user_details_columns {
 }
 
 pub(crate) use user_details_columns;
+
+/// The names of a user's linked providers, as the dialect's list column: a JSON array in
+/// SQLite, a `TEXT[]` in PostgreSQL (for [`user_details_columns`]).
+macro_rules! linked_providers {
+    (sqlite) => {
+        "(SELECT json_group_array(provider) FROM (SELECT DISTINCT provider FROM identities \
+         WHERE user_id = users.id ORDER BY provider))"
+    };
+    (postgres) => {
+        "ARRAY(SELECT DISTINCT provider FROM identities WHERE user_id = users.id \
+         ORDER BY provider)"
+    };
+}
+pub(crate) use linked_providers;
+
+pub(crate) const INSERT_SIGN_IN: &str = "INSERT INTO social_sign_ins \
+     (state_hash, provider, pkce_verifier, nonce, redirect, expires_at) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+/// One DELETE: of concurrent callbacks with one state, one gets the row.
+pub(crate) const TAKE_SIGN_IN: &str = "DELETE FROM social_sign_ins WHERE state_hash = $1 \
+     RETURNING state_hash, provider, pkce_verifier, nonce, redirect, expires_at";
+pub(crate) const USER_BY_IDENTITY: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users WHERE id = (SELECT user_id FROM identities WHERE provider = $1 AND subject = $2)"
+);
+/// Nothing written (no row changed) when the identity is linked already.
+pub(crate) const LINK_IDENTITY: &str = "INSERT INTO identities \
+     (provider, subject, user_id, email, linked_at) VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (provider, subject) DO NOTHING";
+pub(crate) const PURGE_SIGN_INS: &str = "DELETE FROM social_sign_ins WHERE state_hash IN (\
+     SELECT state_hash FROM social_sign_ins WHERE expires_at <= $1 LIMIT $2)";
 
 pub(crate) const SET_BLACKOUT: &str = "INSERT INTO blackout (id, set_at) VALUES (1, $1) \
      ON CONFLICT (id) DO UPDATE SET set_at = excluded.set_at";
@@ -229,3 +262,26 @@ pub(crate) const REWRITE_USER_EMAIL: &str =
 pub(crate) const REWRITE_TOKEN_EMAILS: &str =
     "UPDATE email_tokens SET email = $3 WHERE user_id = $1 AND email = $2";
 pub(crate) const DONE_EMAIL_FORM: &str = "DELETE FROM email_forms_pending WHERE user_id = $1";
+
+// The second factor (migration 6).
+pub(crate) const TWO_FACTOR: &str = "SELECT t.totp_secret, t.enabled, \
+     (SELECT count(*) FROM recovery_codes r WHERE r.user_id = t.user_id AND r.used_at IS NULL) \
+     AS recovery_codes_left FROM two_factor t WHERE t.user_id = $1";
+/// A pending enrolment is replaced; an enabled second factor is left as it is (no row changed).
+pub(crate) const START_TOTP: &str = "INSERT INTO two_factor (user_id, totp_secret, enabled, created_at) \
+     VALUES ($1, $2, FALSE, $3) \
+     ON CONFLICT (user_id) DO UPDATE SET totp_secret = excluded.totp_secret, \
+     created_at = excluded.created_at WHERE NOT two_factor.enabled";
+pub(crate) const ENABLE_TOTP: &str = "UPDATE two_factor SET enabled = TRUE, enabled_at = $3, \
+     codes_at = $3 WHERE user_id = $1 AND totp_secret = $2 AND NOT enabled";
+pub(crate) const TOUCH_RECOVERY_CODES: &str =
+    "UPDATE two_factor SET codes_at = $2 WHERE user_id = $1 AND enabled";
+pub(crate) const DELETE_RECOVERY_CODES: &str = "DELETE FROM recovery_codes WHERE user_id = $1";
+pub(crate) const INSERT_RECOVERY_CODE: &str =
+    "INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)";
+/// One conditional write: of concurrent uses of one code, one changes the row.
+pub(crate) const USE_RECOVERY_CODE: &str = "UPDATE recovery_codes SET used_at = $3 \
+     WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL";
+pub(crate) const RESEAL_SECRET: &str =
+    "UPDATE two_factor SET totp_secret = $3 WHERE user_id = $1 AND totp_secret = $2";
+pub(crate) const DELETE_TWO_FACTOR: &str = "DELETE FROM two_factor WHERE user_id = $1";

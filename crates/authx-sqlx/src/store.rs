@@ -13,29 +13,32 @@ use async_trait::async_trait;
 use authx_core::clock::{Millis, Timestamp};
 use authx_core::mail::Mail;
 use authx_core::store::{
-    AdminStore, BanToggle, BannedUser, EmailToken, EmailTokenStore, EndSessions, MailOutbox,
-    Maintenance, NewBan, NewSession, NewUser, OutboxMail, PasswordChange, PermissionChange, Purge,
-    QueuedToken, Redemption, RefreshReplacement, RefreshRotation, Rehash, Repo, RotatedSession,
-    RotationOutcome, SessionInfo, SessionStore, StoreError, StoreResult, TokenEffect, TokenPurpose,
-    User, UserDetails, UserId, UserPage, UserSearch, UserStore,
+    AdminStore, BanToggle, BannedUser, EmailToken, EmailTokenStore, EndSessions, IdentityStore,
+    MailOutbox, Maintenance, NewBan, NewIdentity, NewSession, NewUser, OutboxMail, PasswordChange,
+    PendingSignIn, PermissionChange, Purge, QueuedToken, Redemption, RefreshReplacement,
+    RefreshRotation, Rehash, Repo, RotatedSession, RotationOutcome, SessionInfo, SessionStore,
+    StoreError, StoreResult, TokenEffect, TokenPurpose, TwoFactorRecord, TwoFactorStore, User,
+    UserDetails, UserId, UserPage, UserSearch, UserStore,
 };
 use sqlx::{
-    AssertSqlSafe, ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool,
-    Transaction, Type, query, query_as,
+    ColumnIndex, Database, Decode, Encode, Executor, FromRow, IntoArguments, Pool, Transaction,
+    Type,
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use crate::dialect::Dialect;
-use crate::error::store_error;
+use crate::bind::{Query, QueryAs, built_query_as, query, query_as};
+use crate::dialect::{Dialect, NoReturning};
+use crate::error::{is_deadlock, store_error};
 use crate::rows::{
     BanStateRow, BannedUserRow, BlackoutRow, CountRow, CutoffRow, DueRow, EmailTokenRow, MailRow,
-    Permissions, PermissionsRow, RefreshStateRow, RotatedRow, SessionInfoRow, UserDetailsRow,
-    UserRow, new_claim, stored_error,
+    Permissions, PermissionsRow, RefreshStateRow, RotatedRow, SessionInfoRow, SignInRow,
+    TwoFactorRow, UserDetailsRow, UserRow, new_claim, stored_error,
 };
 use crate::search::Arg;
 
-/// authx storage in a SQL database of dialect `DB` (`sqlx::Sqlite`, `sqlx::Postgres`); use
-/// the aliases [`SqliteStore`](crate::SqliteStore) and [`PostgresStore`](crate::PostgresStore).
+/// authx storage in a SQL database of dialect `DB` (`sqlx::Sqlite`, `sqlx::Postgres`,
+/// `sqlx::MySql`); use the aliases [`SqliteStore`](crate::SqliteStore),
+/// [`PostgresStore`](crate::PostgresStore) and [`MySqlStore`](crate::MySqlStore).
 pub struct SqlStore<DB: Database> {
     pub(crate) pool: Pool<DB>,
     /// Whose turn it is to write, for dialects that queue writes; shared by clones.
@@ -105,6 +108,67 @@ macro_rules! changed {
     };
 }
 
+/// How often an operation the database failed to break a deadlock (or a serialization
+/// conflict) is tried again before its error is returned (`503`).
+const DEADLOCK_RETRIES: u32 = 5;
+
+/// Awaits `$attempt` (an `async` block, made anew for each try) again while it fails because
+/// the database chose it as the victim of a deadlock: the database rolled its transaction back
+/// whole, so trying again is what the caller would do. A short random pause first keeps two
+/// victims from meeting again.
+macro_rules! retrying {
+    ($attempt:expr) => {{
+        let mut tries = 0;
+        loop {
+            match $attempt.await {
+                Err(error) if tries < DEADLOCK_RETRIES && is_deadlock(&error) => {
+                    tries += 1;
+                    deadlock_pause(tries).await;
+                }
+                outcome => break outcome,
+            }
+        }
+    }};
+}
+
+/// The pause before try `tries + 1`: up to 10 ms per try so far, at random.
+async fn deadlock_pause(tries: u32) {
+    let mut byte = [0_u8; 1];
+    let jitter = getrandom::fill(&mut byte).map_or(5, |()| u64::from(byte[0] % 10) + 1);
+    tokio::time::sleep(std::time::Duration::from_millis(jitter * u64::from(tries))).await;
+}
+
+/// Runs `write` in `tx` and reads the row it changed: its `RETURNING`, or, for a dialect
+/// without, the row `read_back` reads in the same transaction, if the write changed one.
+async fn returning_in<'p, DB, O>(
+    tx: &mut Transaction<'static, DB>,
+    write: Query<'p>,
+    read_back: impl FnOnce(&'static NoReturning) -> QueryAs<'p, O>,
+) -> StoreResult<Option<O>>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    O: for<'r> FromRow<'r, DB::Row> + Send + Unpin,
+{
+    match DB::SQL.no_returning {
+        None => write
+            .returning()
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(store_error),
+        Some(statements) => {
+            if changed!(write, &mut **tx)? == 0 {
+                return Ok(None);
+            }
+            read_back(statements)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(store_error)
+        }
+    }
+}
+
 async fn insert_email_token<DB>(
     tx: &mut Transaction<'static, DB>,
     user_id: UserId,
@@ -155,6 +219,90 @@ where
     Ok(())
 }
 
+/// The capabilities every statement of the store needs (see the module's documentation).
+macro_rules! store_bounds {
+    ($($item:item)*) => {
+        // The bounds name the crate's own column type, as the trait impls below do.
+        #[allow(private_bounds)]
+        impl<DB> SqlStore<DB>
+        where
+            DB: Dialect,
+            for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+            DB::Arguments: IntoArguments<DB>,
+            for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+            for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+            for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+            for<'q> &'q str: Encode<'q, DB> + Type<DB> + ColumnIndex<DB::Row>,
+            for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+            for<'q> String: Decode<'q, DB> + Type<DB>,
+            for<'q> Permissions: Decode<'q, DB> + Type<DB>,
+        {
+            $($item)*
+        }
+    };
+}
+
+store_bounds! {
+    /// Runs `write` on its own and reads the row it changed: its `RETURNING`, or, for a
+    /// dialect without, `read_back` in one transaction with it.
+    async fn returning<'p, O>(
+        &self,
+        write: Query<'p>,
+        read_back: impl FnOnce(&'static NoReturning) -> QueryAs<'p, O>,
+    ) -> StoreResult<Option<O>>
+    where
+        O: for<'r> FromRow<'r, DB::Row> + Send + Unpin,
+    {
+        if DB::SQL.no_returning.is_none() {
+            return write
+                .returning()
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(store_error);
+        }
+        let mut tx = self.begin_write().await?;
+        let row = returning_in(&mut tx, write, read_back).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(row)
+    }
+
+    /// A permission change as a dialect without `RETURNING` makes it: the user's row read
+    /// under its lock, the list changed here, written back, in one transaction, so concurrent
+    /// changes queue on the row and none is lost.
+    async fn change_permissions_locked(
+        &self,
+        statements: &'static NoReturning,
+        id: UserId,
+        change: &PermissionChange,
+    ) -> StoreResult<Option<Vec<String>>> {
+        let mut tx = self.begin_write().await?;
+        let row: Option<PermissionsRow> = query_as(statements.lock_permissions)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let Some(PermissionsRow { permissions: Permissions(mut held) }) = row else {
+            return Ok(None);
+        };
+        match change {
+            PermissionChange::Add(name) => {
+                if !held.contains(name) {
+                    held.push(name.clone());
+                }
+            }
+            PermissionChange::Remove(name) => held.retain(|p| p != name),
+            PermissionChange::Clear => held.clear(),
+        }
+        let json = serde_json::to_string(&held).map_err(StoreError::unavailable)?;
+        changed!(
+            query(statements.set_permissions).bind(id).bind(json.as_str()),
+            &mut *tx
+        )?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(Some(held))
+    }
+}
+
 #[async_trait]
 impl<DB> UserStore for SqlStore<DB>
 where
@@ -162,10 +310,10 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
     for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB> + ColumnIndex<DB::Row>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
     for<'q> String: Decode<'q, DB> + Type<DB>,
     for<'q> Permissions: Decode<'q, DB> + Type<DB>,
 {
@@ -197,33 +345,38 @@ where
     }
 
     async fn create_user(&self, new: NewUser, token: Option<QueuedToken>) -> StoreResult<User> {
-        let _turn = self.write_turn().await;
-        let mut tx = self.begin_write().await?;
-        let row: UserRow = query_as(DB::SQL.insert_user)
-            .bind(new.email.as_str())
-            .bind(new.username.as_str())
-            .bind(new.password_hash.as_deref())
-            .bind(new.confirmed)
-            .bind(new.created_at)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        let created = User::from(row);
-        if let Some(QueuedToken { token, mail }) = &token {
-            insert_email_token(&mut tx, created.id, token).await?;
-            insert_mail(&mut tx, mail, new.created_at).await?;
-        }
-        tx.commit().await.map_err(store_error)?;
-        Ok(created)
+        retrying!(async {
+            let _turn = self.write_turn().await;
+            let mut tx = self.begin_write().await?;
+            let insert = query(DB::SQL.insert_user)
+                .bind(new.email.as_str())
+                .bind(new.username.as_str())
+                .bind(new.password_hash.as_deref())
+                .bind(new.confirmed)
+                .bind(new.created_at);
+            let row: Option<UserRow> =
+                returning_in(&mut tx, insert, |sql| query_as(sql.inserted_user)).await?;
+            let created = User::from(row.ok_or_else(|| {
+                StoreError::unavailable("the inserted user could not be read back")
+            })?);
+            if let Some(QueuedToken { token, mail }) = &token {
+                insert_email_token(&mut tx, created.id, token).await?;
+                insert_mail(&mut tx, mail, new.created_at).await?;
+            }
+            tx.commit().await.map_err(store_error)?;
+            Ok(created)
+        })
     }
 
     async fn change_username(&self, id: UserId, username: &str) -> StoreResult<bool> {
-        let _turn = self.write_turn().await;
-        let changed = changed!(
-            query(DB::SQL.change_username).bind(id).bind(username),
-            &self.pool
-        )?;
-        Ok(changed == 1)
+        retrying!(async {
+            let _turn = self.write_turn().await;
+            let changed = changed!(
+                query(DB::SQL.change_username).bind(id).bind(username),
+                &self.pool
+            )?;
+            Ok(changed == 1)
+        })
     }
 
     async fn record_login(
@@ -232,40 +385,44 @@ where
         at: Timestamp,
         rehash: Option<Rehash>,
     ) -> StoreResult<()> {
-        let _turn = self.write_turn().await;
-        changed!(
-            query(DB::SQL.record_login)
-                .bind(id)
-                .bind(at)
-                .bind(rehash.as_ref().map(|r| r.new_hash.as_str()))
-                .bind(rehash.as_ref().map(|r| r.verified.as_str())),
-            &self.pool
-        )?;
-        Ok(())
+        retrying!(async {
+            let _turn = self.write_turn().await;
+            changed!(
+                query(DB::SQL.record_login)
+                    .bind(id)
+                    .bind(at)
+                    .bind(rehash.as_ref().map(|r| r.new_hash.as_str()))
+                    .bind(rehash.as_ref().map(|r| r.verified.as_str())),
+                &self.pool
+            )?;
+            Ok(())
+        })
     }
 
     async fn change_password(&self, change: PasswordChange) -> StoreResult<bool> {
-        let _turn = self.write_turn().await;
-        // The conditional UPDATE settles races: a concurrent change of the same stored hash
-        // waits for the row (or the write lock), then finds the hash changed and matches
-        // nothing.
-        let mut tx = self.begin_write().await?;
-        let changed = changed!(
-            query(DB::SQL.change_password)
-                .bind(change.user_id)
-                .bind(change.new_hash.as_str())
-                .bind(change.changed_at)
-                .bind(change.current_hash.as_deref()),
-            &mut *tx
-        )?;
-        if changed != 1 {
-            return Ok(false);
-        }
-        if let Some(notice) = &change.notice {
-            insert_mail(&mut tx, notice, change.now).await?;
-        }
-        tx.commit().await.map_err(store_error)?;
-        Ok(true)
+        retrying!(async {
+            let _turn = self.write_turn().await;
+            // The conditional UPDATE settles races: a concurrent change of the same stored hash
+            // waits for the row (or the write lock), then finds the hash changed and matches
+            // nothing.
+            let mut tx = self.begin_write().await?;
+            let changed = changed!(
+                query(DB::SQL.change_password)
+                    .bind(change.user_id)
+                    .bind(change.new_hash.as_str())
+                    .bind(change.changed_at)
+                    .bind(change.current_hash.as_deref()),
+                &mut *tx
+            )?;
+            if changed != 1 {
+                return Ok(false);
+            }
+            if let Some(notice) = &change.notice {
+                insert_mail(&mut tx, notice, change.now).await?;
+            }
+            tx.commit().await.map_err(store_error)?;
+            Ok(true)
+        })
     }
 }
 
@@ -276,48 +433,51 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
     for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB> + ColumnIndex<DB::Row>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
     for<'q> String: Decode<'q, DB> + Type<DB>,
     for<'q> Permissions: Decode<'q, DB> + Type<DB>,
 {
     async fn create_session(&self, s: NewSession) -> StoreResult<()> {
-        let _turn = self.write_turn().await;
-        changed!(
-            query(DB::SQL.insert_session)
-                .bind(s.sid.as_str())
-                .bind(s.public_id.as_str())
-                .bind(s.user_id)
-                .bind(s.created_at_ms)
-                .bind(s.expires_at)
-                .bind(s.absolute_expires_at)
-                .bind(s.refresh_jti.as_str())
-                .bind(s.ip.as_str())
-                .bind(s.user_agent.as_str()),
-            &self.pool
-        )?;
-        Ok(())
+        retrying!(async {
+            let _turn = self.write_turn().await;
+            changed!(
+                query(DB::SQL.insert_session)
+                    .bind(s.sid.as_str())
+                    .bind(s.public_id.as_str())
+                    .bind(s.user_id)
+                    .bind(s.created_at_ms)
+                    .bind(s.expires_at)
+                    .bind(s.absolute_expires_at)
+                    .bind(s.refresh_jti.as_str())
+                    .bind(s.ip.as_str())
+                    .bind(s.user_agent.as_str()),
+                &self.pool
+            )?;
+            Ok(())
+        })
     }
 
     async fn rotate_refresh_token(&self, r: RefreshRotation) -> StoreResult<RotationOutcome> {
         // One conditional UPDATE: a concurrent rotation of the same token waits (for the row
         // lock, or the write lock), then re-checks `refresh_jti` and matches nothing.
-        let rotated: Option<RotatedRow> = {
+        let rotated: Option<RotatedRow> = retrying!(async {
             let _turn = self.write_turn().await;
-            query_as(DB::SQL.rotate_refresh_token)
+            let rotate = query(DB::SQL.rotate_refresh_token)
                 .bind(r.sid.as_str())
                 .bind(r.presented_jti.as_str())
                 .bind(r.now)
                 .bind(r.next_jti.as_str())
                 .bind(r.next_expires_at)
                 .bind(r.ip.as_str())
-                .bind(r.user_agent.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(store_error)?
-        };
+                .bind(r.user_agent.as_str());
+            self.returning(rotate, |sql| {
+                query_as(sql.rotated_session).bind(r.sid.as_str())
+            })
+            .await
+        })?;
         if let Some(rotated) = rotated {
             return Ok(RotationOutcome::Rotated(rotated.into()));
         }
@@ -335,19 +495,23 @@ where
         &self,
         r: RefreshReplacement,
     ) -> StoreResult<Option<RotatedSession>> {
-        let _turn = self.write_turn().await;
-        let replaced: Option<RotatedRow> = query_as(DB::SQL.replace_refresh_token)
-            .bind(r.sid.as_str())
-            .bind(r.user_id)
-            .bind(r.next_jti.as_str())
-            .bind(r.now)
-            .bind(r.next_expires_at)
-            .bind(r.ip.as_str())
-            .bind(r.user_agent.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?;
-        Ok(replaced.map(RotatedSession::from))
+        retrying!(async {
+            let _turn = self.write_turn().await;
+            let replace = query(DB::SQL.replace_refresh_token)
+                .bind(r.sid.as_str())
+                .bind(r.user_id)
+                .bind(r.next_jti.as_str())
+                .bind(r.now)
+                .bind(r.next_expires_at)
+                .bind(r.ip.as_str())
+                .bind(r.user_agent.as_str());
+            let replaced: Option<RotatedRow> = self
+                .returning(replace, |sql| {
+                    query_as(sql.rotated_session).bind(r.sid.as_str())
+                })
+                .await?;
+            Ok(replaced.map(RotatedSession::from))
+        })
     }
 
     async fn live_sessions(
@@ -365,29 +529,31 @@ where
     }
 
     async fn end_sessions(&self, which: EndSessions, at: Timestamp) -> StoreResult<u64> {
-        let sql = DB::SQL;
-        let _turn = self.write_turn().await;
-        match which {
-            EndSessions::One { sid } => changed!(
-                query(sql.end_session).bind(sid.as_str()).bind(at),
-                &self.pool
-            ),
-            EndSessions::Others { user_id, keep_sid } => changed!(
-                query(sql.end_other_sessions)
-                    .bind(user_id)
-                    .bind(keep_sid.as_str())
-                    .bind(at),
-                &self.pool
-            ),
-            EndSessions::AllOf { user_id } => changed!(
-                query(sql.end_user_sessions).bind(user_id).bind(at),
-                &self.pool
-            ),
-            EndSessions::Everyone { cutoff_ms } => {
-                changed!(query(sql.raise_session_cutoff).bind(cutoff_ms), &self.pool)?;
-                Ok(0)
+        retrying!(async {
+            let sql = DB::SQL;
+            let _turn = self.write_turn().await;
+            match &which {
+                EndSessions::One { sid } => changed!(
+                    query(sql.end_session).bind(sid.as_str()).bind(at),
+                    &self.pool
+                ),
+                EndSessions::Others { user_id, keep_sid } => changed!(
+                    query(sql.end_other_sessions)
+                        .bind(*user_id)
+                        .bind(keep_sid.as_str())
+                        .bind(at),
+                    &self.pool
+                ),
+                EndSessions::AllOf { user_id } => changed!(
+                    query(sql.end_user_sessions).bind(*user_id).bind(at),
+                    &self.pool
+                ),
+                EndSessions::Everyone { cutoff_ms } => {
+                    changed!(query(sql.raise_session_cutoff).bind(*cutoff_ms), &self.pool)?;
+                    Ok(0)
+                }
             }
-        }
+        })
     }
 
     async fn session_cutoff(&self) -> StoreResult<Option<Millis>> {
@@ -406,19 +572,21 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
     for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB> + ColumnIndex<DB::Row>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
     for<'q> String: Decode<'q, DB> + Type<DB>,
     for<'q> Permissions: Decode<'q, DB> + Type<DB>,
 {
     async fn queue_email_token(&self, user_id: UserId, queued: QueuedToken) -> StoreResult<()> {
-        let _turn = self.write_turn().await;
-        let mut tx = self.begin_write().await?;
-        insert_email_token(&mut tx, user_id, &queued.token).await?;
-        insert_mail(&mut tx, &queued.mail, queued.token.created_at).await?;
-        tx.commit().await.map_err(store_error)
+        retrying!(async {
+            let _turn = self.write_turn().await;
+            let mut tx = self.begin_write().await?;
+            insert_email_token(&mut tx, user_id, &queued.token).await?;
+            insert_mail(&mut tx, &queued.mail, queued.token.created_at).await?;
+            tx.commit().await.map_err(store_error)
+        })
     }
 
     async fn email_token(
@@ -438,74 +606,76 @@ where
     }
 
     async fn redeem_email_token(&self, r: Redemption) -> StoreResult<bool> {
-        let sql = DB::SQL;
-        let _turn = self.write_turn().await;
-        // The user's row is written first, so concurrent redemptions for one user (of one
-        // token or of two) queue on it and never lock tokens in opposite orders. The effect
-        // applies only if the user is still as the service checked it; then the token's
-        // conditional UPDATE decides: of concurrent redemptions of one token, the first finds
-        // it unused, the others find it used and roll their effect back.
-        let mut tx = self.begin_write().await?;
-        let applied = match &r.effect {
-            TokenEffect::ConfirmEmail { grant } => {
-                let confirmed = changed!(
-                    query(sql.confirm_user)
-                        .bind(r.user_id)
-                        .bind(r.email.as_str())
-                        .bind(r.password_changed_at),
-                    &mut *tx
-                )?;
-                for permission in grant.iter().filter(|_| confirmed == 1) {
-                    changed!(
-                        query(sql.grant_permission)
+        retrying!(async {
+            let sql = DB::SQL;
+            let _turn = self.write_turn().await;
+            // The user's row is written first, so concurrent redemptions for one user (of one
+            // token or of two) queue on it and never lock tokens in opposite orders. The effect
+            // applies only if the user is still as the service checked it; then the token's
+            // conditional UPDATE decides: of concurrent redemptions of one token, the first finds
+            // it unused, the others find it used and roll their effect back.
+            let mut tx = self.begin_write().await?;
+            let applied = match &r.effect {
+                TokenEffect::ConfirmEmail { grant } => {
+                    let confirmed = changed!(
+                        query(sql.confirm_user)
                             .bind(r.user_id)
-                            .bind(permission.as_str()),
+                            .bind(r.email.as_str())
+                            .bind(r.password_changed_at),
                         &mut *tx
                     )?;
+                    for permission in grant.iter().filter(|_| confirmed == 1) {
+                        changed!(
+                            query(sql.grant_permission)
+                                .bind(r.user_id)
+                                .bind(permission.as_str()),
+                            &mut *tx
+                        )?;
+                    }
+                    confirmed
                 }
-                confirmed
+                TokenEffect::ResetPassword {
+                    password_hash,
+                    changed_at,
+                } => changed!(
+                    query(sql.reset_password)
+                        .bind(r.user_id)
+                        .bind(r.email.as_str())
+                        .bind(r.password_changed_at)
+                        .bind(password_hash.as_str())
+                        .bind(*changed_at),
+                    &mut *tx
+                )?,
+                _ => 0,
+            };
+            if applied != 1 {
+                return Ok(false);
             }
-            TokenEffect::ResetPassword {
-                password_hash,
-                changed_at,
-            } => changed!(
-                query(sql.reset_password)
+            let used = changed!(
+                query(sql.use_email_token)
+                    .bind(r.hash.as_str())
+                    .bind(r.purpose.as_str())
                     .bind(r.user_id)
-                    .bind(r.email.as_str())
-                    .bind(r.password_changed_at)
-                    .bind(password_hash.as_str())
-                    .bind(*changed_at),
+                    .bind(r.now),
                 &mut *tx
-            )?,
-            _ => 0,
-        };
-        if applied != 1 {
-            return Ok(false);
-        }
-        let used = changed!(
-            query(sql.use_email_token)
-                .bind(r.hash.as_str())
-                .bind(r.purpose.as_str())
-                .bind(r.user_id)
-                .bind(r.now),
-            &mut *tx
-        )?;
-        if used != 1 {
-            // Dropping the transaction rolls the effect back.
-            return Ok(false);
-        }
-        changed!(
-            query(sql.use_user_email_tokens)
-                .bind(r.user_id)
-                .bind(r.purpose.as_str())
-                .bind(r.now),
-            &mut *tx
-        )?;
-        if let Some(notice) = &r.notice {
-            insert_mail(&mut tx, notice, r.now).await?;
-        }
-        tx.commit().await.map_err(store_error)?;
-        Ok(true)
+            )?;
+            if used != 1 {
+                // Dropping the transaction rolls the effect back.
+                return Ok(false);
+            }
+            changed!(
+                query(sql.use_user_email_tokens)
+                    .bind(r.user_id)
+                    .bind(r.purpose.as_str())
+                    .bind(r.now),
+                &mut *tx
+            )?;
+            if let Some(notice) = &r.notice {
+                insert_mail(&mut tx, notice, r.now).await?;
+            }
+            tx.commit().await.map_err(store_error)?;
+            Ok(true)
+        })
     }
 }
 
@@ -516,10 +686,10 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
     for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB> + ColumnIndex<DB::Row>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
     for<'q> String: Decode<'q, DB> + Type<DB>,
     for<'q> Permissions: Decode<'q, DB> + Type<DB>,
 {
@@ -533,25 +703,43 @@ where
             return Ok(Vec::new());
         }
         let claim = new_claim().map_err(StoreError::unavailable)?;
-        let _turn = self.write_turn().await;
-        let rows: Vec<MailRow> = query_as(DB::SQL.claim_due_mail)
-            .bind(now)
-            .bind(lease_until)
-            .bind(claim.as_str())
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?;
+        let rows: Vec<MailRow> = retrying!(async {
+            let _turn = self.write_turn().await;
+            let claiming = query(DB::SQL.claim_due_mail)
+                .bind(now)
+                .bind(lease_until)
+                .bind(claim.as_str())
+                .bind(i64::from(limit));
+            let Some(statements) = DB::SQL.no_returning else {
+                return claiming
+                    .returning()
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(store_error);
+            };
+            // The claim is new, so the rows holding it are the ones this UPDATE claimed.
+            let mut tx = self.begin_write().await?;
+            changed!(claiming, &mut *tx)?;
+            let rows = query_as(statements.claimed_mail)
+                .bind(claim.as_str())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            tx.commit().await.map_err(store_error)?;
+            Ok(rows)
+        })?;
         Ok(MailRow::claimed(rows, &claim))
     }
 
     async fn mark_mail_sent(&self, id: i64, claim: &str, at: Timestamp) -> StoreResult<()> {
-        let _turn = self.write_turn().await;
-        changed!(
-            query(DB::SQL.mark_mail_sent).bind(id).bind(claim).bind(at),
-            &self.pool
-        )?;
-        Ok(())
+        retrying!(async {
+            let _turn = self.write_turn().await;
+            changed!(
+                query(DB::SQL.mark_mail_sent).bind(id).bind(claim).bind(at),
+                &self.pool
+            )?;
+            Ok(())
+        })
     }
 
     async fn reschedule_mail(
@@ -562,20 +750,22 @@ where
         next_attempt_at: Option<Timestamp>,
         error: &str,
     ) -> StoreResult<()> {
-        let (statement, time) = match next_attempt_at {
-            Some(next) => (DB::SQL.reschedule_mail, next),
-            None => (DB::SQL.give_up_mail, at),
-        };
-        let _turn = self.write_turn().await;
-        changed!(
-            query(statement)
-                .bind(id)
-                .bind(claim)
-                .bind(stored_error(error))
-                .bind(time),
-            &self.pool
-        )?;
-        Ok(())
+        retrying!(async {
+            let (statement, time) = match next_attempt_at {
+                Some(next) => (DB::SQL.reschedule_mail, next),
+                None => (DB::SQL.give_up_mail, at),
+            };
+            let _turn = self.write_turn().await;
+            changed!(
+                query(statement)
+                    .bind(id)
+                    .bind(claim)
+                    .bind(stored_error(error))
+                    .bind(time),
+                &self.pool
+            )?;
+            Ok(())
+        })
     }
 
     async fn next_mail_due(&self) -> StoreResult<Option<Timestamp>> {
@@ -594,10 +784,10 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
     for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB> + ColumnIndex<DB::Row>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
     for<'q> String: Decode<'q, DB> + Type<DB>,
     for<'q> Permissions: Decode<'q, DB> + Type<DB>,
 {
@@ -608,30 +798,38 @@ where
         now: Timestamp,
         until: Timestamp,
     ) -> StoreResult<bool> {
-        let _turn = self.write_turn().await;
-        let changed = changed!(
-            query(DB::SQL.acquire_lease)
-                .bind(name)
-                .bind(holder)
-                .bind(now)
-                .bind(until),
-            &self.pool
-        )?;
-        Ok(changed == 1)
+        retrying!(async {
+            let _turn = self.write_turn().await;
+            if let Some(statements) = DB::SQL.no_returning {
+                changed!(query(statements.ensure_lease).bind(name), &self.pool)?;
+            }
+            let changed = changed!(
+                query(DB::SQL.acquire_lease)
+                    .bind(name)
+                    .bind(holder)
+                    .bind(now)
+                    .bind(until),
+                &self.pool
+            )?;
+            Ok(changed == 1)
+        })
     }
 
     async fn purge(&self, what: Purge, now: Timestamp, limit: u32) -> StoreResult<u64> {
-        let (statement, instant) = match what {
-            Purge::Sessions => (DB::SQL.purge_sessions, now),
-            Purge::EmailTokens => (DB::SQL.purge_email_tokens, now),
-            Purge::Mail { before } => (DB::SQL.purge_mail, before),
-            _ => return Ok(0),
-        };
-        let _turn = self.write_turn().await;
-        changed!(
-            query(statement).bind(instant).bind(i64::from(limit)),
-            &self.pool
-        )
+        retrying!(async {
+            let (statement, instant) = match what {
+                Purge::Sessions => (DB::SQL.purge_sessions, now),
+                Purge::EmailTokens => (DB::SQL.purge_email_tokens, now),
+                Purge::Mail { before } => (DB::SQL.purge_mail, before),
+                Purge::SignIns => (DB::SQL.purge_sign_ins, now),
+                _ => return Ok(0),
+            };
+            let _turn = self.write_turn().await;
+            changed!(
+                query(statement).bind(instant).bind(i64::from(limit)),
+                &self.pool
+            )
+        })
     }
 }
 
@@ -642,10 +840,10 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
     for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB> + ColumnIndex<DB::Row>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
     for<'q> String: Decode<'q, DB> + Type<DB>,
     for<'q> Permissions: Decode<'q, DB> + Type<DB>,
 {
@@ -657,15 +855,16 @@ where
     ) -> StoreResult<Option<BanToggle>> {
         // One conditional UPDATE: a concurrent toggle waits for the row (or the write lock),
         // then toggles what this one left.
-        let _turn = self.write_turn().await;
-        let row: Option<BanStateRow> = query_as(DB::SQL.toggle_ban)
-            .bind(id)
-            .bind(ban.reason.as_deref())
-            .bind(ban.expires_at)
-            .bind(now)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?;
+        let row: Option<BanStateRow> = retrying!(async {
+            let _turn = self.write_turn().await;
+            let toggle = query(DB::SQL.toggle_ban)
+                .bind(id)
+                .bind(ban.reason.as_deref())
+                .bind(ban.expires_at)
+                .bind(now);
+            self.returning(toggle, |sql| query_as(sql.ban_state).bind(id))
+                .await
+        })?;
         Ok(row.map(|r| {
             if r.active {
                 BanToggle::Unbanned
@@ -676,12 +875,14 @@ where
     }
 
     async fn lift_expired_ban(&self, id: UserId, now: Timestamp) -> StoreResult<bool> {
-        let _turn = self.write_turn().await;
-        let lifted = changed!(
-            query(DB::SQL.lift_expired_ban).bind(id).bind(now),
-            &self.pool
-        )?;
-        Ok(lifted == 1)
+        retrying!(async {
+            let _turn = self.write_turn().await;
+            let lifted = changed!(
+                query(DB::SQL.lift_expired_ban).bind(id).bind(now),
+                &self.pool
+            )?;
+            Ok(lifted == 1)
+        })
     }
 
     async fn banned_users(&self, now: Timestamp) -> StoreResult<Vec<BannedUser>> {
@@ -699,6 +900,9 @@ where
         change: PermissionChange,
     ) -> StoreResult<Option<Vec<String>>> {
         let sql = DB::SQL;
+        if let Some(statements) = sql.no_returning {
+            return retrying!(self.change_permissions_locked(statements, id, &change));
+        }
         // One UPDATE computed from the stored value: concurrent changes queue on the row and
         // each applies to what the previous one left, so none is lost.
         let statement = match &change {
@@ -711,10 +915,13 @@ where
             PermissionChange::Clear => query_as(sql.clear_permissions).bind(id),
         };
         let _turn = self.write_turn().await;
-        let row: Option<PermissionsRow> = statement
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?;
+        let row: Option<PermissionsRow> = retrying!(async {
+            statement
+                .clone()
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(store_error)
+        })?;
         Ok(row.map(|r| r.permissions.0))
     }
 
@@ -733,10 +940,8 @@ where
         // Not prepared for reuse: each search is planned with its own values, so the planner
         // sees how selective the substrings are (a plan made for any value could not choose
         // between the trigram index and the walk by id).
-        let mut page = query_as(AssertSqlSafe(built.page.as_str()))
-            .persistent(false)
-            .bind(now);
-        let mut count = query_as(AssertSqlSafe(built.count.as_str())).persistent(false);
+        let mut page = built_query_as(built.page).bind(now);
+        let mut count = built_query_as(built.count);
         for arg in &built.args {
             (page, count) = match arg {
                 Arg::Int(value) => (page.bind(*value), count.bind(*value)),
@@ -769,9 +974,11 @@ where
     }
 
     async fn set_blackout(&self, at: Timestamp) -> StoreResult<()> {
-        let _turn = self.write_turn().await;
-        changed!(query(DB::SQL.set_blackout).bind(at), &self.pool)?;
-        Ok(())
+        retrying!(async {
+            let _turn = self.write_turn().await;
+            changed!(query(DB::SQL.set_blackout).bind(at), &self.pool)?;
+            Ok(())
+        })
     }
 
     async fn blackout(&self) -> StoreResult<Option<Timestamp>> {
@@ -783,16 +990,321 @@ where
     }
 
     async fn delete_blackout(&self) -> StoreResult<bool> {
+        retrying!(async {
+            let _turn = self.write_turn().await;
+            let deleted = changed!(query(DB::SQL.delete_blackout), &self.pool)?;
+            Ok(deleted == 1)
+        })
+    }
+}
+
+async fn insert_recovery_codes<DB>(
+    tx: &mut Transaction<'static, DB>,
+    user: UserId,
+    hashes: &[String],
+) -> StoreResult<()>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+{
+    query(DB::SQL.delete_recovery_codes)
+        .bind(user)
+        .execute(&mut **tx)
+        .await
+        .map_err(store_error)?;
+    for hash in hashes {
+        query(DB::SQL.insert_recovery_code)
+            .bind(user)
+            .bind(hash.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(store_error)?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl<DB> TwoFactorStore for SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB> + ColumnIndex<DB::Row>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> String: Decode<'q, DB> + Type<DB>,
+    for<'q> Permissions: Decode<'q, DB> + Type<DB>,
+{
+    async fn two_factor(&self, user: UserId) -> StoreResult<Option<TwoFactorRecord>> {
+        let row: Option<TwoFactorRow> = query_as(DB::SQL.two_factor)
+            .bind(user)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(row.map(TwoFactorRecord::from))
+    }
+
+    async fn start_totp(
+        &self,
+        user: UserId,
+        sealed_secret: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        retrying!(async {
+            let _turn = self.write_turn().await;
+            let Some(statements) = DB::SQL.no_returning else {
+                let written = changed!(
+                    query(DB::SQL.start_totp)
+                        .bind(user)
+                        .bind(sealed_secret)
+                        .bind(now),
+                    &self.pool
+                )?;
+                return Ok(written == 1);
+            };
+            // Without a conditional upsert: the pending enrolment goes, then an insert that
+            // writes nothing while an enabled one is there, in one transaction.
+            let mut tx = self.pool.begin().await.map_err(store_error)?;
+            changed!(query(statements.clear_pending_totp).bind(user), &mut *tx)?;
+            let written = changed!(
+                query(DB::SQL.start_totp)
+                    .bind(user)
+                    .bind(sealed_secret)
+                    .bind(now),
+                &mut *tx
+            )?;
+            tx.commit().await.map_err(store_error)?;
+            Ok(written == 1)
+        })
+    }
+
+    async fn enable_totp(
+        &self,
+        user: UserId,
+        sealed_secret: &str,
+        recovery_hashes: &[String],
+        now: Timestamp,
+    ) -> StoreResult<bool> {
         let _turn = self.write_turn().await;
-        let deleted = changed!(query(DB::SQL.delete_blackout), &self.pool)?;
+        // The conditional UPDATE first: a concurrent confirmation (or a newer enrolment)
+        // waits for the row, then matches nothing and rolls back.
+        let mut tx = self.begin_write().await?;
+        let enabled = changed!(
+            query(DB::SQL.enable_totp)
+                .bind(user)
+                .bind(sealed_secret)
+                .bind(now),
+            &mut *tx
+        )?;
+        if enabled != 1 {
+            return Ok(false);
+        }
+        insert_recovery_codes(&mut tx, user, recovery_hashes).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(true)
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user: UserId,
+        recovery_hashes: &[String],
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.begin_write().await?;
+        let touched = changed!(
+            query(DB::SQL.touch_recovery_codes).bind(user).bind(now),
+            &mut *tx
+        )?;
+        if touched != 1 {
+            return Ok(false);
+        }
+        insert_recovery_codes(&mut tx, user, recovery_hashes).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(true)
+    }
+
+    async fn use_recovery_code(
+        &self,
+        user: UserId,
+        hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
+        let used = changed!(
+            query(DB::SQL.use_recovery_code)
+                .bind(user)
+                .bind(hash)
+                .bind(now),
+            &self.pool
+        )?;
+        Ok(used == 1)
+    }
+
+    async fn reseal_secret(&self, user: UserId, old: &str, new: &str) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
+        let resealed = changed!(
+            query(DB::SQL.reseal_secret).bind(user).bind(old).bind(new),
+            &self.pool
+        )?;
+        Ok(resealed == 1)
+    }
+
+    async fn disable_two_factor(&self, user: UserId) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.begin_write().await?;
+        query(DB::SQL.delete_recovery_codes)
+            .bind(user)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let deleted = changed!(query(DB::SQL.delete_two_factor).bind(user), &mut *tx)?;
+        tx.commit().await.map_err(store_error)?;
         Ok(deleted == 1)
+    }
+}
+
+async fn link_identity<'e, DB, E>(
+    executor: E,
+    user_id: UserId,
+    identity: &NewIdentity,
+) -> StoreResult<bool>
+where
+    DB: Dialect,
+    E: Executor<'e, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+{
+    let done = query(DB::SQL.link_identity)
+        .bind(identity.provider.as_str())
+        .bind(identity.subject.as_str())
+        .bind(user_id)
+        .bind(identity.email.as_deref())
+        .bind(identity.linked_at)
+        .execute(executor)
+        .await
+        .map_err(store_error)?;
+    Ok(DB::rows_affected(&done) == 1)
+}
+
+#[async_trait]
+impl<DB> IdentityStore for SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB> + ColumnIndex<DB::Row>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> String: Decode<'q, DB> + Type<DB>,
+    for<'q> Permissions: Decode<'q, DB> + Type<DB>,
+{
+    async fn save_sign_in(&self, s: PendingSignIn) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
+        changed!(
+            query(DB::SQL.insert_sign_in)
+                .bind(s.state_hash.as_str())
+                .bind(s.provider.as_str())
+                .bind(s.pkce_verifier.as_str())
+                .bind(s.nonce.as_str())
+                .bind(s.redirect.as_str())
+                .bind(s.expires_at),
+            &self.pool
+        )?;
+        Ok(())
+    }
+
+    async fn take_sign_in(
+        &self,
+        state_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<PendingSignIn>> {
+        let row: Option<SignInRow> = retrying!(async {
+            let _turn = self.write_turn().await;
+            let Some(statements) = DB::SQL.no_returning else {
+                return query_as(DB::SQL.take_sign_in)
+                    .bind(state_hash)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(store_error);
+            };
+            // Without `DELETE ... RETURNING`: read the row locked, then delete it; of
+            // concurrent callbacks with one state, one deletes it and gets it.
+            let mut tx = self.pool.begin().await.map_err(store_error)?;
+            let row: Option<SignInRow> = query_as(statements.lock_sign_in)
+                .bind(state_hash)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            let deleted = changed!(query(DB::SQL.take_sign_in).bind(state_hash), &mut *tx)?;
+            tx.commit().await.map_err(store_error)?;
+            Ok(row.filter(|_| deleted == 1))
+        })?;
+        // An expired sign-in is deleted all the same, and refused.
+        Ok(row.map(PendingSignIn::from).filter(|s| s.expires_at > now))
+    }
+
+    async fn user_by_identity(&self, provider: &str, subject: &str) -> StoreResult<Option<User>> {
+        let row: Option<UserRow> = query_as(DB::SQL.user_by_identity)
+            .bind(provider)
+            .bind(subject)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(row.map(User::from))
+    }
+
+    async fn link_identity(&self, user_id: UserId, identity: NewIdentity) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
+        link_identity(&self.pool, user_id, &identity).await
+    }
+
+    async fn create_user_with_identity(
+        &self,
+        new: NewUser,
+        identity: NewIdentity,
+    ) -> StoreResult<Option<User>> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.begin_write().await?;
+        let row: UserRow = query_as(DB::SQL.insert_user)
+            .bind(new.email.as_str())
+            .bind(new.username.as_str())
+            .bind(new.password_hash.as_deref())
+            .bind(new.confirmed)
+            .bind(new.created_at)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let created = User::from(row);
+        if !link_identity(&mut *tx, created.id, &identity).await? {
+            // Dropping the transaction rolls the user back: nothing is written.
+            return Ok(None);
+        }
+        tx.commit().await.map_err(store_error)?;
+        Ok(Some(created))
     }
 }
 
 impl<DB> Repo for SqlStore<DB>
 where
     DB: Dialect,
-    Self: UserStore + SessionStore + EmailTokenStore + MailOutbox + Maintenance + AdminStore,
+    Self: UserStore
+        + SessionStore
+        + EmailTokenStore
+        + MailOutbox
+        + Maintenance
+        + AdminStore
+        + TwoFactorStore
+        + IdentityStore,
 {
     fn users(&self) -> &dyn UserStore {
         self
@@ -816,5 +1328,13 @@ where
 
     fn admin(&self) -> &dyn AdminStore {
         self
+    }
+
+    fn two_factor(&self) -> Option<&dyn TwoFactorStore> {
+        Some(self)
+    }
+
+    fn identities(&self) -> Option<&dyn IdentityStore> {
+        Some(self)
     }
 }

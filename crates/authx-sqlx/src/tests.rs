@@ -4,6 +4,9 @@
 //! when `AUTHX_TEST_POSTGRES_URL` names a server (e.g. `postgres://postgres@127.0.0.1/postgres`,
 //! read through `authx_testkit::service_url`): each test creates a database
 //! `authx_test_<random hex>` there and drops it afterwards, whether the test passed or not.
+//! MySQL/MariaDB runs the same way when `AUTHX_TEST_MYSQL_URL` names a server (e.g.
+//! `mysql://root@127.0.0.1:3306/test`). The SQL the scenarios run directly is written with
+//! `$1` like the store's, and rewritten for MySQL the same way.
 //!
 //! A scenario sees the store as the service does (`dyn Repo`) and the database underneath
 //! ([`Db`]), so it can check what was written: a refused write leaves every table as it was.
@@ -16,10 +19,11 @@ use authx_core::clock::{Millis, Timestamp};
 use authx_core::mail::Mail;
 use authx_core::store::{
     AdminStore, BanToggle, BannedUser, EmailToken, EmailTokenStore, EndSessions, MailOutbox,
-    Maintenance, NewBan, NewEmailToken, NewSession, NewUser, OutboxMail, PasswordChange,
-    PermissionChange, Purge, QueuedToken, Redemption, RefreshReplacement, RefreshRotation, Rehash,
-    Repo, RotatedSession, RotationOutcome, SessionInfo, SessionStore, StoreError, TokenEffect,
-    TokenPurpose, UniqueField, User, UserDetails, UserId, UserSearch, UserStore,
+    Maintenance, NewBan, NewEmailToken, NewIdentity, NewSession, NewUser, OutboxMail,
+    PasswordChange, PermissionChange, Purge, QueuedToken, Redemption, RefreshReplacement,
+    RefreshRotation, Rehash, Repo, RotatedSession, RotationOutcome, SessionInfo, SessionStore,
+    StoreError, TokenEffect, TokenPurpose, UniqueField, User, UserDetails, UserId, UserSearch,
+    UserStore,
 };
 use sqlx::AssertSqlSafe;
 
@@ -61,6 +65,12 @@ impl Repo for Store {
     fn admin(&self) -> &dyn AdminStore {
         self.repo.admin()
     }
+    fn two_factor(&self) -> Option<&dyn authx_core::store::TwoFactorStore> {
+        self.repo.two_factor()
+    }
+    fn identities(&self) -> Option<&dyn authx_core::store::IdentityStore> {
+        self.repo.identities()
+    }
 }
 
 /// The database under a store, read directly.
@@ -70,6 +80,8 @@ enum Db {
     Sqlite(sqlx::SqlitePool),
     #[cfg(feature = "postgres")]
     Postgres(sqlx::PgPool),
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::MySqlPool),
 }
 
 /// Every table's rows, each as text, sorted: by table name.
@@ -83,11 +95,23 @@ macro_rules! on_pool {
             Db::Sqlite($pool) => $body,
             #[cfg(feature = "postgres")]
             Db::Postgres($pool) => $body,
+            #[cfg(feature = "mysql")]
+            Db::MySql($pool) => $body,
         }
     };
 }
 
 impl Db {
+    /// `sql`, written with `$1`, as this backend takes it.
+    fn sql(&self, sql: &'static str) -> AssertSqlSafe<String> {
+        match self {
+            #[cfg(feature = "mysql")]
+            Self::MySql(_) => AssertSqlSafe(crate::bind::positional(sql).0),
+            #[allow(unreachable_patterns)]
+            _ => AssertSqlSafe(sql.to_owned()),
+        }
+    }
+
     /// Every row of every table (the migrations' bookkeeping included).
     async fn snapshot(&self) -> Snapshot {
         let mut snapshot = Snapshot::new();
@@ -140,6 +164,40 @@ impl Db {
                     snapshot.insert(table, rows);
                 }
             }
+            #[cfg(feature = "mysql")]
+            Self::MySql(pool) => {
+                let tables: Vec<String> = sqlx::query_scalar(
+                    "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
+                     WHERE table_schema = DATABASE() ORDER BY 1",
+                )
+                .fetch_all(pool)
+                .await
+                .expect("tables");
+                for table in tables {
+                    let columns: Vec<String> = sqlx::query_scalar(
+                        "SELECT CAST(column_name AS CHAR) FROM information_schema.columns \
+                         WHERE table_schema = DATABASE() AND table_name = ? \
+                         ORDER BY ordinal_position",
+                    )
+                    .bind(&table)
+                    .fetch_all(pool)
+                    .await
+                    .expect("columns");
+                    // Every value in hex (text, numbers and blobs alike), NULL as `NULL`.
+                    let row = columns
+                        .iter()
+                        .map(|column| format!("COALESCE(HEX(`{column}`), 'NULL')"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let rows = sqlx::query_scalar(AssertSqlSafe(format!(
+                        "SELECT CONCAT_WS('|', {row}) FROM `{table}`"
+                    )))
+                    .fetch_all(pool)
+                    .await
+                    .expect("rows");
+                    snapshot.insert(table, rows);
+                }
+            }
         }
         for rows in snapshot.values_mut() {
             rows.sort();
@@ -158,25 +216,37 @@ impl Db {
 
     /// The integer `sql` selects from the one row it finds for `$1` = `key`.
     async fn int(&self, sql: &'static str, key: &str) -> Option<i64> {
-        on_pool!(self, pool => sqlx::query_scalar(sql).bind(key).fetch_one(pool).await.expect(sql))
+        let query = self.sql(sql);
+        on_pool!(self, pool => sqlx::query_scalar(query).bind(key).fetch_one(pool).await.expect(sql))
+    }
+
+    /// Runs `sql` with `$1` = `key`.
+    async fn execute(&self, sql: &'static str, key: &str) {
+        let query = self.sql(sql);
+        on_pool!(self, pool => {
+            sqlx::query(query).bind(key).execute(pool).await.expect(sql);
+        });
     }
 
     /// The text `sql` selects from the one row it finds for `$1` = `key`.
     async fn text(&self, sql: &'static str, key: &str) -> Option<String> {
-        on_pool!(self, pool => sqlx::query_scalar(sql).bind(key).fetch_one(pool).await.expect(sql))
+        let query = self.sql(sql);
+        on_pool!(self, pool => sqlx::query_scalar(query).bind(key).fetch_one(pool).await.expect(sql))
     }
 
     /// The texts `sql` selects, sorted.
     async fn texts(&self, sql: &'static str) -> Vec<String> {
+        let query = self.sql(sql);
         let mut texts: Vec<String> =
-            on_pool!(self, pool => sqlx::query_scalar(sql).fetch_all(pool).await.expect(sql));
+            on_pool!(self, pool => sqlx::query_scalar(query).fetch_all(pool).await.expect(sql));
         texts.sort();
         texts
     }
 
     /// The integers `sql` selects, in its order.
     async fn ints(&self, sql: &'static str) -> Vec<i64> {
-        on_pool!(self, pool => sqlx::query_scalar(sql).fetch_all(pool).await.expect(sql))
+        let query = self.sql(sql);
+        on_pool!(self, pool => sqlx::query_scalar(query).fetch_all(pool).await.expect(sql))
     }
 
     async fn close(&self) {
@@ -203,10 +273,12 @@ enum Teardown {
     Sqlite(tempfile::TempDir),
     #[cfg(feature = "postgres")]
     Postgres(postgres::Scratch),
+    #[cfg(feature = "mysql")]
+    MySql(mysql::Scratch),
 }
 
 impl TestDb {
-    // Only PostgreSQL's teardown awaits more than closing the pool.
+    // Only PostgreSQL's and MySQL's teardowns await more than closing the pool.
     async fn teardown(self) {
         self.store.db.close().await;
         drop(self.store);
@@ -215,6 +287,8 @@ impl TestDb {
             Teardown::Sqlite(dir) => drop(dir),
             #[cfg(feature = "postgres")]
             Teardown::Postgres(scratch) => scratch.drop_database().await,
+            #[cfg(feature = "mysql")]
+            Teardown::MySql(scratch) => scratch.drop_database().await,
         }
     }
 }
@@ -259,6 +333,20 @@ macro_rules! store_tests {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $scenario() {
                     let Some(db) = super::postgres::open(store_tests!(@seed $($seed)?)).await
+                    else {
+                        return;
+                    };
+                    super::run(db, super::$scenario).await;
+                }
+            )+
+        }
+
+        #[cfg(feature = "mysql")]
+        mod on_mysql {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $scenario() {
+                    let Some(db) = super::mysql::open(store_tests!(@seed $($seed)?)).await
                     else {
                         return;
                     };
@@ -317,7 +405,11 @@ store_tests!(
     search_pages_exactly,
     search_index_follows_renames,
     search_short_and_long_substrings_agree,
+    search_finds_what_user_details_shows,
     blackout_record_is_apart_from_the_cutoff,
+    // second factor
+    two_factor_enrolment_codes_and_disable,
+    concurrent_uses_of_a_recovery_code_have_one_winner,
     // schema
     reconnecting_finds_the_data_migrated_once,
     upgrades_a_version_1_database from V1,
@@ -2801,8 +2893,8 @@ async fn toggle_ban_bans_and_unbans(store: Store) {
     let carol = register(&store, "carol").await;
     store
         .db
-        .int(
-            "UPDATE users SET active = FALSE WHERE username = $1 RETURNING id",
+        .execute(
+            "UPDATE users SET active = FALSE WHERE username = $1",
             "carol",
         )
         .await;
@@ -3314,6 +3406,75 @@ async fn search_short_and_long_substrings_agree(store: Store) {
     assert_eq!(search(&store, None, None, Some("q@"), 25, 5).await.0, 30);
 }
 
+/// A found user carries what `user_details` shows: the linked providers and whether a second
+/// factor is enabled, whichever path the search takes (by id, short or long substrings).
+async fn search_finds_what_user_details_shows(store: Store) {
+    let ada = create_named(&store, "adalovelace", "ada@example.com").await;
+    let grace = create_named(&store, "gracehopper", "grace@example.com").await;
+    let identities = store.identities().expect("SQL stores keep identities");
+    for (provider, subject) in [("github", "7"), ("google", "g-7")] {
+        assert!(
+            identities
+                .link_identity(
+                    ada,
+                    NewIdentity {
+                        provider: provider.to_owned(),
+                        subject: subject.to_owned(),
+                        email: None,
+                        linked_at: NOW,
+                    },
+                )
+                .await
+                .expect("linked")
+        );
+    }
+    let tf = store.two_factor().expect("SQL stores keep second factors");
+    assert!(tf.start_totp(ada, "sealed", NOW).await.expect("start"));
+    assert!(
+        tf.enable_totp(ada, "sealed", &hashes(&["a"]), NOW)
+            .await
+            .expect("enable")
+    );
+    let expected = [
+        details(&store, ada, NOW).await,
+        details(&store, grace, NOW).await,
+    ];
+    assert_eq!(
+        (expected[0].providers.as_slice(), expected[0].two_factor),
+        (["github".to_owned(), "google".to_owned()].as_slice(), true)
+    );
+    assert_eq!(
+        (expected[1].providers.len(), expected[1].two_factor),
+        (0, false)
+    );
+    for (id, username, email) in [
+        (None, None, Some("example.com")),
+        (None, Some("e"), None),
+        (Some(ada), None, None),
+    ] {
+        let page = store
+            .admin()
+            .search_users(
+                &UserSearch {
+                    id,
+                    username: username.map(str::to_owned),
+                    email: email.map(str::to_owned),
+                    offset: 0,
+                    limit: 20,
+                },
+                NOW,
+            )
+            .await
+            .expect("search");
+        let want = if id.is_some() {
+            &expected[..1]
+        } else {
+            &expected[..]
+        };
+        assert_eq!(page.users, want, "{id:?} {username:?} {email:?}");
+    }
+}
+
 async fn blackout_record_is_apart_from_the_cutoff(store: Store) {
     let admin = store.admin();
     assert_eq!(admin.blackout().await.expect("read"), None);
@@ -3342,8 +3503,11 @@ async fn blackout_record_is_apart_from_the_cutoff(store: Store) {
 
 async fn reconnecting_finds_the_data_migrated_once(store: Store) {
     let alice = register(&store, "alice").await;
-    // Either spelling of the PostgreSQL scheme.
-    let url = store.url.replacen("postgres://", "postgresql://", 1);
+    // Either spelling of the PostgreSQL scheme, and MariaDB's of MySQL's.
+    let url = store
+        .url
+        .replacen("postgres://", "postgresql://", 1)
+        .replacen("mysql://", "mariadb://", 1);
     let again = crate::connect(&url).await.expect("reopened by URL");
     assert_eq!(
         again.users().user_by_id(alice.id).await.expect("lookup"),
@@ -3355,7 +3519,7 @@ async fn reconnecting_finds_the_data_migrated_once(store: Store) {
             .db
             .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
             .await,
-        [1, 2, 3, 4, 5, 8]
+        [1, 2, 3, 4, 5, 6, 7, 8]
     );
 }
 
@@ -3545,7 +3709,7 @@ async fn upgraded_sessions_keep_working(store: &Store) {
             .db
             .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
             .await,
-        [1, 2, 3, 4, 5, 8]
+        [1, 2, 3, 4, 5, 6, 7, 8]
     );
 
     // The emailed token, bound to no state, still works.
@@ -3634,7 +3798,7 @@ async fn upgrades_rewrite_emails_into_one_form(store: Store) {
             .db
             .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
             .await,
-        [1, 2, 3, 4, 5, 8]
+        [1, 2, 3, 4, 5, 6, 7, 8]
     );
 }
 
@@ -3642,12 +3806,12 @@ async fn upgrades_rewrite_emails_into_one_form(store: Store) {
 
 #[tokio::test]
 async fn connect_refuses_unknown_schemes_without_leaking_the_url() {
-    let err = crate::connect("mysql://user:secret@localhost/db")
+    let err = crate::connect("mssql://user:secret@localhost/db")
         .await
         .err()
         .expect("refused");
     assert!(
-        matches!(&err, crate::Error::UnsupportedScheme(s) if s == "mysql"),
+        matches!(&err, crate::Error::UnsupportedScheme(s) if s == "mssql"),
         "{err:?}"
     );
     assert!(!err.to_string().contains("secret"));
@@ -3857,5 +4021,348 @@ mod postgres {
             with_database("postgresql://h/db?sslmode=disable", "x"),
             "postgresql://h/x?sslmode=disable"
         );
+    }
+}
+
+// ----- second factor -----
+
+fn hashes(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
+}
+
+async fn two_factor_enrolment_codes_and_disable(store: Store) {
+    let tf = store.two_factor().expect("SQL stores keep second factors");
+    let alice = register(&store, "alice").await;
+    assert_eq!(tf.two_factor(alice.id).await.expect("read"), None);
+    // Pending enrolments replace each other; the confirmation names the secret it checked.
+    assert!(
+        tf.start_totp(alice.id, "sealed-1", NOW)
+            .await
+            .expect("start")
+    );
+    assert!(
+        tf.start_totp(alice.id, "sealed-2", NOW + 1)
+            .await
+            .expect("start")
+    );
+    assert!(
+        !tf.enable_totp(alice.id, "sealed-1", &hashes(&["a", "b"]), NOW + 2)
+            .await
+            .expect("enable")
+    );
+    assert!(
+        tf.enable_totp(alice.id, "sealed-2", &hashes(&["a", "b", "c"]), NOW + 2)
+            .await
+            .expect("enable")
+    );
+    let record = tf
+        .two_factor(alice.id)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(
+        (
+            record.sealed_secret.as_str(),
+            record.enabled,
+            record.recovery_codes_left
+        ),
+        ("sealed-2", true, 3)
+    );
+    assert!(details(&store, alice.id, NOW + 3).await.two_factor);
+    // Enabled: a new enrolment writes nothing, a second confirmation neither.
+    assert!(
+        !tf.start_totp(alice.id, "sealed-3", NOW + 3)
+            .await
+            .expect("start")
+    );
+    assert!(
+        !tf.enable_totp(alice.id, "sealed-2", &hashes(&["x"]), NOW + 3)
+            .await
+            .expect("enable")
+    );
+    // Recovery codes: each once, only the user's own.
+    let bob = register(&store, "bob").await;
+    assert!(
+        !tf.use_recovery_code(bob.id, "a", NOW + 4)
+            .await
+            .expect("use")
+    );
+    assert!(
+        tf.use_recovery_code(alice.id, "a", NOW + 4)
+            .await
+            .expect("use")
+    );
+    assert!(
+        !tf.use_recovery_code(alice.id, "a", NOW + 5)
+            .await
+            .expect("use")
+    );
+    assert_eq!(
+        tf.two_factor(alice.id)
+            .await
+            .expect("read")
+            .expect("stored")
+            .recovery_codes_left,
+        2
+    );
+    // Replaced: the old codes are void.
+    assert!(
+        tf.replace_recovery_codes(alice.id, &hashes(&["d"]), NOW + 6)
+            .await
+            .expect("replace")
+    );
+    assert!(
+        !tf.use_recovery_code(alice.id, "b", NOW + 6)
+            .await
+            .expect("use")
+    );
+    assert!(
+        !tf.replace_recovery_codes(bob.id, &hashes(&["e"]), NOW + 6)
+            .await
+            .expect("replace")
+    );
+    // Resealed only over the secret as read.
+    assert!(
+        !tf.reseal_secret(alice.id, "sealed-1", "sealed-9")
+            .await
+            .expect("reseal")
+    );
+    assert!(
+        tf.reseal_secret(alice.id, "sealed-2", "sealed-4")
+            .await
+            .expect("reseal")
+    );
+    // Disabled: nothing left.
+    assert!(tf.disable_two_factor(alice.id).await.expect("disable"));
+    assert!(!tf.disable_two_factor(alice.id).await.expect("disable"));
+    assert_eq!(tf.two_factor(alice.id).await.expect("read"), None);
+    assert!(
+        !tf.use_recovery_code(alice.id, "d", NOW + 7)
+            .await
+            .expect("use")
+    );
+    assert!(!details(&store, alice.id, NOW + 7).await.two_factor);
+}
+
+async fn concurrent_uses_of_a_recovery_code_have_one_winner(store: Store) {
+    let alice = register(&store, "alice").await;
+    let tf = store.two_factor().expect("SQL stores keep second factors");
+    assert!(tf.start_totp(alice.id, "s", NOW).await.expect("start"));
+    assert!(
+        tf.enable_totp(alice.id, "s", &hashes(&["code"]), NOW)
+            .await
+            .expect("enable")
+    );
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            store
+                .two_factor()
+                .expect("kept")
+                .use_recovery_code(alice.id, "code", NOW + 1)
+                .await
+                .expect("use")
+        });
+    }
+    let mut won = 0;
+    while let Some(used) = tasks.join_next().await {
+        if used.expect("join") {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1);
+}
+
+#[cfg(feature = "mysql")]
+mod mysql {
+    use std::sync::Arc;
+
+    use authx_core::store::Repo as _;
+    use sqlx::{AssertSqlSafe, Connection as _, MySqlConnection};
+
+    use super::{Db, Seed, Store, Teardown, TestDb, register};
+    use crate::MySqlStore;
+
+    const URL_VAR: &str = "AUTHX_TEST_MYSQL_URL";
+
+    /// A database made for one test on the server of `AUTHX_TEST_MYSQL_URL`.
+    pub(super) struct Scratch {
+        admin_url: String,
+        name: String,
+    }
+
+    impl Scratch {
+        /// Drops the database, best effort.
+        pub(super) async fn drop_database(self) {
+            if let Ok(mut admin) = MySqlConnection::connect(&self.admin_url).await {
+                let drop = format!("DROP DATABASE IF EXISTS `{}`", self.name);
+                if let Err(err) = sqlx::raw_sql(AssertSqlSafe(drop)).execute(&mut admin).await {
+                    eprintln!("could not drop {}: {err}", self.name);
+                }
+                let _ = admin.close().await;
+            }
+        }
+    }
+
+    /// `url` with its database replaced by `name`.
+    fn with_database(url: &str, name: &str) -> String {
+        let (base, query) = url
+            .split_once('?')
+            .map_or((url, None), |(b, q)| (b, Some(q)));
+        let authority = base.find("://").map_or(0, |i| i + 3);
+        let path = base[authority..]
+            .find('/')
+            .map_or(base.len(), |i| authority + i);
+        let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+        format!("{}/{name}{query}", &base[..path])
+    }
+
+    /// A new database on the configured server, upgraded from `seed` when given; `None`
+    /// (saying so) when no server is configured.
+    pub(super) async fn open(seed: Option<Seed>) -> Option<TestDb> {
+        let admin_url = authx_testkit::service_url(URL_VAR)?;
+        let name = format!("authx_test_{}", crate::rows::new_claim().expect("random"));
+        let mut admin = MySqlConnection::connect(&admin_url)
+            .await
+            .expect("server reached");
+        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE `{name}`")))
+            .execute(&mut admin)
+            .await
+            .expect("database created");
+        let _ = admin.close().await;
+        let url = with_database(&admin_url, &name);
+        let scratch = Scratch { admin_url, name };
+        // Seeded and opened in a task of its own, so the database is dropped if that fails.
+        let opening = tokio::spawn(async move {
+            if let Some(seed) = seed {
+                let pool = MySqlStore::pool_options()
+                    .connect(&url)
+                    .await
+                    .expect("opened");
+                crate::mysql::migrate::run(&pool, &crate::mysql::MIGRATIONS[..seed.migrations])
+                    .await
+                    .expect("older schema");
+                sqlx::raw_sql(seed.sql)
+                    .execute(&pool)
+                    .await
+                    .expect("seeded");
+                pool.close().await;
+            }
+            let store = MySqlStore::connect(&url).await.expect("mysql opened");
+            (store, url)
+        })
+        .await;
+        match opening {
+            Ok((store, url)) => Some(TestDb {
+                store: Store {
+                    db: Db::MySql(store.pool().clone()),
+                    repo: Arc::new(store),
+                    url,
+                },
+                teardown: Teardown::MySql(scratch),
+            }),
+            Err(failure) => {
+                scratch.drop_database().await;
+                std::panic::resume_unwind(failure.into_panic())
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn connections_read_committed_exactly() {
+        let Some(db) = open(None).await else {
+            return;
+        };
+        super::run(db, |store| async move {
+            let again = MySqlStore::connect(&store.url).await.expect("reopened");
+            assert!(!again.pool().options().get_test_before_acquire());
+            let isolation: String =
+                sqlx::query_scalar("SELECT CAST(@@SESSION.tx_isolation AS CHAR)")
+                    .fetch_one(again.pool())
+                    .await
+                    .or(
+                        sqlx::query_scalar("SELECT CAST(@@SESSION.transaction_isolation AS CHAR)")
+                            .fetch_one(again.pool())
+                            .await,
+                    )
+                    .expect("isolation");
+            assert_eq!(isolation, "READ-COMMITTED");
+            // Stored text compares exactly; emails and usernames without regard to case, not
+            // to accents.
+            register(&again, "alice").await;
+            let users = again.users();
+            assert!(
+                users
+                    .user_by_username("ALICE")
+                    .await
+                    .expect("lookup")
+                    .is_some()
+            );
+            assert!(
+                users
+                    .user_by_username("\u{e1}lice")
+                    .await
+                    .expect("lookup")
+                    .is_none()
+            );
+            assert!(
+                users
+                    .user_by_email("ALICE@example.com")
+                    .await
+                    .expect("lookup")
+                    .is_some()
+            );
+            again.pool().close().await;
+        })
+        .await;
+    }
+
+    /// A migration cut off after some of its statements resumes where it stopped, even when
+    /// the last DDL statement ran but was not recorded.
+    #[tokio::test]
+    async fn an_interrupted_migration_resumes() {
+        let Some(db) = open(None).await else {
+            return;
+        };
+        super::run(db, |store| async move {
+            let Db::MySql(pool) = &store.db else {
+                unreachable!()
+            };
+            // As if migration 4 had stopped after its ALTER, before recording it.
+            for sql in [
+                "DROP TABLE blackout",
+                "DELETE FROM _sqlx_migrations WHERE version >= 4",
+            ] {
+                sqlx::raw_sql(sql).execute(pool).await.expect(sql);
+            }
+            let again = MySqlStore::connect(&store.url).await.expect("resumed");
+            assert_eq!(
+                store
+                    .db
+                    .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
+                    .await,
+                [1, 2, 3, 4, 5, 6, 7, 8]
+            );
+            assert_eq!(
+                store
+                    .db
+                    .ints("SELECT step FROM authx_migration_steps")
+                    .await,
+                Vec::<i64>::new()
+            );
+            assert!(store.db.snapshot().await.contains_key("blackout"));
+            again.pool().close().await;
+        })
+        .await;
+    }
+
+    #[test]
+    fn database_is_replaced_in_urls() {
+        assert_eq!(
+            with_database("mysql://root@127.0.0.1:3306/test", "x"),
+            "mysql://root@127.0.0.1:3306/x"
+        );
+        assert_eq!(with_database("mysql://u@h", "x"), "mysql://u@h/x");
     }
 }

@@ -6,6 +6,8 @@
 //!   accepts connections and never greets;
 //! - [`mime`]: enough of a MIME reader to check the messages lettre writes;
 //! - [`siteverify`]: a CAPTCHA siteverify endpoint (reCAPTCHA, hCaptcha, Turnstile protocol);
+//! - [`oidc`]: an OpenID Connect provider (discovery, code grant with PKCE, RS256 ID tokens,
+//!   JWKS, key rotation, misbehaviour on demand), and [`github`]: a GitHub-shaped API;
 //! - [`ReservedPort`]: a port that refuses connections until a server is started on it;
 //! - [`service_url`]: the URL of a database or cache a test needs, or a loud skip (a failure
 //!   when `AUTHX_REQUIRE_SERVICES=1`, as in CI).
@@ -13,11 +15,16 @@
 //! Not published; nothing here is part of authx's API. Failures panic: they are test failures.
 #![allow(clippy::missing_panics_doc)]
 
+pub mod github;
 pub mod mime;
+mod oauth;
+pub mod oidc;
 pub mod siteverify;
 pub mod smtp;
 
 use std::net::SocketAddr;
+
+pub use oauth::{AuthorizeRequest, CLIENT_ID, CLIENT_SECRET};
 
 /// mailin-embedded brings rustls' aws-lc-rs provider next to the ring provider lettre and
 /// reqwest use: with two compiled in, rustls needs a process-wide choice. Call before any TLS.

@@ -71,7 +71,7 @@ pub fn configure(auth: Auth) -> impl FnOnce(&mut web::ServiceConfig) {
         // The extractors of the application's own routes find `Auth` here.
         cfg.app_data(web::Data::new(auth.clone()))
             .app_data(web::Data::new(FrontendConfig::examples(
-                Vec::<String>::new(),
+                auth.social_providers(),
             )))
             .service(
                 web::resource("/me")

@@ -45,7 +45,7 @@ async fn me(AuthUser(claims): AuthUser) -> Json<serde_json::Value> {
 /// demo front end at `/`, and the contract's JSON for every other path (`404`) and method
 /// (`405`).
 pub fn app(auth: Auth) -> Router {
-    let config = Arc::new(FrontendConfig::examples(Vec::<String>::new()));
+    let config = Arc::new(FrontendConfig::examples(auth.social_providers()));
     Router::new()
         .route("/me", get(me))
         .nest("/api/users", authx::axum::router(auth.clone()))

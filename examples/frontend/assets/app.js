@@ -148,7 +148,10 @@ async function render() {
     case '/signup':
       return state.user ? go('/', true) : signupView();
     case '/login':
-      return state.user ? go('/', true) : loginView(params.get('error'));
+      if (state.user) return go('/', true);
+      // A social sign-in of an account with a second factor lands here with the challenge.
+      if (params.get('error') === 'second_factor_required') return secondFactorView();
+      return loginView(params.get('error'));
     default:
       return state.user ? accountView() : loginView(null);
   }
@@ -175,7 +178,7 @@ const SOCIAL_ERRORS = {
   invalid_state: 'The sign-in expired or came from another browser. Please try again.',
   provider_error: 'The provider refused the sign-in.',
   email_unverified: 'The provider has not verified your email address.',
-  email_exists: 'An account with this email exists: log in with your password, then link the provider.',
+  email_exists: 'An account with this email exists. Log in with your password; once its address is confirmed, the provider can sign you in too.',
   user_banned: 'User is banned',
 };
 

@@ -6,7 +6,8 @@
 //! mail links' landing pages `/confirm` and `/reset_password`, `/login` (where social login
 //! sends failures), `/signup`, `/forgot_password`), its assets, `GET /config.json` (the mount
 //! prefixes and the configured social providers) and `POST /demo/qr` (the QR code of a TOTP
-//! setup link, as SVG). Anything else is `None`: the example answers it.
+//! setup link, as SVG), and the interactive API page at `/docs` (Swagger UI, vendored, on the
+//! auth router's `openapi.json`). Anything else is `None`: the example answers it.
 
 use std::borrow::Cow;
 
@@ -31,39 +32,24 @@ pub struct Provider {
 }
 
 impl FrontendConfig {
-    /// The examples' mounting: `/api/users` and `/auth`, with `providers` (by name).
-    pub fn examples<I, S>(providers: I) -> Self
+    /// The examples' mounting: `/api/users` and `/auth`, with `providers` as `(name, label)`
+    /// (what `Auth::social_providers` lists).
+    pub fn examples<I, N, L>(providers: I) -> Self
     where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
+        I: IntoIterator<Item = (N, L)>,
+        N: Into<String>,
+        L: Into<String>,
     {
         Self {
             api: "/api/users".into(),
             social: "/auth".into(),
             providers: providers
                 .into_iter()
-                .map(|name| {
-                    let name = name.into();
-                    Provider {
-                        label: label(&name),
-                        name,
-                    }
+                .map(|(name, label)| Provider {
+                    name: name.into(),
+                    label: label.into(),
                 })
                 .collect(),
-        }
-    }
-}
-
-/// The button label of a provider: the known ones spelled as they spell themselves.
-fn label(name: &str) -> String {
-    match name {
-        "github" => "GitHub".into(),
-        "google" => "Google".into(),
-        other => {
-            let mut chars = other.chars();
-            chars.next().map_or_else(String::new, |first| {
-                first.to_uppercase().chain(chars).collect()
-            })
         }
     }
 }
@@ -82,6 +68,30 @@ pub struct Reply {
 const INDEX: &str = include_str!("../assets/index.html");
 const APP_JS: &str = include_str!("../assets/app.js");
 const STYLE_CSS: &str = include_str!("../assets/style.css");
+
+/// The interactive API page at `/docs`: Swagger UI (vendored from the npm package
+/// `swagger-ui-dist`, see `assets/swagger-ui/README.md`) on the auth router's
+/// `openapi.json`.
+const DOCS_HTML: &str = include_str!("../assets/docs.html");
+const DOCS_JS: &str = include_str!("../assets/docs.js");
+const SWAGGER_UI_JS: &str = include_str!("../assets/swagger-ui/swagger-ui-bundle.js");
+const SWAGGER_UI_CSS: &str = include_str!("../assets/swagger-ui/swagger-ui.css");
+
+/// The API page's paths, each with its content type and body.
+const DOCS: &[(&str, &str, &str)] = &[
+    ("/docs", "text/html; charset=utf-8", DOCS_HTML),
+    ("/docs/docs.js", "text/javascript; charset=utf-8", DOCS_JS),
+    (
+        "/docs/swagger-ui-bundle.js",
+        "text/javascript; charset=utf-8",
+        SWAGGER_UI_JS,
+    ),
+    (
+        "/docs/swagger-ui.css",
+        "text/css; charset=utf-8",
+        SWAGGER_UI_CSS,
+    ),
+];
 
 /// The paths that show the page; the script picks the view from the path.
 const PAGES: &[&str] = &[
@@ -143,8 +153,22 @@ pub fn respond(method: &str, path: &str, body: &[u8], config: &FrontendConfig) -
             Some(ok("application/json", "no-store", Cow::Owned(json)))
         }
         "/demo/qr" if method == "POST" => Some(qr(body)),
+        path if get && DOCS.iter().any(|(p, _, _)| *p == path) => {
+            let (_, content_type, body) = DOCS.iter().find(|(p, _, _)| *p == path)?;
+            let mut reply = ok(content_type, "no-cache", Cow::Borrowed(body.as_bytes()));
+            // Swagger UI sets inline styles and draws its icons as `data:` images.
+            for (name, value) in &mut reply.headers {
+                if *name == "Content-Security-Policy" {
+                    *value = value
+                        .replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+                        .replace("img-src 'self'", "img-src 'self' data:");
+                }
+            }
+            Some(reply)
+        }
         // The front end's own paths with another method.
         path if PAGES.contains(&path)
+            || DOCS.iter().any(|(p, _, _)| *p == path)
             || matches!(
                 path,
                 "/assets/app.js" | "/assets/style.css" | "/config.json" | "/demo/qr"
@@ -208,7 +232,7 @@ mod tests {
 
     #[test]
     fn pages_assets_and_config() {
-        let config = FrontendConfig::examples(["github", "acme"]);
+        let config = FrontendConfig::examples([("github", "GitHub"), ("acme", "Acme")]);
         for path in PAGES {
             let reply = respond("GET", path, b"", &config).unwrap();
             assert_eq!(reply.status, 200);
@@ -226,6 +250,26 @@ mod tests {
         );
         assert!(respond("GET", "/elsewhere", b"", &config).is_none());
         assert!(respond("GET", "/assets/app.js", b"", &config).is_some());
+        for (path, _, body) in DOCS {
+            let reply = respond("GET", path, b"", &config).unwrap();
+            assert_eq!(
+                (reply.status, &*reply.body),
+                (200, body.as_bytes()),
+                "{path}"
+            );
+        }
+        let docs = respond("GET", "/docs", b"", &config).unwrap();
+        let csp = &docs
+            .headers
+            .iter()
+            .find(|(n, _)| *n == "Content-Security-Policy")
+            .unwrap()
+            .1;
+        assert!(
+            csp.contains("script-src 'self';") && csp.contains("connect-src 'self'"),
+            "{csp}"
+        );
+        assert_eq!(respond("POST", "/docs", b"", &config).unwrap().status, 405);
         let json = respond("GET", "/config.json", b"", &config).unwrap();
         let value: serde_json::Value = serde_json::from_slice(&json.body).unwrap();
         assert_eq!(value["api"], "/api/users");
@@ -235,7 +279,7 @@ mod tests {
 
     #[test]
     fn qr_codes_are_svg_and_bounded() {
-        let config = FrontendConfig::examples(Vec::<String>::new());
+        let config = FrontendConfig::examples(Vec::<(String, String)>::new());
         let body = br#"{"data":"otpauth://totp/authx:ada?secret=JBSWY3DPEHPK3PXP&issuer=authx"}"#;
         let reply = respond("POST", "/demo/qr", body, &config).unwrap();
         assert_eq!(reply.status, 200);

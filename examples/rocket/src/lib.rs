@@ -60,9 +60,9 @@ impl rocket::route::Handler for Frontend {
 }
 
 /// The front end's routes: every path, after every other route.
-fn frontend_routes() -> Vec<rocket::Route> {
+fn frontend_routes(auth: &authx::Auth) -> Vec<rocket::Route> {
     let handler = Frontend(Arc::new(authx_example_frontend::FrontendConfig::examples(
-        Vec::<String>::new(),
+        auth.social_providers(),
     )));
     [
         Method::Get,
@@ -94,12 +94,13 @@ pub fn app(auth: authx::Auth) -> Rocket<Build> {
 
 /// [`app`] with a configuration of the caller's.
 pub fn app_with(figment: impl rocket::figment::Provider, auth: authx::Auth) -> Rocket<Build> {
+    let frontend = frontend_routes(&auth);
     rocket::custom(figment)
         .attach(AuthFairing::new("/api/users", auth.clone()))
         .attach(AuthFairing::social("/auth", auth))
         .mount("/", rocket::routes![me])
         .mount("/", method_not_allowed_routes(&["/me"]))
-        .mount("/", frontend_routes())
+        .mount("/", frontend)
         .register("/", authx::rocket::catchers())
 }
 

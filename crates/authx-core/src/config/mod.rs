@@ -18,6 +18,7 @@ use crate::mail::{MailTemplates, Mailer};
 use crate::policy::Policy;
 use crate::routes::{RouterKind, Routers};
 use crate::service::Auth;
+use crate::social::IdentityProvider;
 use crate::store::Repo;
 use crate::token::JwtBackend;
 
@@ -26,6 +27,7 @@ mod validate;
 
 pub use settings::{
     EmailTokenSettings, EmailTokens, Hashing, JanitorSettings, Lifetimes, MailSettings, Settings,
+    SocialSettings, TwoFactorSettings,
 };
 pub use validate::AuthConfig;
 pub(crate) use validate::Parts;
@@ -98,6 +100,11 @@ pub struct AuthBuilder {
     pub(crate) limit_store: Option<Arc<dyn LimitStore>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) captcha: Option<Arc<dyn CaptchaVerifier>>,
+    pub(crate) totp_key: Option<crate::two_factor::TotpKey>,
+    pub(crate) totp_previous_keys: Vec<crate::two_factor::TotpKey>,
+    pub(crate) providers: Vec<Arc<dyn IdentityProvider>>,
+    /// `disable(RouterKind::Social)` was called: providers do not switch social login on.
+    pub(crate) social_off: bool,
     #[cfg(feature = "captcha")]
     pub(crate) recaptcha: Option<(crate::Secret, Option<String>)>,
     #[cfg(feature = "smtp")]
@@ -114,6 +121,10 @@ impl Default for AuthBuilder {
             limit_store: None,
             clock: Arc::new(SystemClock),
             captcha: None,
+            totp_key: None,
+            totp_previous_keys: Vec::new(),
+            providers: Vec::new(),
+            social_off: false,
             #[cfg(feature = "captcha")]
             recaptcha: None,
             #[cfg(feature = "smtp")]
@@ -299,14 +310,72 @@ impl AuthBuilder {
         self.configure(|s| s.routers = s.routers.with(router))
     }
 
-    /// Stops serving `router`: its routes answer `404` wherever it is mounted.
-    pub fn disable(self, router: RouterKind) -> Self {
+    /// Stops serving `router`: its routes answer `404` wherever it is mounted (social login
+    /// stays off even with providers configured).
+    pub fn disable(mut self, router: RouterKind) -> Self {
+        self.social_off |= router == RouterKind::Social;
         self.configure(|s| s.routers = s.routers.without(router))
+    }
+
+    /// A social login provider (CONTRACT 9.6); configuring one enables the social router.
+    /// With the `social` feature: [`OidcProvider`](crate::social::OidcProvider) (Google or any
+    /// OpenID Connect issuer) and [`GitHubProvider`](crate::social::GitHubProvider).
+    pub fn social_provider(mut self, provider: Arc<dyn IdentityProvider>) -> Self {
+        self.providers.push(provider);
+        self
+    }
+
+    /// Google sign-in, by OpenID Connect at `https://accounts.google.com`.
+    #[cfg(feature = "social")]
+    pub fn google(
+        self,
+        client_id: impl Into<String>,
+        client_secret: impl Into<crate::Secret>,
+    ) -> Result<Self, ConfigError> {
+        self.oidc(crate::social::OidcSettings::google(
+            client_id,
+            client_secret,
+        ))
+    }
+
+    /// An OpenID Connect provider, found by discovery at its issuer on the first sign-in.
+    #[cfg(feature = "social")]
+    pub fn oidc(self, settings: crate::social::OidcSettings) -> Result<Self, ConfigError> {
+        let provider = crate::social::OidcProvider::new(settings)
+            .map_err(|e| ConfigError::Invalid(format!("OpenID Connect provider: {e}")))?;
+        Ok(self.social_provider(Arc::new(provider)))
+    }
+
+    /// GitHub sign-in.
+    #[cfg(feature = "social")]
+    pub fn github(self, settings: crate::social::GitHubSettings) -> Result<Self, ConfigError> {
+        let provider = crate::social::GitHubProvider::new(settings)
+            .map_err(|e| ConfigError::Invalid(format!("GitHub provider: {e}")))?;
+        Ok(self.social_provider(Arc::new(provider)))
     }
 
     /// Serves exactly `routers`.
     pub fn routers(self, routers: Routers) -> Self {
         self.configure(|s| s.routers = routers)
+    }
+
+    /// The key that seals TOTP secrets at rest (AES-256-GCM) and signs second-factor
+    /// challenges. Giving it enables the second factor (CONTRACT 9.7; `docs/two-factor.md`);
+    /// [`disable(RouterKind::TwoFactor)`](Self::disable) switches it off again.
+    pub fn totp_key(mut self, key: crate::two_factor::TotpKey) -> Self {
+        self.totp_key = Some(key);
+        self.enable(RouterKind::TwoFactor)
+    }
+
+    /// Keys that sealed TOTP secrets before the current [`totp_key`](Self::totp_key): secrets
+    /// they sealed still open, and are sealed again with the current key when next used (a
+    /// key rotation; see `docs/two-factor.md`). Needs `totp_key`.
+    pub fn totp_previous_keys(
+        mut self,
+        keys: impl IntoIterator<Item = crate::two_factor::TotpKey>,
+    ) -> Self {
+        self.totp_previous_keys.extend(keys);
+        self
     }
 
     /// A CAPTCHA verifier: register then requires a `captcha` field it accepts

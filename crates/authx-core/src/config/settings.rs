@@ -75,8 +75,12 @@ pub struct Settings {
     pub routers: Routers,
     /// The background clean-up of dead rows.
     pub janitor: JanitorSettings,
+    /// Social login (the providers themselves are given to the builder).
+    pub social: SocialSettings,
     /// Whether `build` starts the outbox worker that delivers queued mail (default true).
     pub mail_worker: bool,
+    /// The second factor (enabled by [`AuthBuilder::totp_key`](crate::AuthBuilder::totp_key)).
+    pub two_factor: TwoFactorSettings,
     /// `POST /forgot_password` requests waiting for the background task that looks the address
     /// up and queues the mail (default 1,024); when it is full, requests are shed with `503`
     /// and `Retry-After: 1`, whatever the address.
@@ -108,12 +112,35 @@ impl Default for Settings {
             revocation_check: true,
             admin_emails: Vec::new(),
             search_page_size: 20,
-            routers: Routers::main()
-                .without(RouterKind::TwoFactor)
-                .without(RouterKind::Social),
+            routers: default_routers(),
             janitor: JanitorSettings::default(),
+            social: SocialSettings::default(),
             mail_worker: true,
+            two_factor: TwoFactorSettings::default(),
             forgot_password_queue: 1024,
+        }
+    }
+}
+
+/// The second factor's settings (the key is given to
+/// [`AuthBuilder::totp_key`](crate::AuthBuilder::totp_key), which enables it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TwoFactorSettings {
+    /// How long the challenge of a login that needs a second factor lasts (default 5 minutes).
+    pub challenge_lifetime: Duration,
+    /// Codes one challenge takes before it ends (default 5); each wrong one also counts in
+    /// the account lockout.
+    pub challenge_attempts: u32,
+    /// Recovery codes issued at a time (default 10).
+    pub recovery_codes: u32,
+}
+
+impl Default for TwoFactorSettings {
+    fn default() -> Self {
+        Self {
+            challenge_lifetime: Duration::from_mins(5),
+            challenge_attempts: 5,
+            recovery_codes: 10,
         }
     }
 }
@@ -221,6 +248,30 @@ impl Default for EmailTokens {
     }
 }
 
+/// Social login's settings (CONTRACT 9.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SocialSettings {
+    /// The public URL of the social router's mount point, for the `redirect_uri` of each
+    /// provider (`{redirect_base}/{provider}/callback`); default `{base_url}/auth`.
+    pub redirect_base: Option<String>,
+    /// The cookie that binds a sign-in's state to the browser (default `authx_oauth`).
+    pub cookie_name: String,
+    /// How long a sign-in may take from `GET /{provider}` to its callback (default 10
+    /// minutes), the cookie's `Max-Age` too.
+    pub sign_in_lifetime: Duration,
+}
+
+impl Default for SocialSettings {
+    fn default() -> Self {
+        Self {
+            redirect_base: None,
+            cookie_name: "authx_oauth".into(),
+            sign_in_lifetime: Duration::from_mins(10),
+        }
+    }
+}
+
 /// The background clean-up: ended and expired sessions, used and expired emailed tokens, and
 /// mail delivered or given up on more than [`mail_retention`](Self::mail_retention) ago.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,5 +297,19 @@ impl Default for JanitorSettings {
             pause: Duration::from_millis(10),
             mail_retention: Duration::from_hours(168),
         }
+    }
+}
+
+/// Enabled by default: every router but the second factor (enabled by its key) and social
+/// login (enabled by a provider); the OpenAPI router only where its generator is built in
+/// (feature `openapi`, on by default).
+fn default_routers() -> Routers {
+    let routers = Routers::main()
+        .without(RouterKind::TwoFactor)
+        .without(RouterKind::Social);
+    if cfg!(feature = "openapi") {
+        routers
+    } else {
+        routers.without(RouterKind::OpenApi)
     }
 }

@@ -7,6 +7,7 @@ use crate::captcha::CaptchaVerifier;
 use crate::clock::Clock;
 use crate::limit::{LimitStore, MemoryLimitStore};
 use crate::mail::{LogMailer, Mailer};
+use crate::social::IdentityProvider;
 use crate::store::Repo;
 use crate::token::JwtBackend;
 
@@ -46,6 +47,63 @@ pub(crate) struct Parts {
     pub(crate) limits: Arc<dyn LimitStore>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) captcha: Option<Arc<dyn CaptchaVerifier>>,
+    pub(crate) sealer: Option<crate::two_factor::Sealer>,
+    pub(crate) providers: Vec<Arc<dyn IdentityProvider>>,
+}
+
+/// Social login: provider names valid and distinct, storage for identities, the router
+/// enabled (unless switched off), and the public URL of the callbacks.
+fn check_social(
+    settings: &mut Settings,
+    providers: &[Arc<dyn IdentityProvider>],
+    repo: &dyn Repo,
+    switched_off: bool,
+) -> Result<(), ConfigError> {
+    let base = settings
+        .social
+        .redirect_base
+        .clone()
+        .unwrap_or_else(|| format!("{}/auth", settings.base_url));
+    let base = base.trim_end_matches('/').to_owned();
+    url::Url::parse(&base).map_err(|e| {
+        ConfigError::Invalid(format!(
+            "the social redirect base {base:?} is not a URL: {e}"
+        ))
+    })?;
+    settings.social.redirect_base = Some(base);
+    if settings.social.sign_in_lifetime.as_secs() == 0 {
+        return Err(ConfigError::Invalid(
+            "the social sign-in lifetime must be at least one second".into(),
+        ));
+    }
+    crate::cookie::check_cookie_name(&settings.social.cookie_name)?;
+    if providers.is_empty() {
+        return Ok(());
+    }
+    let mut names = std::collections::HashSet::new();
+    for provider in providers {
+        if !crate::social::valid_name(provider.name()) {
+            return Err(ConfigError::Invalid(format!(
+                "social provider name {:?}: 1 to 32 characters of a-z 0-9 _ -, not `callback`",
+                provider.name()
+            )));
+        }
+        if !names.insert(provider.name()) {
+            return Err(ConfigError::Invalid(format!(
+                "two social providers are named {:?}",
+                provider.name()
+            )));
+        }
+    }
+    if repo.identities().is_none() {
+        return Err(ConfigError::Invalid(
+            "social login needs a storage backend that stores identities".into(),
+        ));
+    }
+    if !switched_off {
+        settings.routers = settings.routers.with(crate::routes::RouterKind::Social);
+    }
+    Ok(())
 }
 
 impl AuthBuilder {
@@ -128,6 +186,12 @@ impl AuthBuilder {
                 "the search page size must be 1 to {MAX_SEARCH_PAGE_SIZE}"
             )));
         }
+        let sealer = two_factor_sealer(
+            &settings,
+            repo.as_ref(),
+            self.totp_key,
+            self.totp_previous_keys,
+        )?;
         let display_name = settings
             .display_name
             .clone()
@@ -149,6 +213,12 @@ impl AuthBuilder {
             allowed_origins.push(parse_origin(origin)?);
         }
         settings.display_name = Some(display_name);
+        check_social(
+            &mut settings,
+            &self.providers,
+            repo.as_ref(),
+            self.social_off,
+        )?;
         let config = AuthConfig {
             settings,
             base_origin,
@@ -203,8 +273,55 @@ impl AuthBuilder {
                 .unwrap_or_else(|| Arc::new(MemoryLimitStore::new())),
             clock: self.clock,
             captcha: self.captcha.or(site_verify),
+            sealer,
+            providers: self.providers,
         })
     }
+}
+
+/// The sealer of the second factor when it is enabled: it needs the key and storage that keeps
+/// second factors; previous keys need a current one.
+fn two_factor_sealer(
+    settings: &Settings,
+    repo: &dyn Repo,
+    key: Option<crate::two_factor::TotpKey>,
+    previous: Vec<crate::two_factor::TotpKey>,
+) -> Result<Option<crate::two_factor::Sealer>, ConfigError> {
+    let enabled = settings
+        .routers
+        .contains(crate::routes::RouterKind::TwoFactor);
+    let Some(key) = key else {
+        if !previous.is_empty() {
+            return Err(ConfigError::Invalid(
+                "totp_previous_keys needs the current totp_key".into(),
+            ));
+        }
+        return if enabled {
+            Err(ConfigError::Missing("totp_key"))
+        } else {
+            Ok(None)
+        };
+    };
+    if !enabled {
+        return Ok(None);
+    }
+    if repo.two_factor().is_none() {
+        return Err(ConfigError::Invalid(
+            "the second factor needs storage that keeps second factors (Repo::two_factor)".into(),
+        ));
+    }
+    let two_factor = &settings.two_factor;
+    if two_factor.challenge_lifetime.as_secs() == 0
+        || two_factor.challenge_attempts == 0
+        || !(1..=100).contains(&two_factor.recovery_codes)
+    {
+        return Err(ConfigError::Invalid(
+            "the second factor needs a challenge lifetime of a second or more, at least one \
+             attempt, and 1 to 100 recovery codes"
+                .into(),
+        ));
+    }
+    Ok(Some(crate::two_factor::Sealer::new(key, previous)))
 }
 
 fn check_lifetimes(l: &Lifetimes) -> Result<(), ConfigError> {

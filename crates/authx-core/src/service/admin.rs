@@ -79,8 +79,10 @@ fn permission(fields: &Fields) -> Result<String, AuthError> {
 
 /// The blackout record as the original showed it, plus the instant.
 #[derive(Serialize)]
-struct Blackout {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub(crate) struct Blackout {
     ts: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     at: Timestamp,
 }
 

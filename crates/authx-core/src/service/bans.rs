@@ -18,17 +18,25 @@ use super::{Auth, secs};
 /// Longest ban reason kept, in characters.
 const REASON_LIMIT: usize = 500;
 
+/// A user under a ban.
 #[derive(Serialize)]
-struct ListedBan<'a> {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = Ban))]
+pub(crate) struct ListedBan<'a> {
     id: i64,
     username: &'a str,
     reason: Option<&'a str>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     banned_at: Option<Timestamp>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     expires_at: Option<Timestamp>,
 }
 
+/// The users under a ban (`global`), and the ids banned within the access-token lifetime
+/// (`current`).
 #[derive(Serialize)]
-struct Blacklist<'a> {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub(crate) struct Blacklist<'a> {
     global: Vec<ListedBan<'a>>,
     current: Vec<String>,
 }

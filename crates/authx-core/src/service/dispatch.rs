@@ -110,6 +110,19 @@ impl Auth {
             RouteName::PasswordSet => self.set_password(req, caller.claims()?).await,
             RouteName::PasswordChange => self.change_password(req, caller.claims()?).await,
             RouteName::PasswordReset => self.reset_password(req).await,
+            RouteName::TwoFactorStatus => self.two_factor_status(caller.claims()?).await,
+            RouteName::TotpEnroll => self.totp_enroll(req, caller.claims()?).await,
+            RouteName::TotpConfirm => self.totp_confirm(req, caller.claims()?).await,
+            RouteName::RecoveryCodes => self.regenerate_recovery_codes(req, caller.claims()?).await,
+            RouteName::TwoFactorDisable => self.two_factor_disable(req, caller.claims()?).await,
+            RouteName::LoginSecondFactor => self.login_second_factor(req).await,
+            #[cfg(feature = "openapi")]
+            RouteName::OpenApi => self.openapi_answer(routers, req.prefix()),
+            // Without the generator the OpenAPI router is never enabled (see `Settings`).
+            #[cfg(not(feature = "openapi"))]
+            RouteName::OpenApi => Err(AuthError::NotFound),
+            RouteName::SocialLogin => self.social_login(req).await,
+            RouteName::SocialCallback => self.social_callback(req).await,
         }
     }
 

@@ -23,6 +23,8 @@ pub struct JanitorReport {
     pub sessions: u64,
     /// Emailed tokens deleted.
     pub email_tokens: u64,
+    /// Social sign-ins that expired before their callback, deleted.
+    pub sign_ins: u64,
     /// Mail deleted.
     pub mail: u64,
 }
@@ -57,6 +59,7 @@ async fn clean(inner: &Inner, holder: &str) -> Result<JanitorReport, AuthError> 
     for (what, count) in [
         (Purge::Sessions, &mut report.sessions),
         (Purge::EmailTokens, &mut report.email_tokens),
+        (Purge::SignIns, &mut report.sign_ins),
         (
             Purge::Mail {
                 before: mail_before,
@@ -73,10 +76,11 @@ async fn clean(inner: &Inner, holder: &str) -> Result<JanitorReport, AuthError> 
             tokio::time::sleep(settings.pause).await;
         }
     }
-    if report.sessions + report.email_tokens + report.mail > 0 {
+    if report.sessions + report.email_tokens + report.sign_ins + report.mail > 0 {
         tracing::info!(
             sessions = report.sessions,
             email_tokens = report.email_tokens,
+            sign_ins = report.sign_ins,
             mail = report.mail,
             "authx: janitor deleted dead rows"
         );

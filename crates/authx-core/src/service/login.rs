@@ -8,6 +8,7 @@ use crate::store::Rehash;
 
 use super::Auth;
 use super::password_check::Account;
+use super::two_factor::SignIn;
 
 impl Auth {
     pub(crate) async fn login(&self, req: &AuthRequest) -> Result<AuthResponse, AuthError> {
@@ -48,7 +49,6 @@ impl Auth {
         let Some(user) = self.unbanned(user).await? else {
             return Err(AuthError::UserBanned);
         };
-        self.clear_lockout(user.id).await?;
         let rehash = match (&user.password_hash, verified.needs_rehash) {
             (Some(verified), true) => Some(Rehash {
                 verified: verified.clone(),
@@ -61,6 +61,14 @@ impl Auth {
             .users()
             .record_login(user.id, now, rehash)
             .await?;
-        self.open_session(&user, req).await
+        match self.sign_in(&user, req).await? {
+            SignIn::Session(response) => {
+                self.clear_lockout(user.id).await?;
+                Ok(response)
+            }
+            // The lockout is cleared only once the second factor is through: a right password
+            // alone must not reset the count of wrong codes.
+            SignIn::Challenge(challenge) => Ok(challenge.response()),
+        }
     }
 }

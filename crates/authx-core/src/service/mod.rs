@@ -19,7 +19,9 @@ mod refresh;
 mod register;
 mod search;
 mod sessions;
+mod social;
 mod tokens;
+mod two_factor;
 mod username;
 
 use std::net::IpAddr;
@@ -39,6 +41,15 @@ use crate::store::{Repo, StoreError, UniqueField};
 use crate::token::JwtBackend;
 
 pub use janitor::JanitorReport;
+
+/// The flows' answer types, for the OpenAPI document's schemas.
+#[cfg(feature = "openapi")]
+pub(crate) mod answers {
+    pub(crate) use super::admin::Blackout;
+    pub(crate) use super::bans::Blacklist;
+    pub(crate) use super::search::{SearchPage, ShownUser};
+    pub(crate) use super::sessions::ListedSession;
+}
 
 /// The authx service. Build it once with [`Auth::builder`], clone it into every handler.
 #[derive(Clone)]
@@ -67,8 +78,12 @@ pub(crate) struct Inner {
     /// This instance's name for leases (the janitor's).
     pub(crate) holder: String,
     pub(crate) captcha: Option<Arc<dyn crate::captcha::CaptchaVerifier>>,
+    /// The social login providers, by name.
+    pub(crate) providers: Vec<Arc<dyn crate::social::IdentityProvider>>,
     /// Addresses of `POST /forgot_password`, for the task that queues their mail.
     pub(crate) reset_requests: mpsc::Sender<forgot_password::ResetRequest>,
+    /// Seals TOTP secrets and challenges; `Some` exactly when the second factor is enabled.
+    pub(crate) sealer: Option<crate::two_factor::Sealer>,
 }
 
 pub(crate) fn secs(d: std::time::Duration) -> i64 {
@@ -100,6 +115,8 @@ impl Auth {
             limits,
             clock,
             captcha,
+            sealer,
+            providers,
         } = parts;
         let passwords = PasswordHasher::new(
             config.hashing.params,
@@ -121,7 +138,9 @@ impl Auth {
                 outbox_wakeup: Arc::new(Notify::new()),
                 holder: crate::random::token(12),
                 captcha,
+                providers,
                 reset_requests,
+                sealer,
             }),
         };
         let config = &auth.inner.config;
@@ -156,6 +175,25 @@ impl Auth {
     /// The configuration in force.
     pub fn config(&self) -> &AuthConfig {
         &self.inner.config
+    }
+
+    /// The social login providers configured, in order: each one's name (its path in the
+    /// social router) and its label for people (`("github", "GitHub")`). Empty when social
+    /// login is not enabled.
+    pub fn social_providers(&self) -> Vec<(&str, &str)> {
+        if !self
+            .inner
+            .config
+            .routers
+            .contains(crate::routes::RouterKind::Social)
+        {
+            return Vec::new();
+        }
+        self.inner
+            .providers
+            .iter()
+            .map(|p| (p.name(), p.label()))
+            .collect()
     }
 
     /// The token backend (to verify tokens elsewhere, or publish the public key).

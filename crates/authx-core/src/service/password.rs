@@ -157,7 +157,7 @@ impl Auth {
 
     /// The user of an access token, who must be active: a banned user's token gets no new
     /// tokens and changes nothing (`401 Invalid token`, as refresh answers).
-    async fn active_user_of(&self, claims: &Claims) -> Result<User, AuthError> {
+    pub(crate) async fn active_user_of(&self, claims: &Claims) -> Result<User, AuthError> {
         let user = self.user_of(claims).await?;
         if !user.active {
             return Err(AuthError::InvalidToken);

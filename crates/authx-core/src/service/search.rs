@@ -14,7 +14,9 @@ use super::admin::target_id;
 
 /// A user as the search router shows it, fields in the contract's order.
 #[derive(Serialize)]
-struct ShownUser<'a> {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = User))]
+pub(crate) struct ShownUser<'a> {
     id: i64,
     username: &'a str,
     email: &'a str,
@@ -24,7 +26,9 @@ struct ShownUser<'a> {
     providers: &'a [String],
     has_password: bool,
     two_factor: bool,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     created_at: Timestamp,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     last_login: Option<Timestamp>,
 }
 
@@ -46,8 +50,10 @@ impl<'a> From<&'a UserDetails> for ShownUser<'a> {
     }
 }
 
+/// A page of search results.
 #[derive(Serialize)]
-struct SearchPage<'a> {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub(crate) struct SearchPage<'a> {
     items: Vec<ShownUser<'a>>,
     pages: u64,
     #[serde(rename = "currentPage")]

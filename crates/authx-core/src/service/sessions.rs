@@ -81,10 +81,15 @@ impl EndReason {
     }
 }
 
+/// One of the user's live sessions (`GET /sessions`); instants in unix seconds.
 #[derive(Serialize)]
-struct ListedSession {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = Session))]
+pub(crate) struct ListedSession {
     id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     created_at: Timestamp,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     last_seen_at: Timestamp,
     ip: String,
     user_agent: String,

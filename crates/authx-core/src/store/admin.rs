@@ -70,8 +70,7 @@ pub struct UserDetails {
     pub confirmed: bool,
     /// Its permissions.
     pub permissions: Vec<String>,
-    /// The names of the social providers linked to it (none until social login stores
-    /// identities).
+    /// The names of the social providers linked to it, sorted, each once.
     pub providers: Vec<String>,
     /// Whether it has a password (accounts made by social login may not).
     pub has_password: bool,

@@ -16,6 +16,8 @@ pub enum Purge {
     Sessions,
     /// Emailed tokens that were used or expired.
     EmailTokens,
+    /// Social sign-ins that expired before their callback.
+    SignIns,
     /// Mail delivered or given up on before `before`.
     Mail {
         /// The age limit.

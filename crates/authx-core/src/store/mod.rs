@@ -8,17 +8,19 @@
 //! follows. The traits are object-safe and held as `Arc<dyn Repo>`; `authx-sqlx` implements
 //! them for SQLite and PostgreSQL.
 //!
-//! Later capabilities (linked social identities, second factors) are further accessors of
-//! [`Repo`] with a default of "not supported", so a backend that lacks one still compiles and
-//! the builder says which feature needs it.
+//! Later capabilities are further accessors of [`Repo`] with a default of "not supported"
+//! ([`Repo::identities`], for social login, is the first), so a backend that lacks one still
+//! compiles and the builder says which feature needs it.
 
 use crate::error::BoxError;
 
 mod admin;
 mod email_tokens;
+mod identities;
 mod maintenance;
 mod outbox;
 mod sessions;
+mod two_factor;
 mod users;
 
 pub use admin::{
@@ -27,12 +29,14 @@ pub use admin::{
 pub use email_tokens::{
     EmailToken, EmailTokenStore, NewEmailToken, QueuedToken, Redemption, TokenEffect, TokenPurpose,
 };
+pub use identities::{IdentityStore, NewIdentity, PendingSignIn};
 pub use maintenance::{Maintenance, Purge};
 pub use outbox::{MailOutbox, OutboxMail};
 pub use sessions::{
     EndSessions, NewSession, RefreshReplacement, RefreshRotation, RotatedSession, RotationOutcome,
     SessionInfo, SessionStore,
 };
+pub use two_factor::{TwoFactorRecord, TwoFactorStore};
 pub use users::{NewUser, PasswordChange, Rehash, User, UserId, UserStore};
 
 /// Which unique field a conflicting write collided on.
@@ -83,6 +87,17 @@ pub trait Repo: Send + Sync + 'static {
     /// Bans, permission changes, the blackout record, user details and search (the admin and
     /// search routers).
     fn admin(&self) -> &dyn AdminStore;
+    /// Second factors (TOTP secrets and recovery codes); `None` when the backend does not
+    /// store them, and then the second factor cannot be enabled.
+    fn two_factor(&self) -> Option<&dyn TwoFactorStore> {
+        None
+    }
+
+    /// Social sign-ins under way and linked identities; `None` (the default) when the backend
+    /// does not store them, and the builder then refuses social providers.
+    fn identities(&self) -> Option<&dyn IdentityStore> {
+        None
+    }
 }
 
 impl<T: Repo + ?Sized> Repo for std::sync::Arc<T> {
@@ -103,5 +118,11 @@ impl<T: Repo + ?Sized> Repo for std::sync::Arc<T> {
     }
     fn admin(&self) -> &dyn AdminStore {
         (**self).admin()
+    }
+    fn two_factor(&self) -> Option<&dyn TwoFactorStore> {
+        (**self).two_factor()
+    }
+    fn identities(&self) -> Option<&dyn IdentityStore> {
+        (**self).identities()
     }
 }
