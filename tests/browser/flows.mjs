@@ -388,6 +388,8 @@ flows.apiPage = async function apiPage(browser, example) {
   assert(refused.length === 0, `no errors in the console: ${refused.join(' | ')}`);
   await shot(page, example, '7-api-page');
   await context.close();
+};
+
 flows['social sign-in through an OpenID Connect provider'] = async (browser, example) => {
   const context = await browser.newContext();
   const page = await context.newPage();

@@ -5,12 +5,14 @@
 //! cargo run --release -p authx-bench -- --adapter all --scenario all --db all
 //! ```
 //!
-//! Each run starts the server as a child process of this binary (`authx-bench serve`, so its
-//! peak RSS and CPU time are its own) on `127.0.0.1:0` with a fresh database (a SQLite file
-//! in a temporary directory, or a PostgreSQL database created from
-//! `AUTHX_BENCH_POSTGRES_URL` and dropped afterwards), seeds users, and drives one scenario
-//! with N keep-alive HTTP/1.1 connections for T seconds after a warm-up. Hashing scenarios
-//! first measure the raw argon2id verify rate of the machine with the same parameters.
+//! For each backend and each `--sizes` entry (users, and as many sessions), a database is seeded
+//! once by bulk SQL (`seed`). Each run copies it (a SQLite file in a temporary directory, or a
+//! PostgreSQL database created from `AUTHX_BENCH_POSTGRES_URL` as a copy of the template and
+//! dropped afterwards), starts the server as a child process of this binary (`authx-bench
+//! serve`, so its peak RSS and CPU time are its own) on `127.0.0.1:0`, and drives one scenario
+//! with N keep-alive HTTP/1.1 connections for T seconds after a warm-up; the sizes of one
+//! scenario run one after the other. Hashing scenarios first measure the raw argon2id verify
+//! rate of the machine with the same parameters.
 //! See `docs/benchmarks.md`.
 
 // Measurements are counts and durations shown with a few digits: float conversions are fine.
@@ -26,6 +28,7 @@ mod procfs;
 mod raw_argon2;
 mod report;
 mod scenario;
+mod seed;
 mod server;
 mod stats;
 
@@ -66,21 +69,24 @@ impl Db {
 }
 
 /// The environment variable naming a PostgreSQL server (an admin URL) for the benchmark.
-const POSTGRES_VAR: &str = "AUTHX_BENCH_POSTGRES_URL";
+pub(crate) const POSTGRES_VAR: &str = "AUTHX_BENCH_POSTGRES_URL";
 /// The environment variable naming a MySQL or MariaDB server (an admin URL, `mysql://...`).
-const MYSQL_VAR: &str = "AUTHX_BENCH_MYSQL_URL";
+pub(crate) const MYSQL_VAR: &str = "AUTHX_BENCH_MYSQL_URL";
 
 const USAGE: &str = "usage: authx-bench [--adapter axum|actix|rocket|all] [--scenario NAME|all] \
-[--db sqlite|postgres|mysql|all] [--connections 64] [--seconds 10] [--warmup 2] \
+[--db sqlite|postgres|mysql|all] [--sizes 1000,1000000] [--connections 64] [--seconds 10] [--warmup 2] \
 [--flood-connections 1000] [--flood-factor 4] [--probe-connections 8] [--argon2-seconds 3] [--client-threads 1] \
 [--hash-concurrency N] [--hash-queue N] [--sqlite-pool N] [--pg-pool N]
-scenarios: noop, register, login, login-wrong-password, confirm-status, token, refresh, flood
-(--adapter and --scenario also take comma-separated lists)";
+scenarios: bare, noop, register, login, login-wrong-password, confirm-status, token, refresh,
+sessions, search-username, search-email, search-short, forgot-password, janitor, flood
+(--adapter and --scenario also take comma-separated lists; --sizes: users seeded, each with a
+session, default 1000)";
 
 struct Args {
     adapters: Vec<Adapter>,
     scenarios: Vec<Scenario>,
     dbs: Vec<Db>,
+    sizes: Vec<u64>,
     settings: Settings,
     argon2_seconds: f64,
     client_threads: usize,
@@ -96,7 +102,6 @@ fn value<T: std::str::FromStr>(flag: &str, raw: Option<&String>) -> Result<T, St
 fn parse_server(args: &[String]) -> Result<ServerOptions, String> {
     let mut options = ServerOptions {
         adapter: Adapter::Axum,
-        users: 0,
         hash_concurrency: None,
         hash_queue: None,
         sqlite_pool: None,
@@ -106,7 +111,6 @@ fn parse_server(args: &[String]) -> Result<ServerOptions, String> {
     while let Some(flag) = it.next() {
         match flag.as_str() {
             "--adapter" => options.adapter = Adapter::parse(&value::<String>(flag, it.next())?)?,
-            "--users" => options.users = value(flag, it.next())?,
             "--hash-concurrency" => options.hash_concurrency = Some(value(flag, it.next())?),
             "--hash-queue" => options.hash_queue = Some(value(flag, it.next())?),
             "--sqlite-pool" => options.sqlite_pool = Some(value(flag, it.next())?),
@@ -133,6 +137,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
     let mut adapter = "axum".to_owned();
     let mut scenario = "login".to_owned();
     let mut db = "sqlite".to_owned();
+    let mut sizes = "1000".to_owned();
     let mut settings = Settings {
         connections: 64,
         seconds: 10.0,
@@ -151,6 +156,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--adapter" => adapter = value(flag, it.next())?,
             "--scenario" => scenario = value(flag, it.next())?,
             "--db" => db = value(flag, it.next())?,
+            "--sizes" => sizes = value(flag, it.next())?,
             "--connections" => settings.connections = value(flag, it.next())?,
             "--seconds" => settings.seconds = value(flag, it.next())?,
             "--warmup" => settings.warmup = value(flag, it.next())?,
@@ -177,6 +183,14 @@ fn parse(args: &[String]) -> Result<Args, String> {
         && client_threads > 0;
     if !in_range {
         return Err(format!("a value is out of range\n{USAGE}"));
+    }
+    let sizes: Vec<u64> = sizes
+        .split(',')
+        .map(|s| s.trim().replace('_', "").parse::<u64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("--sizes: numbers of users, comma-separated\n{USAGE}"))?;
+    if sizes.iter().any(|s| !(1..=10_000_000).contains(s)) {
+        return Err(format!("--sizes: 1 to 10,000,000 users\n{USAGE}"));
     }
     let adapters = selection(&adapter, &Adapter::ALL, Adapter::parse)?;
     let scenarios = selection(&scenario, &Scenario::ALL, Scenario::parse)?;
@@ -217,6 +231,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         adapters,
         scenarios,
         dbs,
+        sizes,
         settings,
         argon2_seconds,
         client_threads,
@@ -252,13 +267,31 @@ fn bench(args: &Args) -> Result<(), String> {
     report::machine();
     let mut rows = Vec::new();
     for &db in &args.dbs {
-        for &adapter in &args.adapters {
+        let mut templates = Vec::new();
+        for &size in &args.sizes {
+            templates.push((size, runtime.block_on(seed::template(db, size))?));
+        }
+        let mut result = Ok(());
+        'runs: for &adapter in &args.adapters {
             for &scenario in &args.scenarios {
-                let row = runtime.block_on(run_one(args, adapter, db, scenario))?;
-                report::run(&row, &args.settings);
-                rows.push(row);
+                for (size, template) in &templates {
+                    match runtime.block_on(run_one(args, adapter, db, scenario, *size, template)) {
+                        Ok(row) => {
+                            report::run(&row, &args.settings);
+                            rows.push(row);
+                        }
+                        Err(e) => {
+                            result = Err(e);
+                            break 'runs;
+                        }
+                    }
+                }
             }
         }
+        for (_, template) in templates {
+            runtime.block_on(template.drop_template());
+        }
+        result?;
     }
     report::table(&rows);
     report::targets(&rows);
@@ -273,12 +306,22 @@ pub(crate) struct Row {
     pub(crate) measured: scenario::Measured,
     /// Measured before and after the run.
     pub(crate) raw: Option<(raw_argon2::RawRate, raw_argon2::RawRate)>,
-    pub(crate) users: u64,
+    /// Users seeded (each with a session).
+    pub(crate) size: u64,
     pub(crate) server_peak_rss_kib: Option<u64>,
     pub(crate) load_before: Option<f64>,
+    /// The janitor scenario's clean-up: sessions deleted and seconds taken, if it finished.
+    pub(crate) janitor: Option<(u64, f64)>,
 }
 
-async fn run_one(args: &Args, adapter: Adapter, db: Db, scenario: Scenario) -> Result<Row, String> {
+async fn run_one(
+    args: &Args,
+    adapter: Adapter,
+    db: Db,
+    scenario: Scenario,
+    size: u64,
+    template: &seed::Template,
+) -> Result<Row, String> {
     let settings = &args.settings;
     let load_before = procfs::load_average();
     // Measured first, with nothing else of the benchmark running (and again after the run).
@@ -288,43 +331,43 @@ async fn run_one(args: &Args, adapter: Adapter, db: Db, scenario: Scenario) -> R
         None
     };
     let raw_verify_rate = raw_before.map(|r| r.per_second);
-    let n = settings.connections as u64;
-    let users = match scenario {
-        // Enough accounts that none reaches the lockout threshold (with a 50% margin).
-        Scenario::LoginWrongPassword => {
-            let attempts =
-                raw_verify_rate.unwrap_or(100.0) * 1.5 * (settings.seconds + settings.warmup + 1.0);
-            n + (attempts as u64).div_ceil(scenario::WRONG_ATTEMPTS_PER_USER)
+    if scenario == Scenario::LoginWrongPassword {
+        // Four wrong passwords per account at most (the fifth would lock it).
+        let attempts =
+            raw_verify_rate.unwrap_or(100.0) * 1.5 * (settings.seconds + settings.warmup + 1.0);
+        let needed = (attempts as u64).div_ceil(scenario::WRONG_ATTEMPTS_PER_USER);
+        if needed > size {
+            println!("note: {size} users may be too few for {needed} accounts' wrong passwords");
         }
-        Scenario::Flood => (settings.probe_connections as u64).max(256),
-        _ => n.max(256),
-    };
+    }
+    let needed = if scenario.on_probes() {
+        settings.probe_connections
+    } else {
+        settings.connections
+    } as u64;
+    if needed > size {
+        return Err(format!(
+            "{} needs {needed} seeded users (one per connection); --sizes {size} has fewer",
+            scenario.name()
+        ));
+    }
     let mut options = args.server.clone();
     options.adapter = adapter;
-    options.users = users;
-    let server_db = match db.server_var() {
-        None => None,
-        Some(var) => {
-            let admin = std::env::var(var).map_err(|_| format!("{var} unset"))?;
-            Some(
-                create_database(db, &admin)
-                    .await
-                    .map(|(url, name)| (admin, url, name))?,
-            )
-        }
-    };
+    let copy = template.copy().await?;
+    if scenario == Scenario::Janitor {
+        copy.expire_sessions().await?;
+    }
     let result = serve_and_measure(
         &options,
-        server_db.as_ref().map(|(_, url, _)| url.as_str()),
+        copy.url(),
         scenario,
+        size,
         settings,
         raw_verify_rate,
     )
     .await;
-    if let Some((admin, _, name)) = &server_db {
-        drop_database(db, admin, name).await;
-    }
-    let (measured, server_peak_rss_kib) = result?;
+    copy.drop_copy().await;
+    let (measured, server_peak_rss_kib, janitor) = result?;
     let raw = match raw_before {
         Some(before) => Some((before, raw_argon2::verify_rate(args.argon2_seconds).await?)),
         None => None,
@@ -335,66 +378,101 @@ async fn run_one(args: &Args, adapter: Adapter, db: Db, scenario: Scenario) -> R
         scenario,
         measured,
         raw,
-        users,
+        size,
         server_peak_rss_kib,
         load_before,
+        janitor,
     })
 }
 
+/// What a run's server measured: the scenario's figures, its peak RSS, and the janitor's
+/// clean-up (sessions, seconds) if one ran and finished.
+type Served = (scenario::Measured, Option<u64>, Option<(u64, f64)>);
+
+/// How long the janitor scenario waits, after its window, for the clean-up to finish.
+const JANITOR_WAIT: Duration = Duration::from_mins(10);
+
 async fn serve_and_measure(
     options: &ServerOptions,
-    database_url: Option<&str>,
+    db_url: &str,
     scenario: Scenario,
+    users: u64,
     settings: &Settings,
     raw_verify_rate: Option<f64>,
-) -> Result<(scenario::Measured, Option<u64>), String> {
-    let (mut child, addr) = spawn_server(options, database_url)?;
+) -> Result<Served, String> {
+    use std::io::Write as _;
+    let (mut child, addr, janitor_lines) = spawn_server(options, db_url)?;
     let pid = child.id();
+    let mut stdin = child.stdin.take();
+    let mut start_janitor = || {
+        if let Some(stdin) = stdin.as_mut() {
+            let _ = writeln!(stdin, "janitor").and_then(|()| stdin.flush());
+        }
+    };
+    let at_measure: Option<&mut (dyn FnMut() + '_)> = if scenario == Scenario::Janitor {
+        Some(&mut start_janitor)
+    } else {
+        None
+    };
     let measured = scenario::run(
         scenario,
         addr,
-        options.users,
+        users,
         settings,
         raw_verify_rate,
         pid,
+        at_measure,
     )
     .await;
+    let janitor = if scenario == Scenario::Janitor && measured.is_ok() {
+        let line = tokio::task::spawn_blocking(move || janitor_lines.recv_timeout(JANITOR_WAIT))
+            .await
+            .map_err(|e| e.to_string())?;
+        line.ok().and_then(|line| {
+            let mut parts = line.split_whitespace();
+            Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+        })
+    } else {
+        None
+    };
     let peak = procfs::peak_rss_kib(Some(pid));
+    child.stdin = stdin;
     stop_server(&mut child);
-    Ok((measured?, peak))
+    Ok((measured?, peak, janitor))
 }
 
+/// The server, its address, and the janitor reports it prints.
 fn spawn_server(
     options: &ServerOptions,
-    database_url: Option<&str>,
-) -> Result<(Child, SocketAddr), String> {
+    db_url: &str,
+) -> Result<(Child, SocketAddr, std::sync::mpsc::Receiver<String>), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut command = Command::new(exe);
     command
         .args(options.to_args())
+        .env(server::DB_URL_VAR, db_url)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    match database_url {
-        Some(url) => command.env(server::DB_URL_VAR, url),
-        None => command.env_remove(server::DB_URL_VAR),
-    };
     let mut child = command
         .spawn()
         .map_err(|e| format!("starting the server: {e}"))?;
     let stdout = child.stdout.take().ok_or("no server stdout")?;
     let (tx, rx) = std::sync::mpsc::channel();
+    let (janitor_tx, janitor_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        // Reads the ready line, then drains whatever else the server prints.
+        // Reads the ready line and the janitor's reports; drains whatever else is printed.
         for line in std::io::BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
             if let Some(addr) = line.strip_prefix(server::READY) {
                 let _ = tx.send(addr.trim().parse::<SocketAddr>().map_err(|e| e.to_string()));
+            } else if let Some(report) = line.strip_prefix(server::JANITOR_DONE) {
+                let _ = janitor_tx.send(report.trim().to_owned());
             }
         }
     });
     match rx.recv_timeout(Duration::from_mins(5)) {
-        Ok(Ok(addr)) => Ok((child, addr)),
+        Ok(Ok(addr)) => Ok((child, addr, janitor_rx)),
         Ok(Err(e)) => {
             stop_server(&mut child);
             Err(format!("the server printed a bad address: {e}"))
@@ -417,59 +495,4 @@ fn stop_server(child: &mut Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
-}
-
-/// A database of its own for one run on the server of `admin_url`: its URL and name.
-async fn create_database(db: Db, admin_url: &str) -> Result<(String, String), String> {
-    use sqlx::Connection as _;
-    let var = db.server_var().unwrap_or_default();
-    let name = format!(
-        "authx_bench_{}",
-        &authx::random::sha256_hex(&authx::random::token(16))[..16]
-    );
-    let create = sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"));
-    let created = if db == Db::MySql {
-        let mut conn = sqlx::MySqlConnection::connect(admin_url)
-            .await
-            .map_err(|e| format!("{var}: {e}"))?;
-        sqlx::raw_sql(create).execute(&mut conn).await.map(drop)
-    } else {
-        let mut conn = sqlx::PgConnection::connect(admin_url)
-            .await
-            .map_err(|e| format!("{var}: {e}"))?;
-        sqlx::raw_sql(create).execute(&mut conn).await.map(drop)
-    };
-    created.map_err(|e| format!("creating the benchmark database: {e}"))?;
-    let (base, _) = admin_url
-        .split('?')
-        .next()
-        .unwrap_or(admin_url)
-        .rsplit_once('/')
-        .ok_or_else(|| format!("{var} must end with /<database>"))?;
-    Ok((format!("{base}/{name}"), name))
-}
-
-async fn drop_database(db: Db, admin_url: &str, name: &str) {
-    use sqlx::Connection as _;
-    let dropped = if db == Db::MySql {
-        match sqlx::MySqlConnection::connect(admin_url).await {
-            Ok(mut conn) => {
-                let sql = sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"));
-                sqlx::raw_sql(sql).execute(&mut conn).await.map(drop)
-            }
-            Err(e) => Err(e),
-        }
-    } else {
-        match sqlx::PgConnection::connect(admin_url).await {
-            Ok(mut conn) => {
-                let sql =
-                    sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-                sqlx::raw_sql(sql).execute(&mut conn).await.map(drop)
-            }
-            Err(e) => Err(e),
-        }
-    };
-    if let Err(e) = dropped {
-        eprintln!("authx-bench: could not drop database {name}: {e}");
-    }
 }

@@ -1,4 +1,5 @@
-//! What is printed: the machine, each run, the markdown table, and the targets of issue 6.
+//! What is printed: the machine, each run, the markdown table, and the targets of issues 6
+//! and 17 (the sizes side by side, the search, the janitor, what authx adds to each framework).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -126,6 +127,9 @@ fn note(row: &Row) -> String {
             }
         }
     }
+    if let Some(janitor) = janitor_note(row) {
+        note.push_str(&janitor);
+    }
     if let Some(flood) = &row.measured.flood {
         let mut baseline = flood.baseline.clone();
         let _ = write!(
@@ -153,6 +157,27 @@ fn note(row: &Row) -> String {
     note
 }
 
+/// What the janitor did in a janitor run.
+fn janitor_note(row: &Row) -> Option<String> {
+    if row.scenario != Scenario::Janitor {
+        return None;
+    }
+    Some(match row.janitor {
+        Some((sessions, seconds)) => format!(
+            "janitor deleted {sessions} sessions in {seconds:.2} s ({}); ",
+            if seconds >= row.measured.window {
+                "the whole window ran during it".to_owned()
+            } else {
+                format!(
+                    "{:.0}% of the window",
+                    100.0 * seconds / row.measured.window
+                )
+            }
+        ),
+        None => "janitor did not report (see its error above); ".to_owned(),
+    })
+}
+
 /// One run, as it finishes.
 pub(crate) fn run(row: &Row, settings: &Settings) {
     let mut requests = row.measured.requests.clone();
@@ -166,18 +191,23 @@ pub(crate) fn run(row: &Row, settings: &Settings) {
             "{} probe connections and {} flood connections",
             settings.probe_connections, settings.flood_connections
         )
+    } else if row.scenario.on_probes() {
+        format!("{} probe connections", settings.probe_connections)
     } else {
         format!("{} connections", settings.connections)
     };
     println!(
-        "\n{} / {} / {}: {connections}, {} s measured after {} s warm-up, {} users seeded",
+        "\n{} / {} / {}: {connections}, {} s measured after {} s warm-up, {} users and sessions seeded",
         row.adapter.name(),
         row.db.name(),
         row.scenario.name(),
         settings.seconds,
         settings.warmup,
-        row.users
+        row.size
     );
+    if let Some(janitor) = janitor_note(row) {
+        println!("  {}", janitor.trim_end_matches("; "));
+    }
     println!(
         "  {what}: {:.1}/s, p50 {} ms, p99 {} ms; statuses {}",
         requests.answered() as f64 / row.measured.window,
@@ -248,9 +278,9 @@ pub(crate) fn run(row: &Row, settings: &Settings) {
 /// The markdown table of every run.
 pub(crate) fn table(rows: &[Row]) {
     println!(
-        "\n| adapter | db | scenario | req/s | p50 ms | p99 ms | statuses | server peak RSS MiB | server CPU | client CPU | notes |"
+        "\n| adapter | db | users | scenario | req/s | p50 ms | p99 ms | statuses | server peak RSS MiB | server CPU | client CPU | notes |"
     );
-    println!("|---|---|---|---:|---:|---:|---|---:|---:|---:|---|");
+    println!("|---|---|---:|---|---:|---:|---:|---|---:|---:|---:|---|");
     for row in rows {
         let mut requests = row.measured.requests.clone();
         let scenario = if row.scenario == Scenario::Flood {
@@ -259,9 +289,10 @@ pub(crate) fn table(rows: &[Row]) {
             row.scenario.name()
         };
         println!(
-            "| {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} |",
             row.adapter.name(),
             row.db.name(),
+            row.size,
             scenario,
             requests.answered() as f64 / row.measured.window,
             fmt_opt(requests.quantile_ms(0.5), 2),
@@ -275,6 +306,9 @@ pub(crate) fn table(rows: &[Row]) {
     }
 }
 
+/// Per backend, size and scenario: each adapter's figure.
+type ByRun<'a> = BTreeMap<(&'a str, u64, &'a str), Vec<(&'a str, f64)>>;
+
 fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "MISSED" }
 }
@@ -283,7 +317,7 @@ fn verdict(met: bool) -> &'static str {
 pub(crate) fn targets(rows: &[Row]) {
     println!("\nTargets (issue 6):");
     for row in rows {
-        let who = format!("{}/{}", row.adapter.name(), row.db.name());
+        let who = format!("{}/{}/{}", row.adapter.name(), row.db.name(), row.size);
         match row.scenario {
             Scenario::Login => {
                 if let Some(raw) = raw_rate(row) {
@@ -325,22 +359,22 @@ pub(crate) fn targets(rows: &[Row]) {
                     f.burst.shed_without_retry_after + f.steady.shed_without_retry_after == 0
                 });
                 println!(
-                    "- {who} peak RSS with 1,000 concurrent logins < 256 MiB: {peak_mib:.1} MiB: {}; every 503 with Retry-After: {}",
-                    verdict(peak_mib < 256.0),
+                    "- {who} peak RSS with 1,000 concurrent logins < 128 MiB (issue 17; 256 in issue 6): {peak_mib:.1} MiB: {}; every 503 with Retry-After: {}",
+                    verdict(peak_mib < 128.0),
                     verdict(shed_ok)
                 );
             }
             _ => {}
         }
     }
-    let mut by_run: BTreeMap<(&str, &str), Vec<(&str, f64)>> = BTreeMap::new();
+    let mut by_run: ByRun<'_> = BTreeMap::new();
     for row in rows {
         by_run
-            .entry((row.db.name(), row.scenario.name()))
+            .entry((row.db.name(), row.size, row.scenario.name()))
             .or_default()
             .push((row.adapter.name(), rate(row, expected_status(row.scenario))));
     }
-    for ((db, scenario), rates) in by_run {
+    for ((db, size, scenario), rates) in by_run {
         if rates.len() < 2 {
             continue;
         }
@@ -350,7 +384,7 @@ pub(crate) fn targets(rows: &[Row]) {
         let listed: Vec<String> = rates.iter().map(|(a, r)| format!("{a} {r:.1}")).collect();
         let floor = scenario == Scenario::Bare.name() || scenario == Scenario::Noop.name();
         println!(
-            "- adapters within 15% on {db}/{scenario}: {} (spread {:.1}%): {}",
+            "- adapters within 15% on {db}/{size}/{scenario}: {} (spread {:.1}%): {}",
             listed.join(", "),
             100.0 * spread,
             if floor {
@@ -361,16 +395,169 @@ pub(crate) fn targets(rows: &[Row]) {
         );
     }
     above_the_floor(rows);
+    sizes_side_by_side(rows);
+    search_and_janitor(rows);
+    added_cpu_spread(rows);
+}
+
+/// Issue 17: each scenario at the largest size against the smallest, same adapter and backend.
+fn sizes_side_by_side(rows: &[Row]) {
+    let Some(small) = rows.iter().map(|r| r.size).min() else {
+        return;
+    };
+    let large = rows.iter().map(|r| r.size).max().unwrap_or(small);
+    if large == small {
+        return;
+    }
+    println!(
+        "\nEach scenario with {large} users and sessions against {small} (issue 17: within 1.5x):"
+    );
+    for row in rows.iter().filter(|r| r.size == large) {
+        let Some(base) = rows.iter().find(|r| {
+            r.size == small
+                && r.adapter == row.adapter
+                && r.db == row.db
+                && r.scenario == row.scenario
+        }) else {
+            continue;
+        };
+        let status = expected_status(row.scenario);
+        let (slow, fast) = (rate(row, status), rate(base, status));
+        let ratio = if slow > 0.0 {
+            fast / slow
+        } else {
+            f64::INFINITY
+        };
+        let (mut a, mut b) = (
+            base.measured.requests.clone(),
+            row.measured.requests.clone(),
+        );
+        let floor = matches!(row.scenario, Scenario::Bare | Scenario::Noop);
+        println!(
+            "- {}/{}/{}: {fast:.1}/s vs {slow:.1}/s ({ratio:.2}x); p50 {} vs {} ms, p99 {} vs {} ms: {}",
+            row.adapter.name(),
+            row.db.name(),
+            row.scenario.name(),
+            fmt_opt(a.quantile_ms(0.5), 2),
+            fmt_opt(b.quantile_ms(0.5), 2),
+            fmt_opt(a.quantile_ms(0.99), 2),
+            fmt_opt(b.quantile_ms(0.99), 2),
+            if floor {
+                "(no storage, not a target)"
+            } else {
+                verdict(ratio <= 1.5)
+            }
+        );
+    }
+}
+
+/// Issue 17: the admin search's p50 at a million users or more, and request p99 while the
+/// janitor runs.
+fn search_and_janitor(rows: &[Row]) {
+    let mut lines = Vec::new();
+    for row in rows {
+        let who = format!(
+            "{}/{}/{}/{}",
+            row.adapter.name(),
+            row.db.name(),
+            row.size,
+            row.scenario.name()
+        );
+        let mut requests = row.measured.requests.clone();
+        if row.scenario.searches() && row.size >= 1_000_000 {
+            let p50 = requests.quantile_ms(0.5).unwrap_or(f64::INFINITY);
+            lines.push(format!(
+                "- {who}: admin search p50 < 50 ms: {p50:.2} ms: {}",
+                verdict(p50 < 50.0)
+            ));
+        }
+        if row.scenario == Scenario::Janitor {
+            let p99 = requests.quantile_ms(0.99).unwrap_or(f64::INFINITY);
+            let during = match row.janitor {
+                Some((_, seconds)) if seconds >= row.measured.window => {
+                    "the janitor ran throughout"
+                }
+                Some(_) => "the janitor finished within the window",
+                None => "the janitor did not report",
+            };
+            lines.push(format!(
+                "- {who}: request p99 < 25 ms while the janitor runs: {p99:.2} ms ({during}): {}",
+                verdict(p99 < 25.0)
+            ));
+        }
+    }
+    if !lines.is_empty() {
+        println!("\nAdmin search and janitor (issue 17):");
+        for line in lines {
+            println!("{line}");
+        }
+    }
+}
+
+/// Server CPU per request of the framework's own `bare` route, same adapter, backend and size.
+fn floor_ms(rows: &[Row], row: &Row) -> Option<f64> {
+    rows.iter()
+        .find(|r| {
+            r.scenario == Scenario::Bare
+                && r.adapter == row.adapter
+                && r.db == row.db
+                && r.size == row.size
+        })
+        .and_then(server_cpu_ms_per_request)
+}
+
+/// Server CPU per request above [`floor_ms`], or `None` without a `bare` row.
+fn added_cpu_ms(rows: &[Row], row: &Row) -> Option<f64> {
+    Some(server_cpu_ms_per_request(row)? - floor_ms(rows, row)?)
+}
+
+/// Issue 17: what authx adds above each framework's floor, within 15% across the adapters.
+fn added_cpu_spread(rows: &[Row]) {
+    let mut by_run: ByRun<'_> = BTreeMap::new();
+    for row in rows {
+        if matches!(row.scenario, Scenario::Bare | Scenario::Flood) {
+            continue;
+        }
+        if let Some(added) = added_cpu_ms(rows, row) {
+            by_run
+                .entry((row.db.name(), row.size, row.scenario.name()))
+                .or_default()
+                .push((row.adapter.name(), added));
+        }
+    }
+    let lines: Vec<String> = by_run
+        .into_iter()
+        .filter(|(_, added)| added.len() >= 2)
+        .map(|((db, size, scenario), added)| {
+            let max = added.iter().map(|a| a.1).fold(f64::NEG_INFINITY, f64::max);
+            let min = added.iter().map(|a| a.1).fold(f64::INFINITY, f64::min);
+            let spread = if max > 0.0 { (max - min) / max } else { 0.0 };
+            let listed: Vec<String> = added
+                .iter()
+                .map(|(a, ms)| format!("{a} {:.1} µs", 1000.0 * ms))
+                .collect();
+            format!(
+                "- {db}/{size}/{scenario}: {} (spread {:.1}%): {}",
+                listed.join(", "),
+                100.0 * spread,
+                verdict(spread <= 0.15)
+            )
+        })
+        .collect();
+    if !lines.is_empty() {
+        println!(
+            "\nWhat authx adds above each framework's floor, per request (issue 17: within 15%):"
+        );
+        for line in lines {
+            println!("{line}");
+        }
+    }
 }
 
 /// Server CPU per request above the framework's own `bare` route, for every adapter and
 /// database with a `bare` row in this invocation: what authx adds in each framework.
 fn above_the_floor(rows: &[Row]) {
-    let floor = |row: &Row| {
-        rows.iter()
-            .find(|r| r.scenario == Scenario::Bare && r.adapter == row.adapter && r.db == row.db)
-            .and_then(server_cpu_ms_per_request)
-    };
+    let floor = |row: &Row| floor_ms(rows, row);
     let mut lines = Vec::new();
     for row in rows {
         if matches!(row.scenario, Scenario::Bare | Scenario::Flood) {
@@ -378,9 +565,10 @@ fn above_the_floor(rows: &[Row]) {
         }
         if let (Some(cpu), Some(bare)) = (server_cpu_ms_per_request(row), floor(row)) {
             lines.push(format!(
-                "- {}/{}/{}: {:.1} µs per request = {:.1} µs of the framework's bare route + {:.1} µs",
+                "- {}/{}/{}/{}: {:.1} µs per request = {:.1} µs of the framework's bare route + {:.1} µs",
                 row.adapter.name(),
                 row.db.name(),
+                row.size,
                 row.scenario.name(),
                 1000.0 * cpu,
                 1000.0 * bare,

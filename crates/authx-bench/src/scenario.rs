@@ -36,10 +36,24 @@ pub(crate) enum Scenario {
     Token,
     Refresh,
     Flood,
+    /// `GET /sessions` with a bearer access token.
+    Sessions,
+    /// The admin search by username: the seven digits of one user (one match, any size).
+    SearchUsername,
+    /// The admin search by email: `<seven digits>@exa` (one match).
+    SearchEmail,
+    /// The admin search by a two-digit username substring: too short for a trigram; many
+    /// matches at any size.
+    SearchShort,
+    /// `POST /forgot_password` for a seeded address, round robin.
+    ForgotPassword,
+    /// The probe connections refresh (each its own session) while the janitor deletes every
+    /// seeded session (all expired in this run's copy).
+    Janitor,
 }
 
 impl Scenario {
-    pub(crate) const ALL: [Self; 9] = [
+    pub(crate) const ALL: [Self; 15] = [
         Self::Bare,
         Self::Noop,
         Self::Register,
@@ -48,6 +62,12 @@ impl Scenario {
         Self::ConfirmStatus,
         Self::Token,
         Self::Refresh,
+        Self::Sessions,
+        Self::SearchUsername,
+        Self::SearchEmail,
+        Self::SearchShort,
+        Self::ForgotPassword,
+        Self::Janitor,
         Self::Flood,
     ];
 
@@ -62,6 +82,12 @@ impl Scenario {
             Self::Token => "token",
             Self::Refresh => "refresh",
             Self::Flood => "flood",
+            Self::Sessions => "sessions",
+            Self::SearchUsername => "search-username",
+            Self::SearchEmail => "search-email",
+            Self::SearchShort => "search-short",
+            Self::ForgotPassword => "forgot-password",
+            Self::Janitor => "janitor",
         }
     }
 
@@ -80,6 +106,28 @@ impl Scenario {
         matches!(
             self,
             Self::Register | Self::Login | Self::LoginWrongPassword | Self::Flood
+        )
+    }
+
+    /// Whether it runs on the probe connections (the others run on `--connections`): the
+    /// flood's and the janitor's measured requests, and the admin search (a few admins at a
+    /// time, not 64: at 64 its latency would be its own queue).
+    pub(crate) fn on_probes(self) -> bool {
+        matches!(
+            self,
+            Self::Flood
+                | Self::Janitor
+                | Self::SearchUsername
+                | Self::SearchEmail
+                | Self::SearchShort
+        )
+    }
+
+    /// Whether it is an admin search.
+    pub(crate) fn searches(self) -> bool {
+        matches!(
+            self,
+            Self::SearchUsername | Self::SearchEmail | Self::SearchShort
         )
     }
 }
@@ -132,11 +180,35 @@ pub(crate) struct Flood {
 enum Driver {
     Noop,
     Bare,
-    Register { conn: usize, n: u64 },
-    Login { next: u64, step: u64, users: u64 },
-    WrongPassword { counter: Arc<AtomicU64>, users: u64 },
+    Register {
+        conn: usize,
+        n: u64,
+    },
+    Login {
+        next: u64,
+        step: u64,
+        users: u64,
+    },
+    WrongPassword {
+        counter: Arc<AtomicU64>,
+        users: u64,
+    },
     Fixed(Call),
-    Refresh { token: String },
+    Refresh {
+        token: String,
+    },
+    Search {
+        scenario: Scenario,
+        next: u64,
+        step: u64,
+        users: u64,
+        bearer: String,
+    },
+    Forgot {
+        next: u64,
+        step: u64,
+        users: u64,
+    },
 }
 
 fn login_call(i: u64, password: &str) -> Call {
@@ -171,6 +243,27 @@ impl Driver {
                 login_call(i % *users, "not the password")
             }
             Self::Fixed(call) => call.clone(),
+            Self::Search {
+                scenario,
+                next,
+                step,
+                users,
+                bearer,
+            } => {
+                let i = *next % *users;
+                *next += *step;
+                let query = match scenario {
+                    Scenario::SearchEmail => format!("?email={i:07}@exa"),
+                    Scenario::SearchShort => format!("?username={:02}", 10 + i % 90),
+                    _ => format!("?username={i:07}"),
+                };
+                Call::get(&query).header(header::AUTHORIZATION, bearer)
+            }
+            Self::Forgot { next, step, users } => {
+                let (_, email) = user(*next % *users);
+                *next += *step;
+                Call::post("/forgot_password").json(&serde_json::json!({ "email": email }))
+            }
             Self::Refresh { token } => Call::post("/token/refresh")
                 .header(header::COOKIE, &format!("refresh_token={token}")),
         }
@@ -219,21 +312,31 @@ async fn log_in(conn: &mut Conn, i: u64, timeout: Duration) -> Result<(String, S
 /// A connection and, if it logged in, its access and refresh tokens.
 type Opened = (Conn, Option<(String, String)>);
 
-/// Opens `count` connections; with `logged_in`, connection `i` logs in as user `i`.
+/// Who a connection logs in as, if anyone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Login {
+    No,
+    /// Connection `i` as user `i`.
+    Own,
+    /// Every connection as user 0, the admin (a session each).
+    Admin,
+}
+
+/// Opens `count` connections, logged in as `login` says.
 async fn open(
     addr: SocketAddr,
     count: usize,
-    logged_in: bool,
+    login: Login,
     timeout: Duration,
 ) -> Result<Vec<Opened>, String> {
     let mut tasks = JoinSet::new();
     for i in 0..count {
         tasks.spawn(async move {
             let mut conn = Conn::open(addr).await?;
-            let tokens = if logged_in {
-                Some(log_in(&mut conn, i as u64, timeout).await?)
-            } else {
-                None
+            let tokens = match login {
+                Login::No => None,
+                Login::Own => Some(log_in(&mut conn, i as u64, timeout).await?),
+                Login::Admin => Some(log_in(&mut conn, 0, timeout).await?),
             };
             Ok::<_, String>((i, conn, tokens))
         });
@@ -280,7 +383,8 @@ async fn closed_loop(
 }
 
 /// Runs `scenario` against the server at `addr` with `users` seeded users; `verify_rate` (the
-/// raw argon2id rate) sets the flood's login rate.
+/// raw argon2id rate) sets the flood's login rate; `at_measure` is called when the measured
+/// window opens (the janitor scenario starts the janitor then).
 pub(crate) async fn run(
     scenario: Scenario,
     addr: SocketAddr,
@@ -288,18 +392,25 @@ pub(crate) async fn run(
     settings: &Settings,
     verify_rate: Option<f64>,
     server_pid: u32,
+    at_measure: Option<&mut (dyn FnMut() + '_)>,
 ) -> Result<Measured, String> {
-    let n = if scenario == Scenario::Flood {
+    let n = if scenario.on_probes() {
         settings.probe_connections
     } else {
         settings.connections
     };
     let timeout = settings.timeout;
-    let needs_session = matches!(
-        scenario,
-        Scenario::ConfirmStatus | Scenario::Token | Scenario::Refresh | Scenario::Flood
-    );
-    let conns = open(addr, n, needs_session, timeout).await?;
+    let login = match scenario {
+        Scenario::ConfirmStatus
+        | Scenario::Token
+        | Scenario::Refresh
+        | Scenario::Flood
+        | Scenario::Sessions
+        | Scenario::Janitor => Login::Own,
+        s if s.searches() => Login::Admin,
+        _ => Login::No,
+    };
+    let conns = open(addr, n, login, timeout).await?;
     let wrong_counter = Arc::new(AtomicU64::new(0));
     let drivers = conns.into_iter().enumerate().map(|(i, (conn, tokens))| {
         let access = tokens.as_ref().map(|(a, _)| a.clone()).unwrap_or_default();
@@ -326,6 +437,29 @@ pub(crate) async fn run(
             Scenario::Refresh => Driver::Refresh {
                 token: tokens.map(|(_, r)| r).unwrap_or_default(),
             },
+            // Writes: what a janitor batch can hold up (reads wait for no writer, in WAL
+            // and in PostgreSQL alike).
+            Scenario::Janitor => Driver::Refresh {
+                token: tokens.map(|(_, r)| r).unwrap_or_default(),
+            },
+            Scenario::Sessions => {
+                Driver::Fixed(Call::get("/sessions").header(header::AUTHORIZATION, &bearer))
+            }
+            Scenario::SearchUsername | Scenario::SearchEmail | Scenario::SearchShort => {
+                // Spread over the users, a different start per connection.
+                Driver::Search {
+                    scenario,
+                    next: (i as u64).wrapping_mul(7919),
+                    step: 104_729,
+                    users,
+                    bearer,
+                }
+            }
+            Scenario::ForgotPassword => Driver::Forgot {
+                next: i as u64,
+                step: n as u64,
+                users,
+            },
         };
         (conn, driver)
     });
@@ -333,7 +467,7 @@ pub(crate) async fn run(
 
     // The flood's connections are opened before the clock starts.
     let flood_conns = if scenario == Scenario::Flood {
-        open(addr, settings.flood_connections, false, timeout).await?
+        open(addr, settings.flood_connections, Login::No, timeout).await?
     } else {
         Vec::new()
     };
@@ -369,6 +503,10 @@ pub(crate) async fn run(
             (baseline_from, measure_from, until),
             timeout,
         ));
+    }
+    if let Some(at_measure) = at_measure {
+        tokio::time::sleep_until(measure_from.into()).await;
+        at_measure();
     }
     let mut flood = if scenario == Scenario::Flood {
         let rate = settings.flood_factor * verify_rate.ok_or("the flood needs the raw rate")?;

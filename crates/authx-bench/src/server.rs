@@ -1,41 +1,42 @@
 //! The server side, run as a child process (`authx-bench serve ...`) so that its peak memory
-//! and CPU time are its own: a fresh database, seeded users, the chosen adapter on
-//! `127.0.0.1:0`. It prints `authx-bench-ready <address>` and serves until its standard input
-//! closes.
+//! and CPU time are its own: the run's copy of a seeded database (`crate::seed`), the chosen
+//! adapter on `127.0.0.1:0`. It prints `authx-bench-ready <address>` and serves until its
+//! standard input closes; a line `janitor` on it runs the janitor once, and the server prints
+//! `authx-bench-janitor <sessions deleted> <seconds>` when that is done.
 
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use authx::clock::{Clock as _, SystemClock};
+use authx::Auth;
 use authx::config::Hashing;
 use authx::limit::Limits;
 use authx::mail::{Mail, MailError, Mailer};
-use authx::password::{PasswordHasher, PasswordParams};
-use authx::store::{NewEmailToken, NewUser, QueuedToken, Repo, TokenPurpose};
+use authx::store::Repo;
 use authx::token::JwtBackend;
-use authx::{Auth, Secret};
 
 use crate::Adapter;
 
 /// The line the parent waits for.
 pub(crate) const READY: &str = "authx-bench-ready";
-/// The environment variable that carries a PostgreSQL URL to the child (not its arguments,
+/// The line the janitor's report starts with.
+pub(crate) const JANITOR_DONE: &str = "authx-bench-janitor";
+/// The environment variable that carries the database URL to the child (not its arguments,
 /// which any local user can read).
 pub(crate) const DB_URL_VAR: &str = "AUTHX_BENCH_SERVER_DB";
 /// Every seeded user's password.
 pub(crate) const PASSWORD: &str = "correct horse battery";
 
-/// The seeded user number `i`: `(username, email)`.
+/// The seeded user number `i`: `(username, email)`, as `crate::seed` writes them. Seven
+/// digits, so that the seven digits of one user are a substring of that user's name alone.
 pub(crate) fn user(i: u64) -> (String, String) {
-    (format!("user{i}"), format!("user{i}@example.com"))
+    (format!("u{i:07}"), format!("u{i:07}@example.com"))
 }
 
 /// The server's settings, from the parent.
 #[derive(Debug, Clone)]
 pub(crate) struct ServerOptions {
     pub(crate) adapter: Adapter,
-    pub(crate) users: u64,
     /// Hashing concurrency and queue; `None` keeps the library's defaults.
     pub(crate) hash_concurrency: Option<usize>,
     pub(crate) hash_queue: Option<usize>,
@@ -51,8 +52,6 @@ impl ServerOptions {
             "serve".to_owned(),
             "--adapter".to_owned(),
             self.adapter.name().to_owned(),
-            "--users".to_owned(),
-            self.users.to_string(),
         ];
         let optional = [
             (
@@ -91,33 +90,75 @@ pub(crate) fn run(options: &ServerOptions) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async {
-        let (repo, dir) = open_database(options).await?;
-        seed(repo.as_ref(), options.users).await?;
+        let repo = open_database(options).await?;
         let auth = build(repo, options)?;
-        let addr = crate::adapter::start(options.adapter, auth).await?;
-        let mut stdout = std::io::stdout();
-        writeln!(stdout, "{READY} {addr}").map_err(|e| e.to_string())?;
-        stdout.flush().map_err(|e| e.to_string())?;
-        // Serve until the parent closes our standard input (or dies).
-        tokio::task::spawn_blocking(|| {
-            let mut sink = Vec::new();
-            let _ = std::io::stdin().read_to_end(&mut sink);
+        let addr = crate::adapter::start(options.adapter, auth.clone()).await?;
+        say(&format!("{READY} {addr}"))?;
+        // Serve until the parent closes our standard input (or dies); `janitor` runs it.
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            use std::io::BufRead as _;
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                if line.trim() == "janitor" {
+                    runtime.spawn(janitor(auth.clone()));
+                }
+            }
         })
         .await
         .map_err(|e| e.to_string())?;
-        drop(dir);
         Ok::<(), String>(())
     })?;
     // Adapters with threads of their own (actix) are not waited for.
     std::process::exit(0);
 }
 
-async fn open_database(
-    options: &ServerOptions,
-) -> Result<(Arc<dyn Repo>, Option<tempfile::TempDir>), String> {
-    if let Ok(url) = std::env::var(DB_URL_VAR)
-        && url.starts_with("mysql:")
-    {
+/// One clean-up, timed, reported on standard output.
+async fn janitor(auth: Auth) {
+    let started = std::time::Instant::now();
+    match auth.run_janitor().await {
+        Ok(report) => {
+            let _ = say(&format!(
+                "{JANITOR_DONE} {} {:.3}",
+                report.sessions,
+                started.elapsed().as_secs_f64()
+            ));
+        }
+        Err(e) => eprintln!("authx-bench: the janitor failed: {e}"),
+    }
+}
+
+fn say(line: &str) -> Result<(), String> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}").map_err(|e| e.to_string())?;
+    stdout.flush().map_err(|e| e.to_string())
+}
+
+/// Opens the run's copy of the seeded database (already migrated).
+async fn open_database(options: &ServerOptions) -> Result<Arc<dyn Repo>, String> {
+    let url = std::env::var(DB_URL_VAR).map_err(|_| format!("{DB_URL_VAR} unset"))?;
+    if url.starts_with("sqlite:") {
+        let store = match options.sqlite_pool {
+            None => authx::sqlx::SqliteStore::connect(&url)
+                .await
+                .map_err(|e| e.to_string())?,
+            Some(size) => {
+                // The settings of `SqliteStore::connect`, another pool size.
+                let connect =
+                    authx::sqlx::SqliteStore::connect_options(&url).map_err(|e| e.to_string())?;
+                let pool = authx::sqlx::SqliteStore::pool_options()
+                    .max_connections(size)
+                    .connect_with(connect)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let store = authx::sqlx::SqliteStore::from_pool(pool);
+                store.migrate().await.map_err(|e| e.to_string())?;
+                store
+            }
+        };
+        return Ok(Arc::new(store));
+    }
+    if url.starts_with("mysql:") {
         let store = match options.pg_pool {
             None => authx::sqlx::MySqlStore::connect(&url)
                 .await
@@ -133,111 +174,36 @@ async fn open_database(
                 store
             }
         };
-        return Ok((Arc::new(store), None));
+        return Ok(Arc::new(store));
     }
-    if let Ok(url) = std::env::var(DB_URL_VAR) {
-        let store = match options.pg_pool {
-            None => authx::sqlx::PostgresStore::connect(&url)
-                .await
-                .map_err(|e| e.to_string())?,
-            Some(size) => {
-                let pool = authx::sqlx::PostgresStore::pool_options()
-                    .max_connections(size)
-                    .connect(&url)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let store = authx::sqlx::PostgresStore::from_pool(pool);
-                store.migrate().await.map_err(|e| e.to_string())?;
-                store
-            }
-        };
-        return Ok((Arc::new(store), None));
-    }
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let url = format!("sqlite://{}", dir.path().join("authx.db").display());
-    let store = match options.sqlite_pool {
-        None => authx::sqlx::SqliteStore::connect(&url)
+    let store = match options.pg_pool {
+        None => authx::sqlx::PostgresStore::connect(&url)
             .await
             .map_err(|e| e.to_string())?,
         Some(size) => {
-            // The settings of `SqliteStore::connect`, another pool size.
-            let connect =
-                authx::sqlx::SqliteStore::connect_options(&url).map_err(|e| e.to_string())?;
-            let pool = authx::sqlx::SqliteStore::pool_options()
+            let pool = authx::sqlx::PostgresStore::pool_options()
                 .max_connections(size)
-                .connect_with(connect)
+                .connect(&url)
                 .await
                 .map_err(|e| e.to_string())?;
-            let store = authx::sqlx::SqliteStore::from_pool(pool);
+            let store = authx::sqlx::PostgresStore::from_pool(pool);
             store.migrate().await.map_err(|e| e.to_string())?;
             store
         }
     };
-    Ok((Arc::new(store), Some(dir)))
+    Ok(Arc::new(store))
 }
 
-/// Creates `users` users sharing one OWASP hash of [`PASSWORD`] (verifying costs the same
-/// whatever the salt), and marks their confirmation mail sent so the outbox is idle.
-async fn seed(repo: &dyn Repo, users: u64) -> Result<(), String> {
-    let hasher = PasswordHasher::new(PasswordParams::OWASP, 1, 0).map_err(|e| e.to_string())?;
-    let password_hash = hasher
-        .hash(Secret::new(PASSWORD))
-        .await
-        .map_err(|e| e.to_string())?;
-    let now = SystemClock.now();
-    for i in 0..users {
-        let (username, email) = user(i);
-        let token = NewEmailToken {
-            hash: authx::random::sha256_hex(&format!("seed-{i}")),
-            purpose: TokenPurpose::ConfirmEmail,
-            email: email.clone(),
-            state: String::new(),
-            created_at: now,
-            expires_at: now + 86_400,
-        };
-        let mail = Mail {
-            to: email.clone(),
-            subject: "Confirm email".into(),
-            text: String::new(),
-            html: String::new(),
-        };
-        let new = NewUser {
-            email,
-            username,
-            password_hash: Some(password_hash.clone()),
-            confirmed: false,
-            created_at: now,
-        };
-        repo.users()
-            .create_user(new, Some(QueuedToken { token, mail }))
-            .await
-            .map_err(|e| format!("seeding user {i}: {e}"))?;
-    }
-    // Bounded: each round claims up to 1,000 mails.
-    for _ in 0..=users / 1000 + 1 {
-        let batch = repo
-            .outbox()
-            .claim_due_mail(now, now + 600, 1000)
-            .await
-            .map_err(|e| e.to_string())?;
-        if batch.is_empty() {
-            break;
-        }
-        for mail in batch {
-            repo.outbox()
-                .mark_mail_sent(mail.id, &mail.claim, now)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-    }
-    Ok(())
-}
-
-/// The library's defaults, except what a benchmark from one address needs: the per-IP login
-/// limit is off (CONTRACT section 8, `AUTHX_LOGIN_LIMIT_PER_IP=0`).
+/// The library's defaults, except what a benchmark from one address needs: the per-IP limits
+/// of login and of `POST /forgot_password` are off (CONTRACT section 8,
+/// `AUTHX_LOGIN_LIMIT_PER_IP=0`), and so is the per-account reset-mail limit, so that every
+/// `POST /forgot_password` for a seeded address writes its token and mail (with it, a small
+/// database's accounts would reach their limit and most requests would write nothing).
 fn build(repo: Arc<dyn Repo>, options: &ServerOptions) -> Result<Auth, String> {
     let mut limits = Limits::default();
     limits.login_per_ip.max = 0;
+    limits.forgot_password_per_ip.max = 0;
+    limits.reset_mail_per_user.max = 0;
     let mut hashing = Hashing::default();
     if let Some(concurrency) = options.hash_concurrency {
         hashing.concurrency = concurrency;

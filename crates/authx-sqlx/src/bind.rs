@@ -10,12 +10,13 @@
 //! [`query`] and [`query_as`] stand in for sqlx's functions of the same names: the same
 //! `.bind(...)` chain, then `.execute`, `.fetch_one`, `.fetch_optional` or `.fetch_all`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::{OnceLock, RwLock};
 
 use sqlx::error::BoxDynError;
-use sqlx::{Arguments as _, Encode, Executor, FromRow, IntoArguments, Type};
+use sqlx::{Arguments as _, AssertSqlSafe, Encode, Executor, FromRow, IntoArguments, Type};
 
 use crate::dialect::Dialect;
 
@@ -146,10 +147,28 @@ fn positional_once(sql: &'static str) -> &'static Positional {
     })
 }
 
+/// A statement's text: one of the dialect's set, or one built for a call (the admin search's,
+/// from fixed fragments and numbered placeholders only: never a value).
+#[derive(Debug, Clone)]
+enum Sql {
+    /// Rewritten for positional parameters once and kept; prepared for reuse.
+    Fixed(&'static str),
+    /// Rewritten on each call; not prepared for reuse, so each run is planned with its values.
+    Built(String),
+}
+
+/// A statement as sqlx takes it: its text (fixed: the dialect's statements, or fragments and
+/// placeholders), whether to prepare it for reuse, and its arguments.
+struct Ready<A> {
+    sql: AssertSqlSafe<Cow<'static, str>>,
+    persistent: bool,
+    arguments: A,
+}
+
 /// A statement and the values bound so far, in the order of their numbers.
 #[derive(Debug, Clone)]
 pub(crate) struct Query<'p> {
-    sql: &'static str,
+    sql: Sql,
     params: Vec<Param<'p>>,
 }
 
@@ -163,7 +182,7 @@ pub(crate) struct QueryAs<'p, O> {
 /// A statement of the dialect's set, to bind values to.
 pub(crate) fn query(sql: &'static str) -> Query<'static> {
     Query {
-        sql,
+        sql: Sql::Fixed(sql),
         params: Vec::new(),
     }
 }
@@ -172,6 +191,18 @@ pub(crate) fn query(sql: &'static str) -> Query<'static> {
 pub(crate) fn query_as<O>(sql: &'static str) -> QueryAs<'static, O> {
     QueryAs {
         query: query(sql),
+        output: PhantomData,
+    }
+}
+
+/// A statement built for this call (from fixed fragments: no value is ever written into it),
+/// whose rows are read as `O`. It is not prepared for reuse.
+pub(crate) fn built_query_as<O>(sql: String) -> QueryAs<'static, O> {
+    QueryAs {
+        query: Query {
+            sql: Sql::Built(sql),
+            params: Vec::new(),
+        },
         output: PhantomData,
     }
 }
@@ -199,13 +230,27 @@ impl<'p> Query<'p> {
     }
 
     /// The statement and its arguments, as sqlx takes them for `DB`.
-    fn build<DB: Dialect>(&self) -> Result<(&'static str, DB::Arguments), sqlx::Error> {
-        let (sql, order) = if DB::NUMBERED_PARAMETERS {
-            (self.sql, None)
-        } else {
-            let positional = positional_once(self.sql);
-            (positional.sql, Some(&positional.order))
-        };
+    /// With whether to prepare it for reuse.
+    fn build<DB: Dialect>(&self) -> Result<Ready<DB::Arguments>, sqlx::Error> {
+        let rewritten;
+        let (sql, order, persistent): (Cow<'static, str>, _, _) =
+            match (&self.sql, DB::NUMBERED_PARAMETERS) {
+                (Sql::Fixed(sql), true) => (Cow::Borrowed(*sql), None, true),
+                (Sql::Fixed(sql), false) => {
+                    let positional = positional_once(sql);
+                    (
+                        Cow::Borrowed(positional.sql),
+                        Some(positional.order.as_slice()),
+                        true,
+                    )
+                }
+                (Sql::Built(sql), true) => (Cow::Owned(sql.clone()), None, false),
+                (Sql::Built(sql), false) => {
+                    let (text, order) = positional(sql);
+                    rewritten = order;
+                    (Cow::Owned(text), Some(rewritten.as_slice()), false)
+                }
+            };
         let mut arguments = DB::Arguments::default();
         let mut add = |param: &Param<'_>| DB::add_parameter(&mut arguments, *param);
         match order {
@@ -219,7 +264,11 @@ impl<'p> Query<'p> {
             }),
         }
         .map_err(sqlx::Error::Encode)?;
-        Ok((sql, arguments))
+        Ok(Ready {
+            sql: AssertSqlSafe(sql),
+            persistent,
+            arguments,
+        })
     }
 
     /// Runs the statement.
@@ -232,8 +281,11 @@ impl<'p> Query<'p> {
         E: Executor<'c, Database = DB>,
         DB::Arguments: IntoArguments<DB>,
     {
-        let (sql, arguments) = self.build::<DB>()?;
-        sqlx::query_with(sql, arguments).execute(executor).await
+        let ready = self.build::<DB>()?;
+        sqlx::query_with(ready.sql, ready.arguments)
+            .persistent(ready.persistent)
+            .execute(executor)
+            .await
     }
 }
 
@@ -270,8 +322,11 @@ macro_rules! fetch {
             DB::Arguments: IntoArguments<DB>,
             O: for<'r> FromRow<'r, DB::Row> + Send + Unpin,
         {
-            let (sql, arguments) = self.query.build::<DB>()?;
-            sqlx::query_as_with(sql, arguments).$name(executor).await
+            let ready = self.query.build::<DB>()?;
+            sqlx::query_as_with(ready.sql, ready.arguments)
+                .persistent(ready.persistent)
+                .$name(executor)
+                .await
         }
     };
 }

@@ -7,7 +7,7 @@ use sqlx::Database;
 /// A SQL dialect authx stores its data in: implemented by `sqlx::Sqlite` (feature `sqlite`),
 /// `sqlx::Postgres` (feature `postgres`) and `sqlx::MySql` (feature `mysql`), and sealed. A
 /// dialect provides its statements and these few details.
-pub trait Dialect: Database + sealed::Sealed {
+pub trait Dialect: Database + sqlx::database::HasStatementCache + sealed::Sealed {
     /// Every statement, in this dialect.
     const SQL: &'static Statements;
     /// Whether writers queue on the store's own lock before the database's (SQLite lets one
@@ -142,13 +142,9 @@ pub struct Statements {
     pub(crate) clear_permissions: &'static str,
     /// `$1` id, `$2` now → [`UserDetailsRow`](crate::rows::UserDetailsRow).
     pub(crate) user_details: &'static str,
-    /// `$1` id or NULL, `$2` username pattern or NULL, `$3` email pattern or NULL (`LIKE`
-    /// patterns, `\` escaping), `$4` limit, `$5` offset, `$6` now →
-    /// [`FoundUserRow`](crate::rows::FoundUserRow)s by id, each with the number of matches.
-    pub(crate) search_users: &'static str,
-    /// `$1` to `$3` as in `search_users` → [`CountRow`](crate::rows::CountRow): the matches
-    /// (for a page past the end, which has no row to carry the count).
-    pub(crate) count_users: &'static str,
+    /// The admin search: page and count, written for the criteria of each search
+    /// ([`SearchSql::build`](crate::search::SearchSql::build)).
+    pub(crate) search: crate::search::SearchSql,
     /// `$1` when: records the blackout, replacing an earlier record.
     pub(crate) set_blackout: &'static str,
     /// → [`BlackoutRow`](crate::rows::BlackoutRow), if one is recorded.

@@ -30,6 +30,8 @@ mod mysql;
 mod postgres;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod rows;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod search;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]

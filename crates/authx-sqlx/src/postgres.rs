@@ -5,9 +5,9 @@ use sqlx::postgres::{PgPoolOptions, PgQueryResult};
 
 use crate::dialect::{Dialect, Statements};
 use crate::error::Error;
+use crate::search::{Compared, SearchSql, SubstringIndex};
 use crate::statements::{
-    self as common, after_cutoff, claim_due_mail, linked_providers, search_filter,
-    user_details_columns,
+    self as common, after_cutoff, claim_due_mail, linked_providers, user_details_columns,
 };
 use crate::store::SqlStore;
 
@@ -56,6 +56,11 @@ pub(crate) const MIGRATIONS: &[crate::EmbeddedMigration] = &[
         7,
         "identities",
         include_str!("../migrations/postgres/0007_identities.sql"),
+    ),
+    (
+        8,
+        "search index",
+        include_str!("../migrations/postgres/0008_search_index.sql"),
     ),
 ];
 
@@ -157,23 +162,16 @@ static SQL: Statements = Statements {
         ),
         " FROM users WHERE id = $1"
     ),
-    // A scan of `users`; a pg_trgm GIN index on `lower(username)` and `lower(email)` can serve
-    // it later without changing the statement's parameters.
-    search_users: concat!(
-        "SELECT ",
-        user_details_columns!(
-            "$6",
+    // Migration 8's substring index serves it; the columns are `user_details`' own.
+    search: SearchSql {
+        columns: user_details_columns!(
+            "$1",
             linked_providers!(postgres),
             "EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = users.id AND t.enabled)"
         ),
-        ", count(*) OVER () AS total FROM users WHERE ",
-        search_filter!(),
-        " ORDER BY id LIMIT $4 OFFSET $5"
-    ),
-    count_users: concat!(
-        "SELECT count(*) AS total FROM users WHERE ",
-        search_filter!()
-    ),
+        index: SubstringIndex::Expressions,
+        compared: Compared::Lowered,
+    },
     set_blackout: common::SET_BLACKOUT,
     blackout: common::BLACKOUT,
     delete_blackout: common::DELETE_BLACKOUT,

@@ -111,14 +111,6 @@ impl From<UserDetailsRow> for UserDetails {
     }
 }
 
-/// A user a search found, with the number of matches in all.
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct FoundUserRow {
-    #[sqlx(flatten)]
-    pub(crate) user: UserDetailsRow,
-    pub(crate) total: i64,
-}
-
 /// A social sign-in under way.
 #[derive(sqlx::FromRow)]
 pub(crate) struct SignInRow {

@@ -11,9 +11,9 @@ use sqlx::sqlite::{
 
 use crate::dialect::{Dialect, Statements};
 use crate::error::Error;
+use crate::search::{Compared, SearchSql, SubstringIndex};
 use crate::statements::{
-    self as common, after_cutoff, claim_due_mail, linked_providers, search_filter,
-    user_details_columns,
+    self as common, after_cutoff, claim_due_mail, linked_providers, user_details_columns,
 };
 use crate::store::SqlStore;
 
@@ -62,6 +62,11 @@ pub(crate) const MIGRATIONS: &[crate::EmbeddedMigration] = &[
         7,
         "identities",
         include_str!("../migrations/sqlite/0007_identities.sql"),
+    ),
+    (
+        8,
+        "search index",
+        include_str!("../migrations/sqlite/0008_search_index.sql"),
     ),
 ];
 
@@ -169,23 +174,18 @@ static SQL: Statements = Statements {
         ),
         " FROM users WHERE id = $1"
     ),
-    // A scan of `users` (SQLite's LIKE uses no index for a substring); an FTS5 trigram index
-    // can serve it later without changing the statement's parameters.
-    search_users: concat!(
-        "SELECT ",
-        user_details_columns!(
-            "$6",
+    // Migration 8's substring index serves it; the columns are `user_details`' own.
+    search: SearchSql {
+        columns: user_details_columns!(
+            "$1",
             linked_providers!(sqlite),
             "EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = users.id AND t.enabled)"
         ),
-        ", count(*) OVER () AS total FROM users WHERE ",
-        search_filter!(),
-        " ORDER BY id LIMIT $4 OFFSET $5"
-    ),
-    count_users: concat!(
-        "SELECT count(*) AS total FROM users WHERE ",
-        search_filter!()
-    ),
+        index: SubstringIndex::Fts5 {
+            table: "users_search",
+        },
+        compared: Compared::Lowered,
+    },
     set_blackout: common::SET_BLACKOUT,
     blackout: common::BLACKOUT,
     delete_blackout: common::DELETE_BLACKOUT,

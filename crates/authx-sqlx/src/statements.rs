@@ -90,7 +90,7 @@ pub(crate) const BANNED_USERS: &str = concat!(
 /// factor is enabled: constants until those features store their data, then subqueries (the second factor's:
 /// `EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = users.id AND t.enabled)`).
 macro_rules! user_details_columns {
-    ($now:literal, $providers:expr, $two_factor:literal) => {
+    ($now:literal, $providers:expr, $two_factor:expr) => {
         concat!(
             "id, username, email, \
              (active OR (ban_expires_at IS NOT NULL AND ban_expires_at <= ",
@@ -104,17 +104,7 @@ macro_rules! user_details_columns {
     };
 }
 
-/// Which users a search matches: `$1` the id, `$2` and `$3` `LIKE` patterns of the username and
-/// the email (the store escapes `%`, `_` and `\` in what was asked, so they match only
-/// themselves), each NULL when not asked; compared in lower case.
-macro_rules! search_filter {
-    () => {
-        "($1 IS NULL OR id = $1) \
-         AND ($2 IS NULL OR lower(username) LIKE lower($2) ESCAPE '\\') \
-         AND ($3 IS NULL OR lower(email) LIKE lower($3) ESCAPE '\\')"
-    };
-}
-pub(crate) use {search_filter, user_details_columns};
+pub(crate) use user_details_columns;
 
 /// The names of a user's linked providers, as the dialect's list column: a JSON array in
 /// SQLite, a `TEXT[]` in PostgreSQL (for [`user_details_columns`]).

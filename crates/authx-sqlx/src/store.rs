@@ -26,15 +26,15 @@ use sqlx::{
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use crate::bind::{Query, QueryAs, query, query_as};
+use crate::bind::{Query, QueryAs, built_query_as, query, query_as};
 use crate::dialect::{Dialect, NoReturning};
 use crate::error::{is_deadlock, store_error};
 use crate::rows::{
-    BanStateRow, BannedUserRow, BlackoutRow, CountRow, CutoffRow, DueRow, EmailTokenRow,
-    FoundUserRow, MailRow, Permissions, PermissionsRow, RefreshStateRow, RotatedRow,
-    SessionInfoRow, SignInRow, TwoFactorRow, UserDetailsRow, UserRow, contains_pattern, new_claim,
-    stored_error,
+    BanStateRow, BannedUserRow, BlackoutRow, CountRow, CutoffRow, DueRow, EmailTokenRow, MailRow,
+    Permissions, PermissionsRow, RefreshStateRow, RotatedRow, SessionInfoRow, SignInRow,
+    TwoFactorRow, UserDetailsRow, UserRow, new_claim, stored_error,
 };
+use crate::search::Arg;
 
 /// authx storage in a SQL database of dialect `DB` (`sqlx::Sqlite`, `sqlx::Postgres`,
 /// `sqlx::MySql`); use the aliases [`SqliteStore`](crate::SqliteStore),
@@ -836,7 +836,7 @@ where
 #[async_trait]
 impl<DB> AdminStore for SqlStore<DB>
 where
-    DB: Dialect,
+    DB: Dialect + sqlx::database::HasStatementCache,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
@@ -936,40 +936,40 @@ where
     }
 
     async fn search_users(&self, search: &UserSearch, now: Timestamp) -> StoreResult<UserPage> {
-        let username = search.username.as_deref().map(contains_pattern);
-        let email = search.email.as_deref().map(contains_pattern);
-        let rows: Vec<FoundUserRow> = query_as(DB::SQL.search_users)
-            .bind(search.id)
-            .bind(username.as_deref())
-            .bind(email.as_deref())
+        let built = DB::SQL.search.build(search);
+        // Not prepared for reuse: each search is planned with its own values, so the planner
+        // sees how selective the substrings are (a plan made for any value could not choose
+        // between the trigram index and the walk by id).
+        let mut page = built_query_as(built.page).bind(now);
+        let mut count = built_query_as(built.count);
+        for arg in &built.args {
+            (page, count) = match arg {
+                Arg::Int(value) => (page.bind(*value), count.bind(*value)),
+                Arg::Text(value) => (page.bind(value.as_str()), count.bind(value.as_str())),
+            };
+        }
+        let rows: Vec<UserDetailsRow> = page
             .bind(i64::from(search.limit))
             .bind(i64::try_from(search.offset).unwrap_or(i64::MAX))
-            .bind(now)
             .fetch_all(&self.pool)
             .await
             .map_err(store_error)?;
-        // Every row carries the count of all matches; a page past the end has no row to carry
-        // it, so only then is it counted on its own.
-        let total = match rows.first() {
-            Some(row) => row.total,
-            None if search.offset == 0 => 0,
-            None => {
-                let count: CountRow = query_as(DB::SQL.count_users)
-                    .bind(search.id)
-                    .bind(username.as_deref())
-                    .bind(email.as_deref())
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(store_error)?;
-                count.total
-            }
+        // A short last page holds every match from the offset on: nothing left to count.
+        let total = if !rows.is_empty() && rows.len() < search.limit as usize {
+            search.offset.saturating_add(rows.len() as u64)
+        } else if rows.is_empty() && search.offset == 0 {
+            0
+        } else {
+            let counted: CountRow = count
+                .bind(built.cap)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(store_error)?;
+            u64::try_from(counted.total).unwrap_or(0)
         };
         Ok(UserPage {
-            total: u64::try_from(total).unwrap_or(0),
-            users: rows
-                .into_iter()
-                .map(|row| UserDetails::from(row.user))
-                .collect(),
+            total,
+            users: rows.into_iter().map(UserDetails::from).collect(),
         })
     }
 

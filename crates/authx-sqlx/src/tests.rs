@@ -19,10 +19,11 @@ use authx_core::clock::{Millis, Timestamp};
 use authx_core::mail::Mail;
 use authx_core::store::{
     AdminStore, BanToggle, BannedUser, EmailToken, EmailTokenStore, EndSessions, MailOutbox,
-    Maintenance, NewBan, NewEmailToken, NewSession, NewUser, OutboxMail, PasswordChange,
-    PermissionChange, Purge, QueuedToken, Redemption, RefreshReplacement, RefreshRotation, Rehash,
-    Repo, RotatedSession, RotationOutcome, SessionInfo, SessionStore, StoreError, TokenEffect,
-    TokenPurpose, UniqueField, User, UserDetails, UserId, UserSearch, UserStore,
+    Maintenance, NewBan, NewEmailToken, NewIdentity, NewSession, NewUser, OutboxMail,
+    PasswordChange, PermissionChange, Purge, QueuedToken, Redemption, RefreshReplacement,
+    RefreshRotation, Rehash, Repo, RotatedSession, RotationOutcome, SessionInfo, SessionStore,
+    StoreError, TokenEffect, TokenPurpose, UniqueField, User, UserDetails, UserId, UserSearch,
+    UserStore,
 };
 use sqlx::AssertSqlSafe;
 
@@ -66,6 +67,9 @@ impl Repo for Store {
     }
     fn two_factor(&self) -> Option<&dyn authx_core::store::TwoFactorStore> {
         self.repo.two_factor()
+    }
+    fn identities(&self) -> Option<&dyn authx_core::store::IdentityStore> {
+        self.repo.identities()
     }
 }
 
@@ -399,6 +403,9 @@ store_tests!(
     user_details_hold_no_secret,
     search_matches_literal_substrings,
     search_pages_exactly,
+    search_index_follows_renames,
+    search_short_and_long_substrings_agree,
+    search_finds_what_user_details_shows,
     blackout_record_is_apart_from_the_cutoff,
     // second factor
     two_factor_enrolment_codes_and_disable,
@@ -3304,6 +3311,170 @@ async fn search_pages_exactly(store: Store) {
     );
 }
 
+async fn create_named(store: &Store, username: &str, email: &str) -> UserId {
+    store
+        .users()
+        .create_user(
+            NewUser {
+                email: email.to_owned(),
+                username: username.to_owned(),
+                password_hash: None,
+                confirmed: false,
+                created_at: NOW,
+            },
+            None,
+        )
+        .await
+        .expect("created")
+        .id
+}
+
+/// The substring index (migration 8) is kept with the users: a renamed user is found by the
+/// new name, no longer by the old one, whichever path the search takes.
+async fn search_index_follows_renames(store: Store) {
+    let ada = create_named(&store, "adalovelace", "ada@example.com").await;
+    create_named(&store, "grace", "grace@example.org").await;
+    let names = |found: &[&str]| found.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        search(&store, None, Some("LOVE"), None, 0, 20).await,
+        (1, names(&["adalovelace"]))
+    );
+    assert!(
+        store
+            .users()
+            .change_username(ada, "countess")
+            .await
+            .expect("renamed")
+    );
+    assert_eq!(
+        search(&store, None, Some("love"), None, 0, 20).await,
+        (0, names(&[]))
+    );
+    assert_eq!(
+        search(&store, None, Some("ntes"), None, 0, 20).await,
+        (1, names(&["countess"]))
+    );
+    assert_eq!(
+        search(&store, None, Some("co"), None, 0, 20).await,
+        (1, names(&["countess"]))
+    );
+    // The email stayed in the index: only the username was rewritten.
+    assert_eq!(
+        search(&store, None, None, Some("ADA@EX"), 0, 20).await,
+        (1, names(&["countess"]))
+    );
+    // Both criteria, one through the index and one checked row by row.
+    assert_eq!(
+        search(&store, None, Some("gr"), Some("example.org"), 0, 20).await,
+        (1, names(&["grace"]))
+    );
+}
+
+/// A substring shorter than a trigram (read by id) and a longer one (through the index) find
+/// the same users on every page; the short one's count stops one match past the page asked
+/// (that page, and whether another follows), the long one's is exact.
+async fn search_short_and_long_substrings_agree(store: Store) {
+    for i in 0..30 {
+        // Every third user holds "xq9" in the username; every user holds "xq" in the email.
+        let username = if i % 3 == 0 {
+            format!("p{i:02}xq9")
+        } else {
+            format!("p{i:02}x")
+        };
+        create_named(&store, &username, &format!("m{i:02}xq@example.com")).await;
+    }
+    for offset in [0, 4, 8, 40] {
+        let short = search(&store, None, Some("q9"), None, offset, 4).await;
+        let long = search(&store, None, Some("XQ9"), None, offset, 4).await;
+        assert_eq!(short.1, long.1, "offset {offset}");
+        assert_eq!(long.0, 10, "offset {offset}");
+    }
+    let long = search(&store, None, Some("xq9"), None, 0, 4).await;
+    assert_eq!(long.1, ["p00xq9", "p03xq9", "p06xq9", "p09xq9"]);
+    // Short: one past the page while more follow; exact from a short last page; exact past
+    // the end too (the count then reaches every match).
+    let short = |offset| search(&store, None, Some("q9"), None, offset, 4);
+    assert_eq!(short(0).await.0, 5);
+    assert_eq!(short(4).await.0, 9);
+    assert_eq!(
+        search(&store, None, Some("q9"), None, 8, 4).await,
+        (10, vec!["p24xq9".to_owned(), "p27xq9".to_owned()])
+    );
+    assert_eq!(short(40).await.0, 10);
+    assert_eq!(search(&store, None, None, Some("xq@"), 0, 5).await.0, 30);
+    assert_eq!(search(&store, None, None, Some("q@"), 0, 5).await.0, 6);
+    assert_eq!(search(&store, None, None, Some("q@"), 25, 5).await.0, 30);
+}
+
+/// A found user carries what `user_details` shows: the linked providers and whether a second
+/// factor is enabled, whichever path the search takes (by id, short or long substrings).
+async fn search_finds_what_user_details_shows(store: Store) {
+    let ada = create_named(&store, "adalovelace", "ada@example.com").await;
+    let grace = create_named(&store, "gracehopper", "grace@example.com").await;
+    let identities = store.identities().expect("SQL stores keep identities");
+    for (provider, subject) in [("github", "7"), ("google", "g-7")] {
+        assert!(
+            identities
+                .link_identity(
+                    ada,
+                    NewIdentity {
+                        provider: provider.to_owned(),
+                        subject: subject.to_owned(),
+                        email: None,
+                        linked_at: NOW,
+                    },
+                )
+                .await
+                .expect("linked")
+        );
+    }
+    let tf = store.two_factor().expect("SQL stores keep second factors");
+    assert!(tf.start_totp(ada, "sealed", NOW).await.expect("start"));
+    assert!(
+        tf.enable_totp(ada, "sealed", &hashes(&["a"]), NOW)
+            .await
+            .expect("enable")
+    );
+    let expected = [
+        details(&store, ada, NOW).await,
+        details(&store, grace, NOW).await,
+    ];
+    assert_eq!(
+        (expected[0].providers.as_slice(), expected[0].two_factor),
+        (["github".to_owned(), "google".to_owned()].as_slice(), true)
+    );
+    assert_eq!(
+        (expected[1].providers.len(), expected[1].two_factor),
+        (0, false)
+    );
+    for (id, username, email) in [
+        (None, None, Some("example.com")),
+        (None, Some("e"), None),
+        (Some(ada), None, None),
+    ] {
+        let page = store
+            .admin()
+            .search_users(
+                &UserSearch {
+                    id,
+                    username: username.map(str::to_owned),
+                    email: email.map(str::to_owned),
+                    offset: 0,
+                    limit: 20,
+                },
+                NOW,
+            )
+            .await
+            .expect("search");
+        let want = if id.is_some() {
+            &expected[..1]
+        } else {
+            &expected[..]
+        };
+        assert_eq!(page.users, want, "{id:?} {username:?} {email:?}");
+    }
+}
+
 async fn blackout_record_is_apart_from_the_cutoff(store: Store) {
     let admin = store.admin();
     assert_eq!(admin.blackout().await.expect("read"), None);
@@ -3348,7 +3519,7 @@ async fn reconnecting_finds_the_data_migrated_once(store: Store) {
             .db
             .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
             .await,
-        [1, 2, 3, 4, 5, 6, 7]
+        [1, 2, 3, 4, 5, 6, 7, 8]
     );
 }
 
@@ -3538,7 +3709,7 @@ async fn upgraded_sessions_keep_working(store: &Store) {
             .db
             .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
             .await,
-        [1, 2, 3, 4, 5, 6, 7]
+        [1, 2, 3, 4, 5, 6, 7, 8]
     );
 
     // The emailed token, bound to no state, still works.
@@ -3627,7 +3798,7 @@ async fn upgrades_rewrite_emails_into_one_form(store: Store) {
             .db
             .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
             .await,
-        [1, 2, 3, 4, 5, 6, 7]
+        [1, 2, 3, 4, 5, 6, 7, 8]
     );
 }
 
@@ -4171,7 +4342,7 @@ mod mysql {
                     .db
                     .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
                     .await,
-                [1, 2, 3, 4, 5, 6, 7]
+                [1, 2, 3, 4, 5, 6, 7, 8]
             );
             assert_eq!(
                 store

@@ -1,0 +1,6 @@
+-- The admin search's substring index, as SQLite (FTS5 trigram) and PostgreSQL (pg_trgm) have
+-- it: none on MySQL/MariaDB. InnoDB's FULLTEXT indexes words, not substrings; MySQL's ngram
+-- parser is MySQL's only (MariaDB has none) and its matches follow the column's collation, not
+-- the search's `LIKE`. The search reads `users` by id with `username_lower` / `email_lower`
+-- `LIKE` (see docs/storage.md, "MySQL and MariaDB"). This version has no statement: it keeps
+-- the versions the same in every dialect, so a ninth migration is the ninth everywhere.

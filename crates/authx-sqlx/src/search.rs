@@ -1,0 +1,317 @@
+//! The admin search's two statements, the page and the count, written for the criteria asked
+//! (the planner then sees only the conditions that apply, with their values: a condition of the
+//! form `($2 IS NULL OR ...)` would hide the substring index from it).
+//!
+//! What matches is the same for every dialect and every path: `id` exactly, `username` and
+//! `email` as literal substrings without regard to case (the `LIKE` of
+//! [`contains_pattern`](crate::rows::contains_pattern)), by id. The index only narrows which rows
+//! are read: every row it yields is checked with that `LIKE`.
+//!
+//! The count stops at [`COUNT_CAP`] matches (or at the end of the page asked, if further), so a
+//! search matching most of a million users reads ten thousand of them, not all: `pages` then
+//! says 500. A search whose every substring is shorter than a trigram (and without an id) has
+//! no index to count with: its count stops one match past the page asked, so `pages` is that
+//! page, plus one when more matches follow (see docs/benchmarks.md, "Admin search").
+
+use authx_core::store::UserSearch;
+
+use crate::rows::contains_pattern;
+
+/// The most matches a search counts, unless the page asked ends further.
+pub(crate) const COUNT_CAP: u64 = 10_000;
+
+/// The shortest substring a trigram index can serve: shorter ones hold no trigram.
+pub(crate) const MIN_INDEXED_CHARS: usize = 3;
+
+/// How a dialect indexes substrings of the username and the email.
+#[derive(Debug)]
+pub(crate) enum SubstringIndex {
+    /// Indexes on the expressions the `LIKE` compares (pg_trgm's GIN on `lower(column)`): the
+    /// planner picks them, or the primary key, from the values.
+    Expressions,
+    /// An FTS5 table (trigram tokenizer) whose rowid is the user's id, queried with a phrase per
+    /// substring of [`MIN_INDEXED_CHARS`] or more and joined to `users` in rowid order.
+    Fts5 {
+        /// The table's name.
+        table: &'static str,
+    },
+    /// None (MySQL/MariaDB: InnoDB's FULLTEXT indexes words, and its ngram parser is MySQL's
+    /// only and ignores case by collation, not as `lower`): the `LIKE` reads `users` by id.
+    Scan,
+}
+
+/// What the `LIKE` compares, and how the dialect writes its escape character.
+#[derive(Debug)]
+pub(crate) enum Compared {
+    /// `lower(username)` and `lower(email)`, escaped by `'\'` (SQLite, PostgreSQL).
+    Lowered,
+    /// The stored lower-case copies `username_lower` and `email_lower` (MySQL/MariaDB, whose
+    /// literal `'\\'` is one backslash: its literals take `\` as an escape).
+    StoredLower,
+}
+
+impl Compared {
+    /// The condition that `column` holds the pattern bound at `{}`.
+    fn condition(&self, column: &str) -> String {
+        match self {
+            Self::Lowered => format!("lower({column}) LIKE lower({{}}) ESCAPE '\\'"),
+            Self::StoredLower => format!("{column}_lower LIKE lower({{}}) ESCAPE '\\\\'"),
+        }
+    }
+}
+
+/// The search, in a dialect.
+#[derive(Debug)]
+pub(crate) struct SearchSql {
+    /// The columns of a found user ([`UserDetailsRow`](crate::rows::UserDetailsRow)), `$1` now.
+    pub(crate) columns: &'static str,
+    pub(crate) index: SubstringIndex,
+    pub(crate) compared: Compared,
+}
+
+/// A value bound to a statement, in the order of its `$n`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Arg {
+    Int(i64),
+    Text(String),
+}
+
+/// The page and count statements of one search, and what they bind.
+#[derive(Debug)]
+pub(crate) struct Built {
+    /// `$1` now, then [`args`](Self::args), then the limit and the offset.
+    pub(crate) page: String,
+    /// [`args`](Self::args), then the cap → `CountRow`.
+    pub(crate) count: String,
+    pub(crate) args: Vec<Arg>,
+    /// How many matches the count stops at.
+    pub(crate) cap: i64,
+}
+
+/// `text` as an FTS5 string: in double quotes, each one inside doubled. With the trigram
+/// tokenizer such a phrase matches the rows holding `text` as a substring, without regard to
+/// case; every other character is literal.
+fn fts5_phrase(column: &str, text: &str) -> String {
+    format!("{column} : \"{}\"", text.replace('"', "\"\""))
+}
+
+impl SearchSql {
+    /// The statements for `search`.
+    pub(crate) fn build(&self, search: &UserSearch) -> Built {
+        let texts = [
+            ("username", search.username.as_deref()),
+            ("email", search.email.as_deref()),
+        ];
+        // Written with `{}` for each parameter, numbered below: the page's start at `$2`
+        // (after now), the count's at `$1`. Bound in the order they appear.
+        let mut args = Vec::new();
+        // The FTS5 table narrows a search by substring unless the id already does.
+        let phrases: Vec<String> = match self.index {
+            SubstringIndex::Fts5 { .. } if search.id.is_none() => texts
+                .iter()
+                .filter_map(|&(column, text)| {
+                    let text = text?;
+                    (text.chars().count() >= MIN_INDEXED_CHARS).then(|| fts5_phrase(column, text))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let (from, order) = match self.index {
+            SubstringIndex::Fts5 { table } if !phrases.is_empty() => {
+                args.push(Arg::Text(phrases.join(" AND ")));
+                (
+                    format!(
+                        "(SELECT rowid AS found_id FROM {table} WHERE {table} MATCH {{}}) AS found \
+                         JOIN users ON users.id = found.found_id"
+                    ),
+                    "found.found_id",
+                )
+            }
+            _ => ("users".to_owned(), "id"),
+        };
+        let mut conditions = Vec::new();
+        if let Some(id) = search.id {
+            conditions.push("id = {}".to_owned());
+            args.push(Arg::Int(id));
+        }
+        for (column, text) in texts {
+            if let Some(text) = text {
+                conditions.push(self.compared.condition(column));
+                args.push(Arg::Text(contains_pattern(text)));
+            }
+        }
+        let filter = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
+        let body = format!("{from}{filter}");
+        let (page_body, next) = numbered(&body, 2);
+        let page = format!(
+            "SELECT {} FROM {page_body} ORDER BY {order} LIMIT ${next} OFFSET ${}",
+            self.columns,
+            next + 1
+        );
+        let (count_body, next) = numbered(&body, 1);
+        let count = format!(
+            "SELECT count(*) AS total FROM (SELECT 1 FROM {count_body} LIMIT ${next}) AS matches"
+        );
+        let page_end = search.offset.saturating_add(u64::from(search.limit));
+        let indexed = texts
+            .iter()
+            .any(|(_, text)| text.is_some_and(|t| t.chars().count() >= MIN_INDEXED_CHARS));
+        let cap = if indexed || search.id.is_some() || texts.iter().all(|(_, t)| t.is_none()) {
+            COUNT_CAP.max(page_end)
+        } else {
+            page_end.saturating_add(1)
+        };
+        Built {
+            page,
+            count,
+            args,
+            cap: i64::try_from(cap).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+/// `sql` with each `{}` replaced by `$first`, `$first + 1`, ...; and the next number.
+fn numbered(sql: &str, first: usize) -> (String, usize) {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = first;
+    let mut parts = sql.split("{}");
+    if let Some(head) = parts.next() {
+        out.push_str(head);
+    }
+    for part in parts {
+        out.push('$');
+        out.push_str(&n.to_string());
+        out.push_str(part);
+        n += 1;
+    }
+    (out, n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SQL: SearchSql = SearchSql {
+        columns: "id",
+        index: SubstringIndex::Fts5 {
+            table: "users_search",
+        },
+        compared: Compared::Lowered,
+    };
+    const PG: SearchSql = SearchSql {
+        columns: "id",
+        index: SubstringIndex::Expressions,
+        compared: Compared::Lowered,
+    };
+    const MYSQL: SearchSql = SearchSql {
+        columns: "id",
+        index: SubstringIndex::Scan,
+        compared: Compared::StoredLower,
+    };
+
+    fn search(id: Option<i64>, username: Option<&str>, email: Option<&str>) -> UserSearch {
+        UserSearch {
+            id,
+            username: username.map(str::to_owned),
+            email: email.map(str::to_owned),
+            offset: 40,
+            limit: 20,
+        }
+    }
+
+    #[test]
+    fn long_substrings_go_through_the_fts5_table() {
+        let built = SQL.build(&search(None, Some("ab\"c"), Some("x@")));
+        assert_eq!(
+            built.page,
+            "SELECT id FROM (SELECT rowid AS found_id FROM users_search WHERE users_search \
+             MATCH $2) AS found JOIN users ON users.id = found.found_id WHERE \
+             lower(username) LIKE lower($3) ESCAPE '\\' AND lower(email) LIKE lower($4) \
+             ESCAPE '\\' ORDER BY found.found_id LIMIT $5 OFFSET $6"
+        );
+        assert_eq!(
+            built.args,
+            vec![
+                Arg::Text("username : \"ab\"\"c\"".to_owned()),
+                Arg::Text("%ab\"c%".to_owned()),
+                Arg::Text("%x@%".to_owned()),
+            ]
+        );
+        assert!(built.count.starts_with(
+            "SELECT count(*) AS total FROM (SELECT 1 FROM (SELECT rowid AS found_id FROM \
+             users_search WHERE users_search MATCH $1)"
+        ));
+        assert!(built.count.ends_with("LIMIT $4) AS matches"));
+        assert_eq!(built.cap, 10_000);
+    }
+
+    #[test]
+    fn short_substrings_and_ids_read_users_by_id() {
+        let built = SQL.build(&search(None, Some("ab"), None));
+        assert_eq!(
+            built.page,
+            "SELECT id FROM users WHERE lower(username) LIKE lower($2) ESCAPE '\\' \
+             ORDER BY id LIMIT $3 OFFSET $4"
+        );
+        // One past the page asked (offset 40, 20 a page): no index to count with.
+        assert_eq!(built.cap, 61);
+        assert_eq!(PG.build(&search(None, Some("ab"), Some("x"))).cap, 61);
+        let built = SQL.build(&search(Some(7), Some("abcd"), None));
+        assert_eq!(
+            built.page,
+            "SELECT id FROM users WHERE id = $2 AND lower(username) LIKE lower($3) ESCAPE '\\' \
+             ORDER BY id LIMIT $4 OFFSET $5"
+        );
+        assert_eq!(
+            built.args,
+            vec![Arg::Int(7), Arg::Text("%abcd%".to_owned())]
+        );
+        let built = PG.build(&search(None, None, None));
+        assert_eq!(built.cap, 10_000);
+        assert_eq!(
+            built.page,
+            "SELECT id FROM users ORDER BY id LIMIT $2 OFFSET $3"
+        );
+        assert_eq!(
+            built.count,
+            "SELECT count(*) AS total FROM (SELECT 1 FROM users LIMIT $1) AS matches"
+        );
+        assert!(built.args.is_empty());
+    }
+
+    #[test]
+    fn without_an_index_every_substring_is_a_like_on_the_stored_lower_case() {
+        let built = MYSQL.build(&search(None, Some("abcd"), Some("X@")));
+        assert_eq!(
+            built.page,
+            "SELECT id FROM users WHERE username_lower LIKE lower($2) ESCAPE '\\\\' \
+             AND email_lower LIKE lower($3) ESCAPE '\\\\' ORDER BY id LIMIT $4 OFFSET $5"
+        );
+        assert_eq!(
+            built.count,
+            "SELECT count(*) AS total FROM (SELECT 1 FROM users WHERE username_lower LIKE \
+             lower($1) ESCAPE '\\\\' AND email_lower LIKE lower($2) ESCAPE '\\\\' LIMIT $3) \
+             AS matches"
+        );
+        assert_eq!(
+            built.args,
+            vec![Arg::Text("%abcd%".to_owned()), Arg::Text("%X@%".to_owned())]
+        );
+        // The same count as elsewhere, so `pages` reads the same on every backend.
+        assert_eq!(built.cap, 10_000);
+        assert_eq!(MYSQL.build(&search(None, Some("ab"), None)).cap, 61);
+    }
+
+    #[test]
+    fn the_count_reaches_the_page_asked() {
+        let mut deep = search(None, Some("abc"), None);
+        deep.offset = 50_000;
+        assert_eq!(PG.build(&deep).cap, 50_020);
+        deep.offset = u64::MAX;
+        assert_eq!(PG.build(&deep).cap, i64::MAX);
+    }
+}
