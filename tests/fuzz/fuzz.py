@@ -162,6 +162,8 @@ def check_document(adapter, doc):
     for name, method, path in expected:
         if name == "auth:jwks":
             continue  # served with asymmetric keys only; the examples use HS256
+        if name.startswith("social:"):
+            continue  # the social router has a prefix of its own (/auth), with no document
         if operations.get(name) != (method, PREFIX + path):
             missing.append(f"{name} {method} {PREFIX + path}: {operations.get(name)}")
     if missing or not expected:
