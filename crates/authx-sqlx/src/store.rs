@@ -169,6 +169,30 @@ where
     }
 }
 
+/// Inserts `new` in `tx` and reads the row back (with `RETURNING`, or after the write where
+/// the dialect has none).
+async fn insert_user<DB>(tx: &mut Transaction<'static, DB>, new: &NewUser) -> StoreResult<User>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    UserRow: for<'r> FromRow<'r, DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> bool: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+{
+    let insert = query(DB::SQL.insert_user)
+        .bind(new.email.as_str())
+        .bind(new.username.as_str())
+        .bind(new.password_hash.as_deref())
+        .bind(new.confirmed)
+        .bind(new.created_at);
+    let row: Option<UserRow> = returning_in(tx, insert, |sql| query_as(sql.inserted_user)).await?;
+    row.map(User::from)
+        .ok_or_else(|| StoreError::unavailable("the inserted user could not be read back"))
+}
+
 async fn insert_email_token<DB>(
     tx: &mut Transaction<'static, DB>,
     user_id: UserId,
@@ -348,17 +372,7 @@ where
         retrying!(async {
             let _turn = self.write_turn().await;
             let mut tx = self.begin_write().await?;
-            let insert = query(DB::SQL.insert_user)
-                .bind(new.email.as_str())
-                .bind(new.username.as_str())
-                .bind(new.password_hash.as_deref())
-                .bind(new.confirmed)
-                .bind(new.created_at);
-            let row: Option<UserRow> =
-                returning_in(&mut tx, insert, |sql| query_as(sql.inserted_user)).await?;
-            let created = User::from(row.ok_or_else(|| {
-                StoreError::unavailable("the inserted user could not be read back")
-            })?);
+            let created = insert_user(&mut tx, &new).await?;
             if let Some(QueuedToken { token, mail }) = &token {
                 insert_email_token(&mut tx, created.id, token).await?;
                 insert_mail(&mut tx, mail, new.created_at).await?;
@@ -1276,17 +1290,7 @@ where
         retrying!(async {
             let _turn = self.write_turn().await;
             let mut tx = self.begin_write().await?;
-            let insert = query(DB::SQL.insert_user)
-                .bind(new.email.as_str())
-                .bind(new.username.as_str())
-                .bind(new.password_hash.as_deref())
-                .bind(new.confirmed)
-                .bind(new.created_at);
-            let row: Option<UserRow> =
-                returning_in(&mut tx, insert, |sql| query_as(sql.inserted_user)).await?;
-            let created = User::from(row.ok_or_else(|| {
-                StoreError::unavailable("the inserted user could not be read back")
-            })?);
+            let created = insert_user(&mut tx, &new).await?;
             if !link_identity(&mut *tx, created.id, &identity).await? {
                 // Dropping the transaction rolls the user back: nothing is written.
                 return Ok(None);
