@@ -62,6 +62,11 @@ pub(crate) const MIGRATIONS: &[crate::EmbeddedMigration] = &[
         "search index",
         include_str!("../migrations/postgres/0008_search_index.sql"),
     ),
+    (
+        9,
+        "user trigrams",
+        include_str!("../migrations/postgres/0009_user_trigrams.sql"),
+    ),
 ];
 
 /// Connections in the pool (sqlx's default).

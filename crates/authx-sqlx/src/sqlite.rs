@@ -68,6 +68,11 @@ pub(crate) const MIGRATIONS: &[crate::EmbeddedMigration] = &[
         "search index",
         include_str!("../migrations/sqlite/0008_search_index.sql"),
     ),
+    (
+        9,
+        "user trigrams",
+        include_str!("../migrations/sqlite/0009_user_trigrams.sql"),
+    ),
 ];
 
 /// Connections in the pool: readers run in parallel under WAL, writers queue on the lock.

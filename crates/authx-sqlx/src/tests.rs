@@ -3519,7 +3519,7 @@ async fn reconnecting_finds_the_data_migrated_once(store: Store) {
             .db
             .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
             .await,
-        [1, 2, 3, 4, 5, 6, 7, 8]
+        [1, 2, 3, 4, 5, 6, 7, 8, 9]
     );
 }
 
@@ -3709,7 +3709,7 @@ async fn upgraded_sessions_keep_working(store: &Store) {
             .db
             .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
             .await,
-        [1, 2, 3, 4, 5, 6, 7, 8]
+        [1, 2, 3, 4, 5, 6, 7, 8, 9]
     );
 
     // The emailed token, bound to no state, still works.
@@ -3798,7 +3798,7 @@ async fn upgrades_rewrite_emails_into_one_form(store: Store) {
             .db
             .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
             .await,
-        [1, 2, 3, 4, 5, 6, 7, 8]
+        [1, 2, 3, 4, 5, 6, 7, 8, 9]
     );
 }
 
@@ -4342,7 +4342,7 @@ mod mysql {
                     .db
                     .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
                     .await,
-                [1, 2, 3, 4, 5, 6, 7, 8]
+                [1, 2, 3, 4, 5, 6, 7, 8, 9]
             );
             assert_eq!(
                 store
