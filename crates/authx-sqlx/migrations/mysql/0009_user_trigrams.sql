@@ -18,6 +18,8 @@
 -- update of a user (a login's `last_login`) runs the update triggers with nothing to do. A
 -- user is deleted only by a `DELETE` on `users` (no table `users` references cascades into
 -- it), which fires the delete trigger.
+-- Creating a trigger takes the `TRIGGER` privilege; with binary logging on, also `SUPER`
+-- unless the server sets `log_bin_trust_function_creators`.
 --
 -- A migration cut off half-way resumes at the statement it stopped at (`src/mysql/migrate.rs`):
 -- a table or trigger that exists counts as created; the numbers and the backfill each commit
