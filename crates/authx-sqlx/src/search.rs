@@ -7,6 +7,11 @@
 //! [`contains_pattern`](crate::rows::contains_pattern)), by id. The index only narrows which rows
 //! are read: every row it yields is checked with that `LIKE`.
 //!
+//! An email substring holding an `@` asks the index only for what comes before it, when that
+//! has [`MIN_INDEXED_CHARS`] or more (see [`index_piece`]): the part after it is a domain that
+//! many addresses share, and its trigrams (`@ex`, `exa`, `com`) would have the index read an
+//! entry for most users to find the few that hold the whole substring.
+//!
 //! The count stops at [`COUNT_CAP`] matches (or at the end of the page asked, if further), so a
 //! search matching most of a million users reads ten thousand of them, not all: `pages` then
 //! says 500. A search whose every substring is shorter than a trigram (and without an id) has
@@ -27,7 +32,9 @@ pub(crate) const MIN_INDEXED_CHARS: usize = 3;
 #[derive(Debug)]
 pub(crate) enum SubstringIndex {
     /// Indexes on the expressions the `LIKE` compares (pg_trgm's GIN on `lower(column)`): the
-    /// planner picks them, or the primary key, from the values.
+    /// planner picks them, or the primary key, from the values. When the index is asked for a
+    /// piece of the substring, the whole is checked with `strpos`, which no index serves, so
+    /// the planner cannot fold its trigrams into the index scan.
     Expressions,
     /// An FTS5 table (trigram tokenizer) whose rowid is the user's id, queried with a phrase per
     /// substring of [`MIN_INDEXED_CHARS`] or more and joined to `users` in rowid order.
@@ -88,6 +95,18 @@ pub(crate) struct Built {
     pub(crate) cap: i64,
 }
 
+/// The part of `text` (searched for in `column`) that the index is asked for: for an email
+/// substring with three characters or more before its first `@`, those characters; otherwise
+/// all of it. Whatever the index yields is checked against the whole substring.
+fn index_piece<'t>(column: &str, text: &'t str) -> &'t str {
+    match text.split_once('@') {
+        Some((local, _)) if column == "email" && local.chars().count() >= MIN_INDEXED_CHARS => {
+            local
+        }
+        _ => text,
+    }
+}
+
 /// `text` as an FTS5 string: in double quotes, each one inside doubled. With the trigram
 /// tokenizer such a phrase matches the rows holding `text` as a substring, without regard to
 /// case; every other character is literal.
@@ -111,7 +130,8 @@ impl SearchSql {
                 .iter()
                 .filter_map(|&(column, text)| {
                     let text = text?;
-                    (text.chars().count() >= MIN_INDEXED_CHARS).then(|| fts5_phrase(column, text))
+                    (text.chars().count() >= MIN_INDEXED_CHARS)
+                        .then(|| fts5_phrase(column, index_piece(column, text)))
                 })
                 .collect(),
             _ => Vec::new(),
@@ -135,7 +155,14 @@ impl SearchSql {
             args.push(Arg::Int(id));
         }
         for (column, text) in texts {
-            if let Some(text) = text {
+            let Some(text) = text else { continue };
+            let piece = index_piece(column, text);
+            if matches!(self.index, SubstringIndex::Expressions) && piece != text {
+                conditions.push(self.compared.condition(column));
+                args.push(Arg::Text(contains_pattern(piece)));
+                conditions.push(format!("strpos(lower({column}), lower({{}})) > 0"));
+                args.push(Arg::Text(text.to_owned()));
+            } else {
                 conditions.push(self.compared.condition(column));
                 args.push(Arg::Text(contains_pattern(text)));
             }
@@ -304,6 +331,42 @@ mod tests {
         // The same count as elsewhere, so `pages` reads the same on every backend.
         assert_eq!(built.cap, 10_000);
         assert_eq!(MYSQL.build(&search(None, Some("ab"), None)).cap, 61);
+    }
+
+    #[test]
+    fn an_email_substring_asks_the_index_for_its_local_part() {
+        assert_eq!(index_piece("email", "1234567@exa"), "1234567");
+        assert_eq!(index_piece("email", "ab@example"), "ab@example");
+        assert_eq!(index_piece("email", "example.com"), "example.com");
+        assert_eq!(index_piece("username", "abc@def"), "abc@def");
+        let built = SQL.build(&search(None, None, Some("Ann_1@Exa")));
+        assert_eq!(
+            built.args,
+            vec![
+                Arg::Text("email : \"Ann_1\"".to_owned()),
+                Arg::Text("%Ann\\_1@Exa%".to_owned()),
+            ]
+        );
+        let built = PG.build(&search(None, None, Some("Ann_1@Exa")));
+        assert_eq!(
+            built.page,
+            "SELECT id FROM users WHERE lower(email) LIKE lower($2) ESCAPE '\\' \
+             AND strpos(lower(email), lower($3)) > 0 ORDER BY id LIMIT $4 OFFSET $5"
+        );
+        assert_eq!(
+            built.args,
+            vec![
+                Arg::Text("%Ann\\_1%".to_owned()),
+                Arg::Text("Ann_1@Exa".to_owned()),
+            ]
+        );
+        // Without a local part long enough, the whole substring goes to the index.
+        let built = PG.build(&search(None, None, Some("an@exa")));
+        assert_eq!(built.args, vec![Arg::Text("%an@exa%".to_owned())]);
+        assert_eq!(
+            MYSQL.build(&search(None, None, Some("ann@exa"))).args.len(),
+            1
+        );
     }
 
     #[test]

@@ -3238,6 +3238,18 @@ async fn search_matches_literal_substrings(store: Store) {
     assert_eq!(by_email("o*b").await, (1, names(&["bob"])));
     assert_eq!(by_email("b.o").await, (1, names(&["bob"])));
     assert_eq!(by_email("b.o*b@").await, (1, names(&["bob"])));
+    // An `@` substring: the index is asked for the part before it, the whole still decides.
+    assert_eq!(
+        by_email("ANNXLEE@EXAMPLE.C").await,
+        (1, names(&["annxlee"]))
+    );
+    assert_eq!(by_email("annxlee@example.org").await, (0, names(&[])));
+    assert_eq!(
+        by_email("lee@example.").await,
+        (3, names(&["ann_lee", "annxlee", "Ann-Lee"]))
+    );
+    assert_eq!(by_email("ol_x@e").await, (1, names(&["carol"])));
+    assert_eq!(by_email("olxx@e").await, (0, names(&[])));
     // Case-insensitive on both sides.
     assert_eq!(
         by_name("ANN").await,

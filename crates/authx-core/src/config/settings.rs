@@ -280,8 +280,14 @@ pub struct JanitorSettings {
     pub enabled: bool,
     /// Time between clean-ups (default an hour).
     pub interval: Duration,
-    /// Rows deleted per statement (default 1,000), so no statement holds locks for long.
+    /// The most rows one statement deletes (default 1,000).
     pub batch: u32,
+    /// How long one batch should take (default 5 ms). Each statement's size follows from the
+    /// time the previous one took: half as many rows after one that took longer than this, twice
+    /// as many (up to [`batch`](Self::batch)) after one that took under half of it. A request
+    /// that has to wait for a batch (on SQLite every write does) then waits about this long,
+    /// however large and cold the tables are.
+    pub batch_time: Duration,
     /// Pause between batches (default 10 ms), so requests are never queued behind a clean-up.
     pub pause: Duration,
     /// How long delivered and failed mail is kept (default 7 days).
@@ -294,6 +300,7 @@ impl Default for JanitorSettings {
             enabled: true,
             interval: Duration::from_hours(1),
             batch: 1000,
+            batch_time: Duration::from_millis(5),
             pause: Duration::from_millis(10),
             mail_retention: Duration::from_hours(168),
         }

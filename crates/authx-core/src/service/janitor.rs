@@ -1,6 +1,12 @@
 //! The janitor: storage stays bounded by live data. Ended and expired sessions, used and
 //! expired emailed tokens, and mail delivered or given up on long ago are deleted in bounded
 //! batches, with a pause between batches, by one instance at a time (a lease in storage).
+//!
+//! A batch is bounded by time as well as by rows: what deleting a row costs depends on the
+//! table (a session leaves seven B-tree entries, at random places in a large table, most of
+//! them not cached), so a fixed number of rows could hold the store's write turn for a
+//! millisecond on a small database and for a hundred on a million cold sessions. The size of
+//! each batch follows from the time the previous one took ([`BatchSize`]).
 
 use std::sync::Weak;
 use std::time::Duration;
@@ -67,10 +73,14 @@ async fn clean(inner: &Inner, holder: &str) -> Result<JanitorReport, AuthError> 
             &mut report.mail,
         ),
     ] {
+        let mut size = BatchSize::new(settings.batch, settings.batch_time);
         loop {
-            let deleted = maintenance.purge(what, now, settings.batch).await?;
+            let limit = size.rows();
+            let started = tokio::time::Instant::now();
+            let deleted = maintenance.purge(what, now, limit).await?;
+            size.took(started.elapsed());
             *count += deleted;
-            if deleted < u64::from(settings.batch) {
+            if deleted < u64::from(limit) {
                 break;
             }
             tokio::time::sleep(settings.pause).await;
@@ -88,6 +98,43 @@ async fn clean(inner: &Inner, holder: &str) -> Result<JanitorReport, AuthError> 
     Ok(report)
 }
 
+/// The number of rows the next batch deletes: it starts small, doubles while batches take
+/// under half of the time aimed at, and halves after one that took longer, within
+/// [`MIN_BATCH`] and the configured most.
+#[derive(Debug, Clone, Copy)]
+struct BatchSize {
+    rows: u32,
+    most: u32,
+    aim: Duration,
+}
+
+/// The fewest rows a batch deletes: below this, each statement's fixed cost would dominate.
+const MIN_BATCH: u32 = 16;
+
+impl BatchSize {
+    fn new(most: u32, aim: Duration) -> Self {
+        Self {
+            rows: MIN_BATCH.min(most),
+            most,
+            aim,
+        }
+    }
+
+    fn rows(&self) -> u32 {
+        self.rows
+    }
+
+    /// Sizes the next batch from the time the last one took.
+    fn took(&mut self, elapsed: Duration) {
+        let least = MIN_BATCH.min(self.most);
+        if elapsed > self.aim {
+            self.rows = (self.rows / 2).max(least);
+        } else if elapsed < self.aim / 2 {
+            self.rows = self.rows.saturating_mul(2).min(self.most);
+        }
+    }
+}
+
 /// Runs until every [`Auth`] handle is dropped (or the runtime stops).
 pub(crate) async fn run(auth: Weak<Inner>) {
     loop {
@@ -103,5 +150,41 @@ pub(crate) async fn run(auth: Weak<Inner>) {
             drop(inner);
             tokio::time::sleep(Duration::from_secs(30).min(interval)).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AIM: Duration = Duration::from_millis(5);
+
+    #[test]
+    fn batches_grow_while_quick_and_shrink_when_slow() {
+        let mut size = BatchSize::new(1000, AIM);
+        assert_eq!(size.rows(), 16);
+        for expected in [32, 64, 128, 256, 512, 1000, 1000] {
+            size.took(Duration::from_millis(1));
+            assert_eq!(size.rows(), expected);
+        }
+        // Between half the aim and the aim: the size holds.
+        size.took(Duration::from_millis(4));
+        assert_eq!(size.rows(), 1000);
+        size.took(Duration::from_millis(40));
+        assert_eq!(size.rows(), 500);
+        for _ in 0..10 {
+            size.took(Duration::from_millis(40));
+        }
+        assert_eq!(size.rows(), 16);
+    }
+
+    #[test]
+    fn a_configured_batch_below_the_least_is_kept() {
+        let mut size = BatchSize::new(4, AIM);
+        assert_eq!(size.rows(), 4);
+        size.took(Duration::from_millis(1));
+        assert_eq!(size.rows(), 4);
+        size.took(Duration::from_millis(40));
+        assert_eq!(size.rows(), 4);
     }
 }
