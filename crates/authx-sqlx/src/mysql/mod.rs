@@ -261,11 +261,11 @@ static SQL: Statements = Statements {
         user_details_columns!("$2", linked_providers!(), two_factor_enabled!()),
         " FROM users WHERE id = $1"
     ),
-    // No substring index (migration 8 is empty here): the `LIKE` reads `users` by id, on the
-    // stored lower-case copies (see docs/storage.md, "MySQL and MariaDB").
+    // The table of trigrams of migration 9 (8 is empty here), then the `LIKE` on the stored
+    // lower-case copies (see docs/storage.md, "MySQL and MariaDB").
     search: SearchSql {
         columns: user_details_columns!("$1", linked_providers!(), two_factor_enabled!()),
-        index: SubstringIndex::Scan,
+        index: SubstringIndex::Trigrams,
         compared: Compared::StoredLower,
     },
     set_blackout: "INSERT INTO blackout (id, set_at) VALUES (1, $1) \
