@@ -86,6 +86,8 @@ impl Dialect for Postgres {
     const BEGIN_WRITE: Option<&'static str> = None;
 
     const NUMBERED_PARAMETERS: bool = true;
+    /// No: after five executions a kept statement may run a generic plan.
+    const PLANS_EACH_EXECUTION: bool = false;
 
     fn rows_affected(result: &PgQueryResult) -> u64 {
         result.rows_affected()

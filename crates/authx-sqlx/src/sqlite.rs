@@ -95,6 +95,8 @@ impl Dialect for Sqlite {
     const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
 
     const NUMBERED_PARAMETERS: bool = true;
+    /// Only when built with STAT4 (which the bundled SQLite is not known to be).
+    const PLANS_EACH_EXECUTION: bool = false;
 
     fn rows_affected(result: &SqliteQueryResult) -> u64 {
         result.rows_affected()
