@@ -6,9 +6,10 @@
 //! ```
 //!
 //! For each backend and each `--sizes` entry (users, and as many sessions), a database is seeded
-//! once by bulk SQL (`seed`). Each run copies it (a SQLite file in a temporary directory, or a
-//! PostgreSQL database created from `AUTHX_BENCH_POSTGRES_URL` as a copy of the template and
-//! dropped afterwards), starts the server as a child process of this binary (`authx-bench
+//! once by bulk SQL (`seed`). Each run copies it (a SQLite file in a temporary directory, a
+//! PostgreSQL database created from `AUTHX_BENCH_POSTGRES_URL` as a copy of the template, or
+//! a MySQL/MariaDB database on `AUTHX_BENCH_MYSQL_URL` filled table by table from it; dropped
+//! afterwards), starts the server as a child process of this binary (`authx-bench
 //! serve`, so its peak RSS and CPU time are its own) on `127.0.0.1:0`, and drives one scenario
 //! with N keep-alive HTTP/1.1 connections for T seconds after a warm-up; the sizes of one
 //! scenario run one after the other. Hashing scenarios first measure the raw argon2id verify

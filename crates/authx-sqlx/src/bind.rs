@@ -153,7 +153,8 @@ fn positional_once(sql: &'static str) -> &'static Positional {
 enum Sql {
     /// Rewritten for positional parameters once and kept; prepared for reuse.
     Fixed(&'static str),
-    /// Rewritten on each call; not prepared for reuse, so each run is planned with its values.
+    /// Rewritten on each call; prepared for reuse only where the server plans each execution
+    /// with its values ([`Dialect::PLANS_EACH_EXECUTION`]).
     Built(String),
 }
 
@@ -196,7 +197,10 @@ pub(crate) fn query_as<O>(sql: &'static str) -> QueryAs<'static, O> {
 }
 
 /// A statement built for this call (from fixed fragments: no value is ever written into it),
-/// whose rows are read as `O`. It is not prepared for reuse.
+/// whose rows are read as `O`. It is prepared for reuse only where the server plans each
+/// execution again ([`Dialect::PLANS_EACH_EXECUTION`]): a search's text depends only on the
+/// criteria given and the substrings' lengths, and sqlx's statement cache per connection
+/// (least recently used out) bounds how many are kept.
 pub(crate) fn built_query_as<O>(sql: String) -> QueryAs<'static, O> {
     QueryAs {
         query: Query {
@@ -244,11 +248,17 @@ impl<'p> Query<'p> {
                         true,
                     )
                 }
-                (Sql::Built(sql), true) => (Cow::Owned(sql.clone()), None, false),
+                (Sql::Built(sql), true) => {
+                    (Cow::Owned(sql.clone()), None, DB::PLANS_EACH_EXECUTION)
+                }
                 (Sql::Built(sql), false) => {
                     let (text, order) = positional(sql);
                     rewritten = order;
-                    (Cow::Owned(text), Some(rewritten.as_slice()), false)
+                    (
+                        Cow::Owned(text),
+                        Some(rewritten.as_slice()),
+                        DB::PLANS_EACH_EXECUTION,
+                    )
                 }
             };
         let mut arguments = DB::Arguments::default();

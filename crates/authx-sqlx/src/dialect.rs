@@ -18,6 +18,11 @@ pub trait Dialect: Database + sqlx::database::HasStatementCache + sealed::Sealed
     /// Whether the driver takes numbered parameters (`$1`) as written; if not, each statement
     /// is rewritten once with `?` and its values bound by position (see `crate::bind`).
     const NUMBERED_PARAMETERS: bool;
+    /// Whether the server plans a prepared statement again at each execution, with its
+    /// values (MySQL and MariaDB keep no plan): statements built per call (the admin search)
+    /// are then prepared once and kept like the fixed ones. Elsewhere they are not, so that a
+    /// kept plan made for any value (PostgreSQL's generic plan) cannot hide an index.
+    const PLANS_EACH_EXECUTION: bool;
     /// Rows a statement changed.
     fn rows_affected(result: &Self::QueryResult) -> u64;
     /// Adds a statement's value to its arguments (see `crate::bind`).

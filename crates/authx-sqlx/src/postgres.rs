@@ -62,6 +62,11 @@ pub(crate) const MIGRATIONS: &[crate::EmbeddedMigration] = &[
         "search index",
         include_str!("../migrations/postgres/0008_search_index.sql"),
     ),
+    (
+        9,
+        "user trigrams",
+        include_str!("../migrations/postgres/0009_user_trigrams.sql"),
+    ),
 ];
 
 /// Connections in the pool (sqlx's default).
@@ -81,6 +86,8 @@ impl Dialect for Postgres {
     const BEGIN_WRITE: Option<&'static str> = None;
 
     const NUMBERED_PARAMETERS: bool = true;
+    /// No: after five executions a kept statement may run a generic plan.
+    const PLANS_EACH_EXECUTION: bool = false;
 
     fn rows_affected(result: &PgQueryResult) -> u64 {
         result.rows_affected()

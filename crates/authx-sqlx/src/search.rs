@@ -12,6 +12,10 @@
 //! many addresses share, and its trigrams (`@ex`, `exa`, `com`) would have the index read an
 //! entry for most users to find the few that hold the whole substring.
 //!
+//! On MySQL/MariaDB the index is a table of trigrams kept by triggers (migration 9,
+//! [`SubstringIndex::Trigrams`]): a search joins the lists of a few of each substring's
+//! trigrams ([`trigram_starts`]) and reads the users they share by primary key.
+//!
 //! The count stops at [`COUNT_CAP`] matches (or at the end of the page asked, if further), so a
 //! search matching most of a million users reads ten thousand of them, not all: `pages` then
 //! says 500. A search whose every substring is shorter than a trigram (and without an id) has
@@ -42,9 +46,41 @@ pub(crate) enum SubstringIndex {
         /// The table's name.
         table: &'static str,
     },
-    /// None (MySQL/MariaDB: InnoDB's FULLTEXT indexes words, and its ngram parser is MySQL's
-    /// only and ignores case by collation, not as `lower`): the `LIKE` reads `users` by id.
-    Scan,
+    /// MySQL/MariaDB's `user_trigrams (field, gram, user_id)`, primary key in that order
+    /// (migration 9: InnoDB's FULLTEXT indexes words, and its ngram parser is MySQL's only and
+    /// matches by collation, not as `lower`). Each trigram asked is a join of its list on
+    /// `user_id`, compared with `SUBSTRING(lower(piece), start, 3)`: lowered by the server, as
+    /// the `LIKE`'s pattern is, and cut in characters, as the triggers cut `username_lower` and
+    /// `email_lower`; so a row the `LIKE` matches holds every one. The optimizer estimates
+    /// each list's length from the index (a dive per `(field, gram)`), reads the shortest in
+    /// `user_id` order and probes the others by primary key: one rare trigram anywhere in the
+    /// substring keeps the search short.
+    Trigrams,
+}
+
+/// The most trigrams of one substring a search asks [`SubstringIndex::Trigrams`] for.
+const TRIGRAMS_PER_SUBSTRING: usize = 4;
+
+/// Where (from 1, in characters) the trigrams that a search asks `user_trigrams` for start in
+/// a substring of `chars` characters ([`MIN_INDEXED_CHARS`] or more): every third one, so
+/// that they cover each character once with the fewest lists, and the last; at most
+/// [`TRIGRAMS_PER_SUBSTRING`] of those, spread from the first to the last. A user holding
+/// them all is nearly always a match (the `LIKE` rejects the rest), and each trigram more
+/// would cost a probe per user read and more join orders for the optimizer to weigh, for a
+/// list it would seldom read first.
+fn trigram_starts(chars: usize) -> Vec<usize> {
+    let last = chars + 1 - MIN_INDEXED_CHARS;
+    let mut cover: Vec<usize> = (1..=last).step_by(MIN_INDEXED_CHARS).collect();
+    if cover.last() != Some(&last) {
+        cover.push(last);
+    }
+    if cover.len() <= TRIGRAMS_PER_SUBSTRING {
+        return cover;
+    }
+    let spread = TRIGRAMS_PER_SUBSTRING - 1;
+    (0..=spread)
+        .map(|i| cover[i * (cover.len() - 1) / spread])
+        .collect()
 }
 
 /// What the `LIKE` compares, and how the dialect writes its escape character.
@@ -124,20 +160,28 @@ impl SearchSql {
         // Written with `{}` for each parameter, numbered below: the page's start at `$2`
         // (after now), the count's at `$1`. Bound in the order they appear.
         let mut args = Vec::new();
-        // The FTS5 table narrows a search by substring unless the id already does.
-        let phrases: Vec<String> = match self.index {
-            SubstringIndex::Fts5 { .. } if search.id.is_none() => texts
+        let mut conditions = Vec::new();
+        // What a table of trigrams (FTS5's, MySQL's) is asked for: the piece of each
+        // substring long enough, unless the id already narrows the search. (PostgreSQL's
+        // planner picks its index from the conditions below.)
+        let pieces: Vec<(&str, &str)> = if search.id.is_none() {
+            texts
                 .iter()
                 .filter_map(|&(column, text)| {
                     let text = text?;
                     (text.chars().count() >= MIN_INDEXED_CHARS)
-                        .then(|| fts5_phrase(column, index_piece(column, text)))
+                        .then(|| (column, index_piece(column, text)))
                 })
-                .collect(),
-            _ => Vec::new(),
+                .collect()
+        } else {
+            Vec::new()
         };
         let (from, order) = match self.index {
-            SubstringIndex::Fts5 { table } if !phrases.is_empty() => {
+            SubstringIndex::Fts5 { table } if !pieces.is_empty() => {
+                let phrases: Vec<String> = pieces
+                    .iter()
+                    .map(|&(column, piece)| fts5_phrase(column, piece))
+                    .collect();
                 args.push(Arg::Text(phrases.join(" AND ")));
                 (
                     format!(
@@ -147,9 +191,31 @@ impl SearchSql {
                     "found.found_id",
                 )
             }
+            SubstringIndex::Trigrams if !pieces.is_empty() => {
+                let grams = pieces.iter().flat_map(|&(column, piece)| {
+                    // The fields of migration 9.
+                    let field = if column == "username" { 1 } else { 2 };
+                    trigram_starts(piece.chars().count())
+                        .into_iter()
+                        .map(move |start| (field, piece, start))
+                });
+                let mut tables = vec!["user_trigrams AS g0".to_owned()];
+                for (g, (field, piece, start)) in grams.enumerate() {
+                    if g > 0 {
+                        tables.push(format!(
+                            "user_trigrams AS g{g} ON g{g}.user_id = g0.user_id"
+                        ));
+                    }
+                    conditions.push(format!(
+                        "g{g}.field = {field} AND g{g}.gram = SUBSTRING(lower({{}}), {start}, 3)"
+                    ));
+                    args.push(Arg::Text(piece.to_owned()));
+                }
+                tables.push("users ON users.id = g0.user_id".to_owned());
+                (tables.join(" JOIN "), "g0.user_id")
+            }
             _ => ("users".to_owned(), "id"),
         };
-        let mut conditions = Vec::new();
         if let Some(id) = search.id {
             conditions.push("id = {}".to_owned());
             args.push(Arg::Int(id));
@@ -236,7 +302,7 @@ mod tests {
     };
     const MYSQL: SearchSql = SearchSql {
         columns: "id",
-        index: SubstringIndex::Scan,
+        index: SubstringIndex::Trigrams,
         compared: Compared::StoredLower,
     };
 
@@ -311,26 +377,75 @@ mod tests {
     }
 
     #[test]
-    fn without_an_index_every_substring_is_a_like_on_the_stored_lower_case() {
+    fn trigrams_asked_cover_the_substring_from_first_to_last() {
+        assert_eq!(trigram_starts(3), [1]);
+        assert_eq!(trigram_starts(4), [1, 2]);
+        assert_eq!(trigram_starts(7), [1, 4, 5]);
+        assert_eq!(trigram_starts(9), [1, 4, 7]);
+        assert_eq!(trigram_starts(13), [1, 4, 7, 11]);
+        assert_eq!(trigram_starts(20), [1, 7, 13, 18]);
+        assert_eq!(trigram_starts(255), [1, 85, 169, 253]);
+    }
+
+    #[test]
+    fn mysql_joins_the_lists_of_the_trigrams_then_checks_the_like() {
         let built = MYSQL.build(&search(None, Some("abcd"), Some("X@")));
         assert_eq!(
             built.page,
-            "SELECT id FROM users WHERE username_lower LIKE lower($2) ESCAPE '\\\\' \
-             AND email_lower LIKE lower($3) ESCAPE '\\\\' ORDER BY id LIMIT $4 OFFSET $5"
-        );
-        assert_eq!(
-            built.count,
-            "SELECT count(*) AS total FROM (SELECT 1 FROM users WHERE username_lower LIKE \
-             lower($1) ESCAPE '\\\\' AND email_lower LIKE lower($2) ESCAPE '\\\\' LIMIT $3) \
-             AS matches"
+            "SELECT id FROM user_trigrams AS g0 JOIN user_trigrams AS g1 ON g1.user_id = \
+             g0.user_id JOIN users ON users.id = g0.user_id WHERE g0.field = 1 AND g0.gram = \
+             SUBSTRING(lower($2), 1, 3) AND g1.field = 1 AND g1.gram = SUBSTRING(lower($3), 2, \
+             3) AND username_lower LIKE lower($4) ESCAPE '\\\\' AND email_lower LIKE lower($5) \
+             ESCAPE '\\\\' ORDER BY g0.user_id LIMIT $6 OFFSET $7"
         );
         assert_eq!(
             built.args,
-            vec![Arg::Text("%abcd%".to_owned()), Arg::Text("%X@%".to_owned())]
+            vec![
+                Arg::Text("abcd".to_owned()),
+                Arg::Text("abcd".to_owned()),
+                Arg::Text("%abcd%".to_owned()),
+                Arg::Text("%X@%".to_owned()),
+            ]
         );
+        assert!(built.count.starts_with(
+            "SELECT count(*) AS total FROM (SELECT 1 FROM user_trigrams AS g0 JOIN \
+             user_trigrams AS g1 ON g1.user_id = g0.user_id JOIN users ON users.id = g0.user_id \
+             WHERE g0.field = 1 AND g0.gram = SUBSTRING(lower($1), 1, 3)"
+        ));
+        assert!(built.count.ends_with("LIMIT $5) AS matches"));
         // The same count as elsewhere, so `pages` reads the same on every backend.
         assert_eq!(built.cap, 10_000);
-        assert_eq!(MYSQL.build(&search(None, Some("ab"), None)).cap, 61);
+        // Both fields; of the email, its local part.
+        let built = MYSQL.build(&search(None, Some("Ann"), Some("0001234@Exa")));
+        assert!(built.page.contains(
+            "g3.field = 2 AND g3.gram = SUBSTRING(lower($5), 5, 3) AND username_lower LIKE"
+        ));
+        let text = |t: &str| Arg::Text(t.to_owned());
+        assert_eq!(
+            built.args,
+            vec![
+                text("Ann"),
+                text("0001234"),
+                text("0001234"),
+                text("0001234"),
+                text("%Ann%"),
+                text("%0001234@Exa%"),
+            ]
+        );
+        // Short substrings and ids read `users` by id, as elsewhere.
+        let built = MYSQL.build(&search(None, Some("ab"), None));
+        assert_eq!(
+            built.page,
+            "SELECT id FROM users WHERE username_lower LIKE lower($2) ESCAPE '\\\\' \
+             ORDER BY id LIMIT $3 OFFSET $4"
+        );
+        assert_eq!(built.cap, 61);
+        assert!(
+            MYSQL
+                .build(&search(Some(7), Some("abcd"), None))
+                .page
+                .starts_with("SELECT id FROM users WHERE id = $2 AND username_lower LIKE")
+        );
     }
 
     #[test]
@@ -364,8 +479,11 @@ mod tests {
         let built = PG.build(&search(None, None, Some("an@exa")));
         assert_eq!(built.args, vec![Arg::Text("%an@exa%".to_owned())]);
         assert_eq!(
-            MYSQL.build(&search(None, None, Some("ann@exa"))).args.len(),
-            1
+            MYSQL.build(&search(None, None, Some("ann@exa"))).args,
+            vec![
+                Arg::Text("ann".to_owned()),
+                Arg::Text("%ann@exa%".to_owned()),
+            ]
         );
     }
 

@@ -68,6 +68,11 @@ pub(crate) const MIGRATIONS: &[crate::EmbeddedMigration] = &[
         "search index",
         include_str!("../migrations/sqlite/0008_search_index.sql"),
     ),
+    (
+        9,
+        "user trigrams",
+        include_str!("../migrations/sqlite/0009_user_trigrams.sql"),
+    ),
 ];
 
 /// Connections in the pool: readers run in parallel under WAL, writers queue on the lock.
@@ -90,6 +95,8 @@ impl Dialect for Sqlite {
     const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
 
     const NUMBERED_PARAMETERS: bool = true;
+    /// Only when built with STAT4 (which the bundled SQLite is not known to be).
+    const PLANS_EACH_EXECUTION: bool = false;
 
     fn rows_affected(result: &SqliteQueryResult) -> u64 {
         result.rows_affected()

@@ -951,9 +951,10 @@ where
 
     async fn search_users(&self, search: &UserSearch, now: Timestamp) -> StoreResult<UserPage> {
         let built = DB::SQL.search.build(search);
-        // Not prepared for reuse: each search is planned with its own values, so the planner
-        // sees how selective the substrings are (a plan made for any value could not choose
-        // between the trigram index and the walk by id).
+        // Planned with its own values, so the planner sees how selective the substrings are (a
+        // plan made for any value could not choose between the trigram index and the walk by
+        // id): not prepared for reuse, unless the server plans each execution anyway
+        // (`Dialect::PLANS_EACH_EXECUTION`).
         let mut page = built_query_as(built.page).bind(now);
         let mut count = built_query_as(built.count);
         for arg in &built.args {

@@ -415,6 +415,7 @@ store_tests!(
     upgrades_a_version_1_database from V1,
     upgrades_a_version_2_database from V2,
     upgrades_rewrite_emails_into_one_form from V3,
+    search_finds_users_stored_before_its_index from V8,
 );
 
 // ----- fixtures -----
@@ -3531,7 +3532,7 @@ async fn reconnecting_finds_the_data_migrated_once(store: Store) {
             .db
             .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
             .await,
-        [1, 2, 3, 4, 5, 6, 7, 8]
+        [1, 2, 3, 4, 5, 6, 7, 8, 9]
     );
 }
 
@@ -3721,7 +3722,7 @@ async fn upgraded_sessions_keep_working(store: &Store) {
             .db
             .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
             .await,
-        [1, 2, 3, 4, 5, 6, 7, 8]
+        [1, 2, 3, 4, 5, 6, 7, 8, 9]
     );
 
     // The emailed token, bound to no state, still works.
@@ -3810,8 +3811,56 @@ async fn upgrades_rewrite_emails_into_one_form(store: Store) {
             .db
             .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
             .await,
-        [1, 2, 3, 4, 5, 6, 7, 8]
+        [1, 2, 3, 4, 5, 6, 7, 8, 9]
     );
+}
+
+/// Users as schema version 8 stored them: before MySQL's trigram table (migration 9), which
+/// its backfill fills (SQLite's and PostgreSQL's indexes came with 8).
+const V8: Seed = Seed {
+    migrations: 8,
+    sql: "\
+        INSERT INTO users (email, username, password_hash, created_at) VALUES \
+        ('ada@example.com', 'AdaLovelace', 'x', 1700000000), \
+        ('grace@example.org', 'gracehopper', 'x', 1700000000), \
+        ('lovelace.fan@example.net', 'Fan', 'x', 1700000000);",
+};
+
+async fn search_finds_users_stored_before_its_index(store: Store) {
+    let names = |found: &[&str]| found.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        search(&store, None, Some("lovelace"), None, 0, 20).await,
+        (1, names(&["AdaLovelace"]))
+    );
+    assert_eq!(
+        search(&store, None, None, Some("LOVELACE"), 0, 20).await,
+        (1, names(&["Fan"]))
+    );
+    assert_eq!(
+        search(&store, None, Some("love"), Some("example.org"), 0, 20).await,
+        (0, names(&[]))
+    );
+    assert_eq!(
+        search(&store, None, Some("hop"), Some("example.org"), 0, 20).await,
+        (1, names(&["gracehopper"]))
+    );
+    // Registered after the migration: the triggers' rows sit beside the backfill's.
+    create_named(&store, "lovelace2", "l2@example.com").await;
+    assert_eq!(
+        search(&store, None, Some("LOVELACE"), None, 0, 20).await,
+        (2, names(&["AdaLovelace", "lovelace2"]))
+    );
+    #[cfg(feature = "mysql")]
+    if matches!(store.db, Db::MySql(_)) {
+        // The 9 trigrams of `adalovelace` and the 13 of `ada@example.com`, each once.
+        assert_eq!(
+            store
+                .db
+                .ints("SELECT count(*) FROM user_trigrams WHERE user_id = 1")
+                .await,
+            [9 + 13]
+        );
+    }
 }
 
 // ----- backends -----
@@ -4193,7 +4242,7 @@ mod mysql {
     use authx_core::store::Repo as _;
     use sqlx::{AssertSqlSafe, Connection as _, MySqlConnection};
 
-    use super::{Db, Seed, Store, Teardown, TestDb, register};
+    use super::{Db, Seed, Store, Teardown, TestDb, UserSearch, register};
     use crate::MySqlStore;
 
     const URL_VAR: &str = "AUTHX_TEST_MYSQL_URL";
@@ -4354,7 +4403,7 @@ mod mysql {
                     .db
                     .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
                     .await,
-                [1, 2, 3, 4, 5, 6, 7, 8]
+                [1, 2, 3, 4, 5, 6, 7, 8, 9]
             );
             assert_eq!(
                 store
@@ -4365,6 +4414,180 @@ mod mysql {
             );
             assert!(store.db.snapshot().await.contains_key("blackout"));
             again.pool().close().await;
+        })
+        .await;
+    }
+
+    /// The trigrams (`user_trigrams`, field 1 the username, 2 the email) of user `id`, sorted.
+    async fn trigrams(store: &Store, id: i64) -> (Vec<String>, Vec<String>) {
+        let Db::MySql(pool) = &store.db else {
+            unreachable!()
+        };
+        let mut fields = [Vec::new(), Vec::new()];
+        for (field, grams) in (1_i64..).zip(&mut fields) {
+            *grams = sqlx::query_scalar(
+                "SELECT gram FROM user_trigrams WHERE user_id = ? AND field = ? ORDER BY gram",
+            )
+            .bind(id)
+            .bind(field)
+            .fetch_all(pool)
+            .await
+            .expect("trigrams");
+        }
+        let [username, email] = fields;
+        (username, email)
+    }
+
+    /// The distinct trigrams of `text`, in characters, sorted as `utf8mb4_bin` sorts them.
+    fn grams(text: &str) -> Vec<String> {
+        let chars: Vec<char> = text.chars().collect();
+        let mut grams: Vec<String> = chars.windows(3).map(|w| w.iter().collect()).collect();
+        grams.sort();
+        grams.dedup();
+        grams
+    }
+
+    /// The triggers keep each user's trigrams: of the lower-case name and address, each
+    /// once, in characters (not bytes); rewritten when the name or the address changes, left
+    /// alone by a login, gone with the user.
+    #[tokio::test]
+    async fn trigrams_follow_the_users() {
+        let Some(db) = open(None).await else {
+            return;
+        };
+        super::run(db, |store| async move {
+            let Db::MySql(pool) = &store.db else {
+                unreachable!()
+            };
+            let id = super::create_named(&store, "Aaaaa\u{c9}x", "\u{c9}Mile@Example.com").await;
+            let other = super::create_named(&store, "bob", "bob@example.com").await;
+            assert_eq!(grams("aaaaa\u{e9}x"), ["aaa", "aa\u{e9}", "a\u{e9}x"]);
+            assert_eq!(
+                trigrams(&store, id).await,
+                (grams("aaaaa\u{e9}x"), grams("\u{e9}mile@example.com"))
+            );
+            store
+                .users()
+                .record_login(id, super::NOW + 1, None)
+                .await
+                .expect("login");
+            // A change of case leaves the lower-case copy, and so the trigrams, as they were.
+            assert!(
+                store
+                    .users()
+                    .change_username(id, "AAAAA\u{e9}X")
+                    .await
+                    .expect("renamed")
+            );
+            assert_eq!(trigrams(&store, id).await.0, grams("aaaaa\u{e9}x"));
+            assert!(
+                store
+                    .users()
+                    .change_username(id, "aaxaa")
+                    .await
+                    .expect("renamed")
+            );
+            sqlx::query("UPDATE users SET email = 'emile@example.org' WHERE id = ?")
+                .bind(id)
+                .execute(pool)
+                .await
+                .expect("new address");
+            assert_eq!(
+                trigrams(&store, id).await,
+                (grams("aaxaa"), grams("emile@example.org"))
+            );
+            sqlx::query("DELETE FROM users WHERE id = ?")
+                .bind(id)
+                .execute(pool)
+                .await
+                .expect("deleted");
+            assert_eq!(trigrams(&store, id).await, (Vec::new(), Vec::new()));
+            assert_eq!(
+                trigrams(&store, other).await,
+                (grams("bob"), grams("bob@example.com"))
+            );
+        })
+        .await;
+    }
+
+    /// A search by a substring of three characters or more reads the trigram table and then
+    /// `users` by primary key, never every user.
+    #[tokio::test]
+    async fn searches_read_users_through_their_trigrams() {
+        let Some(db) = open(None).await else {
+            return;
+        };
+        super::run(db, |store| async move {
+            let Db::MySql(pool) = &store.db else {
+                unreachable!()
+            };
+            sqlx::raw_sql(
+                "INSERT INTO users (email, username, created_at) \
+                 WITH RECURSIVE n (i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999) \
+                 SELECT CONCAT('m', LPAD(i, 4, '0'), '@example.com'), \
+                 CONCAT('u', LPAD(i, 4, '0')), 1700000000 FROM n; \
+                 ANALYZE TABLE users, user_trigrams",
+            )
+            .execute(pool)
+            .await
+            .expect("seeded");
+            for (username, email) in [
+                (Some("0042"), None),
+                (None, Some("m0042@exa")),
+                (Some("u00"), Some("example")),
+            ] {
+                let search = UserSearch {
+                    id: None,
+                    username: username.map(str::to_owned),
+                    email: email.map(str::to_owned),
+                    offset: 0,
+                    limit: 20,
+                };
+                let built = <sqlx::MySql as crate::dialect::Dialect>::SQL
+                    .search
+                    .build(&search);
+                let (page, _) = crate::bind::positional(&built.page);
+                let mut explain =
+                    sqlx::query(AssertSqlSafe(format!("EXPLAIN {page}"))).bind(super::NOW);
+                for arg in &built.args {
+                    explain = match arg {
+                        crate::search::Arg::Int(value) => explain.bind(*value),
+                        crate::search::Arg::Text(value) => explain.bind(value.clone()),
+                    };
+                }
+                let plan: Vec<(String, String)> = explain
+                    .bind(20_i64)
+                    .bind(0_i64)
+                    .fetch_all(pool)
+                    .await
+                    .expect("explained")
+                    .iter()
+                    .map(|row| {
+                        use sqlx::Row as _;
+                        (
+                            row.get::<Option<String>, _>("table").unwrap_or_default(),
+                            row.get::<Option<String>, _>("type").unwrap_or_default(),
+                        )
+                    })
+                    .collect();
+                let access = |table: &str| {
+                    plan.iter()
+                        .find(|(t, _)| t == table)
+                        .map(|(_, access)| access.as_str())
+                };
+                assert_eq!(access("users"), Some("eq_ref"), "{search:?}: {plan:?}");
+                assert!(
+                    plan.iter()
+                        .all(|(_, access)| access != "ALL" && access != "index"),
+                    "{search:?}: {plan:?}"
+                );
+                let found = store
+                    .admin()
+                    .search_users(&search, super::NOW)
+                    .await
+                    .expect("searched");
+                assert!(found.total >= 1, "{search:?}");
+            }
         })
         .await;
     }

@@ -24,8 +24,8 @@ const LOCK_WAIT_SECONDS: i64 = 600;
 
 /// MySQL and MariaDB errors that a DDL statement run a second time meets when its first run
 /// took effect: table exists, duplicate column, duplicate key name, can't drop (it is gone),
-/// unknown column (renamed), duplicate foreign key name.
-const ALREADY_DONE: [u16; 6] = [1050, 1060, 1061, 1091, 1054, 1826];
+/// unknown column (renamed), duplicate foreign key name, trigger exists.
+const ALREADY_DONE: [u16; 7] = [1050, 1060, 1061, 1091, 1054, 1826, 1359];
 
 /// The statements of a migration, in order: comment lines dropped, split where a line ends
 /// with `;` (the files keep to that).

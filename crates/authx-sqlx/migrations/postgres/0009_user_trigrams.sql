@@ -1,0 +1,5 @@
+-- MySQL/MariaDB's substring index for the admin search: a table of trigrams kept by triggers
+-- (`migrations/mysql/0009_user_trigrams.sql`), since neither server has an n-gram index that
+-- follows the search's `LIKE`. This dialect has its index from 0008. This version has no
+-- statement: it keeps the versions the same in every dialect, so a tenth migration is the
+-- tenth everywhere.
