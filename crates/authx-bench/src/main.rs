@@ -391,7 +391,7 @@ async fn run_one(
 type Served = (scenario::Measured, Option<u64>, Option<(u64, f64)>);
 
 /// How long the janitor scenario waits, after its window, for the clean-up to finish.
-const JANITOR_WAIT: Duration = Duration::from_mins(10);
+const JANITOR_WAIT: Duration = Duration::from_mins(20);
 
 async fn serve_and_measure(
     options: &ServerOptions,

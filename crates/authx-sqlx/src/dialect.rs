@@ -177,6 +177,9 @@ pub struct Statements {
     pub(crate) purge_mail: &'static str,
     /// `$1` now, `$2` limit: deletes social sign-ins that expired.
     pub(crate) purge_sign_ins: &'static str,
+    /// Run after each purge batch, outside the write turn: SQLite checkpoints its WAL there
+    /// (see `sqlite.rs`), so the pages a batch wrote are not checkpointed by a request.
+    pub(crate) after_purge: Option<&'static str>,
 
     /// `$1` state hash, `$2` provider, `$3` PKCE verifier, `$4` nonce, `$5` redirect, `$6`
     /// expires at: records a social sign-in under way.

@@ -200,6 +200,7 @@ static SQL: Statements = Statements {
     reseal_secret: common::RESEAL_SECRET,
     delete_two_factor: common::DELETE_TWO_FACTOR,
     purge_sign_ins: common::PURGE_SIGN_INS,
+    after_purge: None,
     insert_sign_in: common::INSERT_SIGN_IN,
     take_sign_in: common::TAKE_SIGN_IN,
     user_by_identity: common::USER_BY_IDENTITY,

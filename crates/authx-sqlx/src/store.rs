@@ -838,11 +838,17 @@ where
                 Purge::SignIns => (DB::SQL.purge_sign_ins, now),
                 _ => return Ok(0),
             };
-            let _turn = self.write_turn().await;
-            changed!(
-                query(statement).bind(instant).bind(i64::from(limit)),
-                &self.pool
-            )
+            let deleted = {
+                let _turn = self.write_turn().await;
+                changed!(
+                    query(statement).bind(instant).bind(i64::from(limit)),
+                    &self.pool
+                )?
+            };
+            if let Some(after) = DB::SQL.after_purge.filter(|_| deleted > 0) {
+                changed!(query(after), &self.pool)?;
+            }
+            Ok(deleted)
         })
     }
 }

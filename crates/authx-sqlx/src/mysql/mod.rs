@@ -306,6 +306,7 @@ static SQL: Statements = Statements {
     reseal_secret: common::RESEAL_SECRET,
     delete_two_factor: common::DELETE_TWO_FACTOR,
     purge_sign_ins: "DELETE FROM social_sign_ins WHERE expires_at <= $1 LIMIT $2",
+    after_purge: None,
     insert_sign_in: common::INSERT_SIGN_IN,
     // With `lock_sign_in` first (see `NoReturning`).
     take_sign_in: "DELETE FROM social_sign_ins WHERE state_hash = $1",
