@@ -7,8 +7,8 @@
 //!
 //! MySQL and MariaDB have no database copy. Seeding a run's database afresh took 3.5 minutes
 //! at a million users on the 2-core benchmark machine, nearly all of it the search index's
-//! triggers writing 24 trigram rows per user in no order; the copy writes the same rows in
-//! primary-key order into empty tables ([`Template::copy`]), before the server starts (so
+//! triggers writing 24 rows per user in no order (then trigrams, now suffixes: as many); the
+//! copy writes the same rows in primary-key order into empty tables ([`Template::copy`]), before the server starts (so
 //! outside what is measured).
 //!
 //! User `i` (from 0) is [`user(i)`](crate::server::user), id `i + 1`; user 0 is an admin (the
@@ -85,7 +85,7 @@ fn mysql_users(size: i64) -> String {
 }
 
 /// Seeds a fresh MySQL database at `url` (migrated by the store) with `size` users and
-/// sessions (the triggers of migration 9 write their trigrams).
+/// sessions (the triggers of migration 10 write their suffixes).
 async fn seed_mysql(url: &str, size: i64, hash: &str, now: i64) -> Result<(), String> {
     let store = authx::sqlx::MySqlStore::connect(url)
         .await

@@ -5,7 +5,7 @@ use sqlx::postgres::{PgPoolOptions, PgQueryResult};
 
 use crate::dialect::{Dialect, Statements};
 use crate::error::Error;
-use crate::search::{Compared, SearchSql, SubstringIndex};
+use crate::search::{Compared, SearchSql};
 use crate::statements::{
     self as common, after_cutoff, claim_due_mail, linked_providers, user_details_columns,
 };
@@ -66,6 +66,11 @@ pub(crate) const MIGRATIONS: &[crate::EmbeddedMigration] = &[
         9,
         "user trigrams",
         include_str!("../migrations/postgres/0009_user_trigrams.sql"),
+    ),
+    (
+        10,
+        "user suffixes",
+        include_str!("../migrations/postgres/0010_user_suffixes.sql"),
     ),
 ];
 
@@ -169,14 +174,13 @@ static SQL: Statements = Statements {
         ),
         " FROM users WHERE id = $1"
     ),
-    // Migration 8's substring index serves it; the columns are `user_details`' own.
+    // Migration 10's suffixes serve it; the columns are `user_details`' own.
     search: SearchSql {
         columns: user_details_columns!(
             "$1",
             linked_providers!(postgres),
             "EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = users.id AND t.enabled)"
         ),
-        index: SubstringIndex::Expressions,
         compared: Compared::Lowered,
     },
     set_blackout: common::SET_BLACKOUT,

@@ -34,7 +34,7 @@ use crate::rows::{
     Permissions, PermissionsRow, RefreshStateRow, RotatedRow, SessionInfoRow, SignInRow,
     TwoFactorRow, UserDetailsRow, UserRow, new_claim, stored_error,
 };
-use crate::search::Arg;
+use crate::search::{Arg, COUNT_CAP, COUNT_RANGE, Range};
 
 /// authx storage in a SQL database of dialect `DB` (`sqlx::Sqlite`, `sqlx::Postgres`,
 /// `sqlx::MySql`); use the aliases [`SqliteStore`](crate::SqliteStore),
@@ -956,11 +956,33 @@ where
     }
 
     async fn search_users(&self, search: &UserSearch, now: Timestamp) -> StoreResult<UserPage> {
-        let built = DB::SQL.search.build(search);
-        // Planned with its own values, so the planner sees how selective the substrings are (a
-        // plan made for any value could not choose between the trigram index and the walk by
-        // id): not prepared for reuse, unless the server plans each execution anyway
-        // (`Dialect::PLANS_EACH_EXECUTION`).
+        // The narrowest of the substrings' ranges in the index, if one holds at most
+        // COUNT_CAP entries; an empty one means no user matches.
+        let mut via: Option<(Range, i64)> = None;
+        for range in DB::SQL.search.ranges(search) {
+            let entries: CountRow = query_as(COUNT_RANGE)
+                .bind(range.field)
+                .bind(range.from.as_str())
+                .bind(range.to.as_str())
+                .bind(i64::try_from(COUNT_CAP + 1).unwrap_or(i64::MAX))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(store_error)?;
+            if entries.total == 0 {
+                return Ok(UserPage {
+                    total: 0,
+                    users: Vec::new(),
+                });
+            }
+            let fewer = via.as_ref().is_none_or(|(_, best)| entries.total < *best);
+            if u64::try_from(entries.total).is_ok_and(|n| n <= COUNT_CAP) && fewer {
+                via = Some((range, entries.total));
+            }
+        }
+        let built = DB::SQL.search.build(search, via.as_ref().map(|(range, _)| range));
+        // Planned with its own values (a plan made for any value could not weigh a range of
+        // the index against the walk by id): not prepared for reuse, unless the server plans
+        // each execution anyway (`Dialect::PLANS_EACH_EXECUTION`).
         let mut page = built_query_as(built.page).bind(now);
         let mut count = built_query_as(built.count);
         for arg in &built.args {

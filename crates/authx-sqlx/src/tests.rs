@@ -405,6 +405,8 @@ store_tests!(
     search_pages_exactly,
     search_index_follows_renames,
     search_short_and_long_substrings_agree,
+    search_suffixes_follow_the_users,
+    search_walks_by_id_for_a_common_substring,
     search_finds_what_user_details_shows,
     blackout_record_is_apart_from_the_cutoff,
     // second factor
@@ -3419,6 +3421,118 @@ async fn search_short_and_long_substrings_agree(store: Store) {
     assert_eq!(search(&store, None, None, Some("q@"), 25, 5).await.0, 30);
 }
 
+/// How many suffixes (migration 10) user `id` has in `field` (1 the username, 2 the email).
+async fn suffix_rows(store: &Store, id: UserId, field: i64) -> i64 {
+    let all = store
+        .db
+        .ints(
+            "SELECT user_id * 1000000 + field * 1000 + count(*) FROM user_suffixes \
+             GROUP BY user_id, field",
+        )
+        .await;
+    all.iter()
+        .find(|n| **n / 1000 == id * 1000 + field)
+        .map_or(0, |n| n % 1000)
+}
+
+/// The triggers keep each user's suffixes: one per position of the lower-case name and
+/// address with three characters left, cut to 12; rewritten when the name or the address
+/// changes, left alone by a login, gone with the user. A substring longer than a suffix is
+/// found by its first 12 characters and checked whole.
+async fn search_suffixes_follow_the_users(store: Store) {
+    let id = create_named(&store, "Aaaaa\u{c9}x", "\u{c9}Mile@Example.com").await;
+    let bob = create_named(&store, "bob", "bob@example.com").await;
+    assert_eq!(suffix_rows(&store, id, 1).await, 5);
+    assert_eq!(suffix_rows(&store, id, 2).await, 15);
+    store
+        .users()
+        .record_login(id, NOW + 1, None)
+        .await
+        .expect("login");
+    assert_eq!(suffix_rows(&store, id, 1).await, 5);
+    assert!(
+        store
+            .users()
+            .change_username(id, "a_very_long_username_1")
+            .await
+            .expect("renamed")
+    );
+    // 22 characters: 20 suffixes, each its own.
+    assert_eq!(suffix_rows(&store, id, 1).await, 20);
+    assert_eq!(suffix_rows(&store, id, 2).await, 15);
+    let names = |found: &[&str]| found.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        search(&store, None, Some("aaaaa"), None, 0, 20).await,
+        (0, names(&[]))
+    );
+    assert_eq!(
+        search(&store, None, Some("VERY_LONG_USERNAME_1"), None, 0, 20).await,
+        (1, names(&["a_very_long_username_1"]))
+    );
+    // The same first 12 characters, then a difference: the whole is checked.
+    assert_eq!(
+        search(&store, None, Some("very_long_usernamX"), None, 0, 20).await,
+        (0, names(&[]))
+    );
+    store
+        .db
+        .execute(
+            "UPDATE users SET email = $1 WHERE username = 'a_very_long_username_1'",
+            "emile@example.org",
+        )
+        .await;
+    assert_eq!(suffix_rows(&store, id, 2).await, 15);
+    assert_eq!(
+        search(&store, None, None, Some("mile@example.o"), 0, 20).await,
+        (1, names(&["a_very_long_username_1"]))
+    );
+    assert_eq!(
+        search(&store, None, None, Some("mile@example.c"), 0, 20).await,
+        (0, names(&[]))
+    );
+    store
+        .db
+        .execute("DELETE FROM users WHERE username = $1", "a_very_long_username_1")
+        .await;
+    assert_eq!(suffix_rows(&store, id, 1).await, 0);
+    assert_eq!(suffix_rows(&store, id, 2).await, 0);
+    assert_eq!(suffix_rows(&store, bob, 1).await, 1);
+    assert_eq!(suffix_rows(&store, bob, 2).await, 13);
+    assert_eq!(store.db.ints("SELECT count(*) FROM user_suffixes").await, [14]);
+}
+
+/// A substring whose range holds more than COUNT_CAP entries (a domain, a frequent name) is
+/// not read through the index, which would read all of them to sort the page: the search
+/// walks `users` by id, finds the same users, and counts one past the page.
+async fn search_walks_by_id_for_a_common_substring(store: Store) {
+    // 40 distinct suffixes starting with "abc" per address (`abc00abc01...`), 260 users:
+    // 10,400 entries.
+    let local: String = (0..40).map(|i| format!("abc{i:02}")).collect();
+    for i in 0..260 {
+        create_named(&store, &format!("c{i:03}"), &format!("{local}{i:03}@x.io")).await;
+    }
+    create_named(&store, "other", "other@x.io").await;
+    let first: Vec<String> = (0..20).map(|i| format!("c{i:03}")).collect();
+    // Walked: the page in id order, the count one past it.
+    assert_eq!(
+        search(&store, None, None, Some("ABC"), 0, 20).await,
+        (21, first.clone())
+    );
+    assert_eq!(
+        search(&store, None, None, Some("abc"), 240, 20).await,
+        (260, (240..260).map(|i| format!("c{i:03}")).collect())
+    );
+    // A narrower substring of the same addresses goes through the index: exact.
+    assert_eq!(
+        search(&store, None, None, Some("abc00abc01abc"), 0, 20).await,
+        (260, first)
+    );
+    assert_eq!(
+        search(&store, None, Some("c16"), Some("abc"), 0, 20).await,
+        (10, (160..170).map(|i| format!("c{i:03}")).collect())
+    );
+}
+
 /// A found user carries what `user_details` shows: the linked providers and whether a second
 /// factor is enabled, whichever path the search takes (by id, short or long substrings).
 async fn search_finds_what_user_details_shows(store: Store) {
@@ -3532,7 +3646,7 @@ async fn reconnecting_finds_the_data_migrated_once(store: Store) {
             .db
             .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
             .await,
-        [1, 2, 3, 4, 5, 6, 7, 8, 9]
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
     );
 }
 
@@ -3722,7 +3836,7 @@ async fn upgraded_sessions_keep_working(store: &Store) {
             .db
             .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
             .await,
-        [1, 2, 3, 4, 5, 6, 7, 8, 9]
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
     );
 
     // The emailed token, bound to no state, still works.
@@ -3811,12 +3925,12 @@ async fn upgrades_rewrite_emails_into_one_form(store: Store) {
             .db
             .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
             .await,
-        [1, 2, 3, 4, 5, 6, 7, 8, 9]
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
     );
 }
 
-/// Users as schema version 8 stored them: before MySQL's trigram table (migration 9), which
-/// its backfill fills (SQLite's and PostgreSQL's indexes came with 8).
+/// Users as schema version 8 stored them: before MySQL's trigram table (migration 9) and
+/// every backend's suffixes (migration 10), which their backfills fill.
 const V8: Seed = Seed {
     migrations: 8,
     sql: "\
@@ -3850,17 +3964,10 @@ async fn search_finds_users_stored_before_its_index(store: Store) {
         search(&store, None, Some("LOVELACE"), None, 0, 20).await,
         (2, names(&["AdaLovelace", "lovelace2"]))
     );
-    #[cfg(feature = "mysql")]
-    if matches!(store.db, Db::MySql(_)) {
-        // The 9 trigrams of `adalovelace` and the 13 of `ada@example.com`, each once.
-        assert_eq!(
-            store
-                .db
-                .ints("SELECT count(*) FROM user_trigrams WHERE user_id = 1")
-                .await,
-            [9 + 13]
-        );
-    }
+    // Backfilled by migration 10: the 9 suffixes of `adalovelace` and the 13 of
+    // `ada@example.com`, each once.
+    assert_eq!(suffix_rows(&store, 1, 1).await, 9);
+    assert_eq!(suffix_rows(&store, 1, 2).await, 13);
 }
 
 // ----- backends -----
@@ -4403,7 +4510,7 @@ mod mysql {
                     .db
                     .ints("SELECT version FROM _sqlx_migrations ORDER BY version")
                     .await,
-                [1, 2, 3, 4, 5, 6, 7, 8, 9]
+                [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
             );
             assert_eq!(
                 store
@@ -4418,102 +4525,10 @@ mod mysql {
         .await;
     }
 
-    /// The trigrams (`user_trigrams`, field 1 the username, 2 the email) of user `id`, sorted.
-    async fn trigrams(store: &Store, id: i64) -> (Vec<String>, Vec<String>) {
-        let Db::MySql(pool) = &store.db else {
-            unreachable!()
-        };
-        let mut fields = [Vec::new(), Vec::new()];
-        for (field, grams) in (1_i64..).zip(&mut fields) {
-            *grams = sqlx::query_scalar(
-                "SELECT gram FROM user_trigrams WHERE user_id = ? AND field = ? ORDER BY gram",
-            )
-            .bind(id)
-            .bind(field)
-            .fetch_all(pool)
-            .await
-            .expect("trigrams");
-        }
-        let [username, email] = fields;
-        (username, email)
-    }
-
-    /// The distinct trigrams of `text`, in characters, sorted as `utf8mb4_bin` sorts them.
-    fn grams(text: &str) -> Vec<String> {
-        let chars: Vec<char> = text.chars().collect();
-        let mut grams: Vec<String> = chars.windows(3).map(|w| w.iter().collect()).collect();
-        grams.sort();
-        grams.dedup();
-        grams
-    }
-
-    /// The triggers keep each user's trigrams: of the lower-case name and address, each
-    /// once, in characters (not bytes); rewritten when the name or the address changes, left
-    /// alone by a login, gone with the user.
+    /// A search by a substring of three characters or more reads a range of the suffixes and
+    /// then `users` by primary key, never every user.
     #[tokio::test]
-    async fn trigrams_follow_the_users() {
-        let Some(db) = open(None).await else {
-            return;
-        };
-        super::run(db, |store| async move {
-            let Db::MySql(pool) = &store.db else {
-                unreachable!()
-            };
-            let id = super::create_named(&store, "Aaaaa\u{c9}x", "\u{c9}Mile@Example.com").await;
-            let other = super::create_named(&store, "bob", "bob@example.com").await;
-            assert_eq!(grams("aaaaa\u{e9}x"), ["aaa", "aa\u{e9}", "a\u{e9}x"]);
-            assert_eq!(
-                trigrams(&store, id).await,
-                (grams("aaaaa\u{e9}x"), grams("\u{e9}mile@example.com"))
-            );
-            store
-                .users()
-                .record_login(id, super::NOW + 1, None)
-                .await
-                .expect("login");
-            // A change of case leaves the lower-case copy, and so the trigrams, as they were.
-            assert!(
-                store
-                    .users()
-                    .change_username(id, "AAAAA\u{e9}X")
-                    .await
-                    .expect("renamed")
-            );
-            assert_eq!(trigrams(&store, id).await.0, grams("aaaaa\u{e9}x"));
-            assert!(
-                store
-                    .users()
-                    .change_username(id, "aaxaa")
-                    .await
-                    .expect("renamed")
-            );
-            sqlx::query("UPDATE users SET email = 'emile@example.org' WHERE id = ?")
-                .bind(id)
-                .execute(pool)
-                .await
-                .expect("new address");
-            assert_eq!(
-                trigrams(&store, id).await,
-                (grams("aaxaa"), grams("emile@example.org"))
-            );
-            sqlx::query("DELETE FROM users WHERE id = ?")
-                .bind(id)
-                .execute(pool)
-                .await
-                .expect("deleted");
-            assert_eq!(trigrams(&store, id).await, (Vec::new(), Vec::new()));
-            assert_eq!(
-                trigrams(&store, other).await,
-                (grams("bob"), grams("bob@example.com"))
-            );
-        })
-        .await;
-    }
-
-    /// A search by a substring of three characters or more reads the trigram table and then
-    /// `users` by primary key, never every user.
-    #[tokio::test]
-    async fn searches_read_users_through_their_trigrams() {
+    async fn searches_read_users_through_their_suffixes() {
         let Some(db) = open(None).await else {
             return;
         };
@@ -4526,7 +4541,7 @@ mod mysql {
                  WITH RECURSIVE n (i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999) \
                  SELECT CONCAT('m', LPAD(i, 4, '0'), '@example.com'), \
                  CONCAT('u', LPAD(i, 4, '0')), 1700000000 FROM n; \
-                 ANALYZE TABLE users, user_trigrams",
+                 ANALYZE TABLE users, user_suffixes",
             )
             .execute(pool)
             .await
@@ -4543,9 +4558,9 @@ mod mysql {
                     offset: 0,
                     limit: 20,
                 };
-                let built = <sqlx::MySql as crate::dialect::Dialect>::SQL
-                    .search
-                    .build(&search);
+                let sql = &<sqlx::MySql as crate::dialect::Dialect>::SQL.search;
+                let ranges = sql.ranges(&search);
+                let built = sql.build(&search, ranges.first());
                 let (page, _) = crate::bind::positional(&built.page);
                 let mut explain =
                     sqlx::query(AssertSqlSafe(format!("EXPLAIN {page}"))).bind(super::NOW);
@@ -4576,8 +4591,12 @@ mod mysql {
                         .map(|(_, access)| access.as_str())
                 };
                 assert_eq!(access("users"), Some("eq_ref"), "{search:?}: {plan:?}");
+                assert_eq!(access("user_suffixes"), Some("range"), "{search:?}: {plan:?}");
+                // The derived table is the range's few users, materialized; nothing else is
+                // read whole.
                 assert!(
                     plan.iter()
+                        .filter(|(table, _)| !table.starts_with("<derived"))
                         .all(|(_, access)| access != "ALL" && access != "index"),
                     "{search:?}: {plan:?}"
                 );

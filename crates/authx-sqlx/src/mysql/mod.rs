@@ -25,7 +25,7 @@ use sqlx::mysql::{MySqlPoolOptions, MySqlQueryResult};
 
 use crate::dialect::{Dialect, NoReturning, Statements};
 use crate::error::Error;
-use crate::search::{Compared, SearchSql, SubstringIndex};
+use crate::search::{Compared, SearchSql};
 use crate::statements::{self as common, after_cutoff, user_details_columns};
 use crate::store::SqlStore;
 
@@ -85,6 +85,11 @@ pub(crate) const MIGRATIONS: &[crate::EmbeddedMigration] = &[
         9,
         "user trigrams",
         include_str!("../../migrations/mysql/0009_user_trigrams.sql"),
+    ),
+    (
+        10,
+        "user suffixes",
+        include_str!("../../migrations/mysql/0010_user_suffixes.sql"),
     ),
 ];
 
@@ -266,11 +271,10 @@ static SQL: Statements = Statements {
         user_details_columns!("$2", linked_providers!(), two_factor_enabled!()),
         " FROM users WHERE id = $1"
     ),
-    // The table of trigrams of migration 9 (8 is empty here), then the `LIKE` on the stored
-    // lower-case copies (see docs/storage.md, "MySQL and MariaDB").
+    // Migration 10's suffixes, then the `LIKE` on the stored lower-case copies (see
+    // docs/storage.md, "MySQL and MariaDB").
     search: SearchSql {
         columns: user_details_columns!("$1", linked_providers!(), two_factor_enabled!()),
-        index: SubstringIndex::Trigrams,
         compared: Compared::StoredLower,
     },
     set_blackout: "INSERT INTO blackout (id, set_at) VALUES (1, $1) \
