@@ -42,6 +42,12 @@ const POSTGRES_USERS: &str = "INSERT INTO users \
      SELECT 'u' || lpad(i::text, 7, '0') || '@example.com', 'u' || lpad(i::text, 7, '0'), $2, \
      TRUE, CASE WHEN i = 0 THEN ARRAY['admin'] ELSE '{}'::text[] END, $3 \
      FROM generate_series(0, $1 - 1) AS i ORDER BY i";
+/// What migration 10's insert trigger writes for each user, for all of them at once.
+const POSTGRES_SUFFIXES: &str = "INSERT INTO user_suffixes (field, suffix, user_id) \
+     SELECT field, suffix, user_id FROM (\
+     SELECT 1 AS field, s AS suffix, id AS user_id FROM users, authx_user_suffixes(username) AS s \
+     UNION ALL SELECT 2, s, id FROM users, authx_user_suffixes(email) AS s) AS all_suffixes \
+     ORDER BY field, suffix, user_id";
 const POSTGRES_SESSIONS: &str = "INSERT INTO sessions (sid, public_id, user_id, created_at_ms, \
      expires_at, absolute_expires_at, refresh_jti, login_ip, login_user_agent) \
      SELECT md5('sid' || id), md5('public' || id), id, $1, $2, $2, md5('jti' || id), \
@@ -270,6 +276,12 @@ pub(crate) async fn template(db: Db, size: u64) -> Result<Template, String> {
                 .map_err(|e| e.to_string())?;
             let pool = store.pool();
             let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
+            // The suffixes in one sorted statement rather than by the row trigger (266 s for a
+            // million users, 132 s seeded this way): the same rows the trigger writes.
+            sqlx::query("ALTER TABLE users DISABLE TRIGGER users_sync_suffixes_insert")
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| e.to_string())?;
             sqlx::query(POSTGRES_USERS)
                 .bind(size)
                 .bind(&hash)
@@ -277,6 +289,15 @@ pub(crate) async fn template(db: Db, size: u64) -> Result<Template, String> {
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| format!("seeding users: {e}"))?;
+            for statement in [
+                POSTGRES_SUFFIXES,
+                "ALTER TABLE users ENABLE TRIGGER users_sync_suffixes_insert",
+            ] {
+                sqlx::query(statement)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| format!("seeding suffixes: {e}"))?;
+            }
             sqlx::query(POSTGRES_SESSIONS)
                 .bind(now * 1000)
                 .bind(now + SESSION_LIFETIME)
@@ -285,7 +306,11 @@ pub(crate) async fn template(db: Db, size: u64) -> Result<Template, String> {
                 .map_err(|e| format!("seeding sessions: {e}"))?;
             tx.commit().await.map_err(|e| e.to_string())?;
             // Statistics for the planner, as autovacuum would gather them; a copy keeps them.
-            for statement in ["VACUUM ANALYZE users", "VACUUM ANALYZE sessions"] {
+            for statement in [
+                "VACUUM ANALYZE users",
+                "VACUUM ANALYZE user_suffixes",
+                "VACUUM ANALYZE sessions",
+            ] {
                 sqlx::query(statement)
                     .execute(pool)
                     .await

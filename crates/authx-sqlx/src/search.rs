@@ -285,12 +285,24 @@ mod tests {
         // with `from` is within the range, and none that does not start with it.
         let (from, to) = (range.from.as_bytes(), range.to.as_bytes());
         for inside in ["0123456789äb", "0123456789äb\u{10FFFF}", "0123456789äb"] {
-            assert!(from <= inside.as_bytes() && inside.as_bytes() <= to, "{inside}");
+            assert!(
+                from <= inside.as_bytes() && inside.as_bytes() <= to,
+                "{inside}"
+            );
         }
         let short = Range::new("username", "abc");
         let (from, to) = (short.from.as_bytes(), short.to.as_bytes());
-        for inside in ["abc", "abc\u{0}", "abcé", "abc\u{10FFFF}\u{10FFFF}zzzzzzz", "abczzzzzzzzz"] {
-            assert!(from <= inside.as_bytes() && inside.as_bytes() <= to, "{inside:?}");
+        for inside in [
+            "abc",
+            "abc\u{0}",
+            "abcé",
+            "abc\u{10FFFF}\u{10FFFF}zzzzzzz",
+            "abczzzzzzzzz",
+        ] {
+            assert!(
+                from <= inside.as_bytes() && inside.as_bytes() <= to,
+                "{inside:?}"
+            );
         }
         for outside in ["ab", "abb\u{10FFFF}", "abd", "ab\u{10FFFF}", "b", "abC"] {
             let bytes = outside.as_bytes();

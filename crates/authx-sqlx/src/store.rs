@@ -979,7 +979,9 @@ where
                 via = Some((range, entries.total));
             }
         }
-        let built = DB::SQL.search.build(search, via.as_ref().map(|(range, _)| range));
+        let built = DB::SQL
+            .search
+            .build(search, via.as_ref().map(|(range, _)| range));
         // Planned with its own values (a plan made for any value could not weigh a range of
         // the index against the walk by id): not prepared for reuse, unless the server plans
         // each execution anyway (`Dialect::PLANS_EACH_EXECUTION`).

@@ -3492,13 +3492,19 @@ async fn search_suffixes_follow_the_users(store: Store) {
     );
     store
         .db
-        .execute("DELETE FROM users WHERE username = $1", "a_very_long_username_1")
+        .execute(
+            "DELETE FROM users WHERE username = $1",
+            "a_very_long_username_1",
+        )
         .await;
     assert_eq!(suffix_rows(&store, id, 1).await, 0);
     assert_eq!(suffix_rows(&store, id, 2).await, 0);
     assert_eq!(suffix_rows(&store, bob, 1).await, 1);
     assert_eq!(suffix_rows(&store, bob, 2).await, 13);
-    assert_eq!(store.db.ints("SELECT count(*) FROM user_suffixes").await, [14]);
+    assert_eq!(
+        store.db.ints("SELECT count(*) FROM user_suffixes").await,
+        [14]
+    );
 }
 
 /// A substring whose range holds more than COUNT_CAP entries (a domain, a frequent name) is
@@ -4591,7 +4597,11 @@ mod mysql {
                         .map(|(_, access)| access.as_str())
                 };
                 assert_eq!(access("users"), Some("eq_ref"), "{search:?}: {plan:?}");
-                assert_eq!(access("user_suffixes"), Some("range"), "{search:?}: {plan:?}");
+                assert_eq!(
+                    access("user_suffixes"),
+                    Some("range"),
+                    "{search:?}: {plan:?}"
+                );
                 // The derived table is the range's few users, materialized; nothing else is
                 // read whole.
                 assert!(
