@@ -41,7 +41,7 @@ use std::pin::Pin;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, dev, guard, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, dev, web};
 use authx_core::config::BODY_LIMIT;
 use authx_core::routes::Routers;
 use authx_core::{Auth, AuthError, AuthRequest, AuthResponse, Claims};
@@ -60,7 +60,8 @@ pub use authx_core;
 ///
 /// The core resolves each request of the scope (any method, path and query): unknown paths
 /// answer `404`, another method on a known path `405`, both in the contract's JSON form. Each
-/// route is also a resource named after it (`auth:login`, ...) for `url_for`. This sets the
+/// route is also named (`auth:login`, ...) for `url_for`, as an external resource: in actix's
+/// resource map, never matched against a request. This sets the
 /// scope's default service: configure a scope of its own rather than the whole `App`, or every
 /// unknown path of the application answers the JSON `404`.
 pub fn configure(auth: Auth) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -77,20 +78,24 @@ pub fn configure_social(auth: Auth) -> impl FnOnce(&mut web::ServiceConfig) {
 pub fn configure_routers(auth: Auth, routers: Routers) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(web::Data::new(auth));
-        // Named resources for `url_for` only: the guard lets no request in, so every request
-        // reaches the default service, where the core resolves it on the path as received
-        // (actix matches a partly decoded one).
-        for route in routers.routes() {
-            // The prefix itself (`""`, the search route) is the scope's path without a trailing
-            // slash, which is what `url_for` then gives (and what the core serves).
-            cfg.service(
-                web::resource(route.path)
-                    .name(route.name)
-                    .guard(guard::fn_guard(|_| false))
-                    .to(HttpResponse::NotFound),
-            );
-        }
+        name_routes(cfg, routers);
         cfg.default_service(web::to(move |req, body| dispatch(req, body, routers)));
+    }
+}
+
+/// Names each route of `routers` for `url_for`, without a resource that requests are matched
+/// against: every request reaches the default service, where the core resolves it on the path
+/// as received (actix matches a partly decoded one). actix's external resources are that: a
+/// pattern and a name in the resource map, which `url_for` (and `match_pattern`) read, never
+/// tried at request time. A resource per route, even one no guard lets in, would have actix try
+/// each pattern on every request of the scope (a regular expression for the routes with a
+/// parameter) before the default service: several microseconds per request, for nothing.
+fn name_routes(cfg: &mut web::ServiceConfig, routers: Routers) {
+    for route in routers.routes() {
+        // The prefix itself (`""`, the search route) is the scope's path without a trailing
+        // slash, which is what `url_for` then gives (and what the core serves). A pattern that
+        // starts with `/` (or is empty) is placed under the scope's prefix, like a resource's.
+        cfg.external_resource(route.name, route.path);
     }
 }
 
@@ -276,6 +281,70 @@ mod tests {
         assert_eq!(tail("/api/users/login", 1), "/login");
         assert_eq!(tail("/login", 3), "/login");
         assert_eq!(tail("/api/users", 0), "");
+    }
+
+    /// Every route's URL by its name, and the path the default service is left with.
+    #[test]
+    fn routes_are_named_but_never_matched() {
+        use actix_web::{App, test};
+        async fn urls(req: HttpRequest) -> String {
+            let urls: Vec<String> = Routers::main()
+                .routes()
+                .map(|route| {
+                    let params: &[&str] = if route.path.contains('{') {
+                        &["7"]
+                    } else {
+                        &[]
+                    };
+                    req.url_for(route.name, params)
+                        .map_or_else(|e| e.to_string(), |url| url.path().to_owned())
+                })
+                .collect();
+            urls.join(" ")
+        }
+        async fn unprocessed(req: HttpRequest) -> String {
+            let segments = req.match_info().unprocessed().matches('/').count();
+            format!(
+                "{} {}",
+                tail(req.uri().path(), segments),
+                req.match_pattern().unwrap_or_default()
+            )
+        }
+        actix_web::rt::System::new().block_on(async {
+            let app = test::init_service(
+                App::new().route("/urls", web::get().to(urls)).service(
+                    web::scope("/api/users")
+                        .configure(|cfg| name_routes(cfg, Routers::main()))
+                        .default_service(web::to(unprocessed)),
+                ),
+            )
+            .await;
+            let request = test::TestRequest::get().uri("/urls").to_request();
+            let body = test::call_and_read_body(&app, request).await;
+            let expected: Vec<String> = Routers::main()
+                .routes()
+                .map(|route| format!("/api/users{}", route.path_with(|_| "7".into())))
+                .collect();
+            assert_eq!(std::str::from_utf8(&body).unwrap(), expected.join(" "));
+            assert!(expected.contains(&"/api/users/7/change_username".to_owned()));
+            assert!(expected.contains(&"/api/users".to_owned()));
+            // Every request, on a route's path or not, reaches the default service with the
+            // path below the prefix as received; actix still finds the route's pattern.
+            for (uri, seen) in [
+                (
+                    "/api/users/7/change_username",
+                    "/7/change_username /api/users/{id}/change_username",
+                ),
+                ("/api/users/login", "/login /api/users/login"),
+                ("/api/users/%6Cogin", "/%6Cogin /api/users/{id}"),
+                ("/api/users/nowhere/at/all", "/nowhere/at/all "),
+                ("/api/users", " /api/users"),
+            ] {
+                let request = test::TestRequest::post().uri(uri).to_request();
+                let body = test::call_and_read_body(&app, request).await;
+                assert_eq!(std::str::from_utf8(&body).unwrap(), seen, "{uri}");
+            }
+        });
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release -p authx-bench -- --adapter axum --scenario login --connections 64 --seconds 10 [--db sqlite|postgres]
 //! cargo run --release -p authx-bench -- --adapter all --scenario all --db all
+//! cargo run --release -p authx-bench -- --adapter all --scenario bare,confirm-status --rounds 5
 //! ```
 //!
 //! For each backend and each `--sizes` entry (users, and as many sessions), a database is seeded
@@ -11,9 +12,19 @@
 //! a MySQL/MariaDB database on `AUTHX_BENCH_MYSQL_URL` filled table by table from it; dropped
 //! afterwards), starts the server as a child process of this binary (`authx-bench
 //! serve`, so its peak RSS and CPU time are its own) on `127.0.0.1:0`, and drives one scenario
-//! with N keep-alive HTTP/1.1 connections for T seconds after a warm-up; the sizes of one
-//! scenario run one after the other. Hashing scenarios first measure the raw argon2id verify
-//! rate of the machine with the same parameters.
+//! with N keep-alive HTTP/1.1 connections for T seconds after a warm-up. Hashing scenarios
+//! first measure the raw argon2id verify rate of the machine with the same parameters.
+//!
+//! The runs are interleaved so that what is compared is measured close in time ([`schedule`]):
+//! for each backend, `--rounds` rounds (1 by default, at most 20) one after the other; in each
+//! round the `bare` floor first (when it is asked for), then each scenario in the order given,
+//! each size in turn, and for each the adapters back to back, in the same order throughout the
+//! round (so each adapter's scenario is as far in time from its own floor as every other
+//! adapter's), that order rotated by one from round to round (so no adapter is always first).
+//! The report lists every run; its summaries take the median over the rounds of each
+//! (adapter, backend, size, scenario), and what authx adds above a framework's floor is the
+//! median of each round's scenario minus that round's floor, printed with its range over the
+//! rounds.
 //! See `docs/benchmarks.md`.
 
 // Measurements are counts and durations shown with a few digits: float conversions are fine.
@@ -74,20 +85,27 @@ pub(crate) const POSTGRES_VAR: &str = "AUTHX_BENCH_POSTGRES_URL";
 /// The environment variable naming a MySQL or MariaDB server (an admin URL, `mysql://...`).
 pub(crate) const MYSQL_VAR: &str = "AUTHX_BENCH_MYSQL_URL";
 
+/// The most `--rounds` (each round is a whole matrix of runs).
+const MAX_ROUNDS: usize = 20;
+
 const USAGE: &str = "usage: authx-bench [--adapter axum|actix|rocket|all] [--scenario NAME|all] \
-[--db sqlite|postgres|mysql|all] [--sizes 1000,1000000] [--connections 64] [--seconds 10] [--warmup 2] \
-[--flood-connections 1000] [--flood-factor 4] [--probe-connections 8] [--argon2-seconds 3] [--client-threads 1] \
+[--db sqlite|postgres|mysql|all] [--sizes 1000,1000000] [--rounds 1] [--connections 64] [--seconds 10] \
+[--warmup 2] [--flood-connections 1000] [--flood-factor 4] [--probe-connections 8] [--argon2-seconds 3] [--client-threads 1] \
 [--hash-concurrency N] [--hash-queue N] [--sqlite-pool N] [--pg-pool N]
 scenarios: bare, noop, register, login, login-wrong-password, confirm-status, token, refresh,
 sessions, search-username, search-email, search-short, forgot-password, janitor, flood
 (--adapter and --scenario also take comma-separated lists; --sizes: users seeded, each with a
-session, default 1000)";
+session, default 1000; --rounds 1 to 20: every run that many times, round after round, each
+round running every adapter, size and scenario (the `bare` floor first); the summaries take the
+median of the rounds)";
 
 struct Args {
     adapters: Vec<Adapter>,
     scenarios: Vec<Scenario>,
     dbs: Vec<Db>,
     sizes: Vec<u64>,
+    /// How many times each (adapter, backend, size, scenario) is measured, round after round.
+    rounds: usize,
     settings: Settings,
     argon2_seconds: f64,
     client_threads: usize,
@@ -139,6 +157,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
     let mut scenario = "login".to_owned();
     let mut db = "sqlite".to_owned();
     let mut sizes = "1000".to_owned();
+    let mut rounds: usize = 1;
     let mut settings = Settings {
         connections: 64,
         seconds: 10.0,
@@ -158,6 +177,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--scenario" => scenario = value(flag, it.next())?,
             "--db" => db = value(flag, it.next())?,
             "--sizes" => sizes = value(flag, it.next())?,
+            "--rounds" => rounds = value(flag, it.next())?,
             "--connections" => settings.connections = value(flag, it.next())?,
             "--seconds" => settings.seconds = value(flag, it.next())?,
             "--warmup" => settings.warmup = value(flag, it.next())?,
@@ -184,6 +204,9 @@ fn parse(args: &[String]) -> Result<Args, String> {
         && client_threads > 0;
     if !in_range {
         return Err(format!("a value is out of range\n{USAGE}"));
+    }
+    if !(1..=MAX_ROUNDS).contains(&rounds) {
+        return Err(format!("--rounds: 1 to {MAX_ROUNDS}\n{USAGE}"));
     }
     let sizes: Vec<u64> = sizes
         .split(',')
@@ -233,6 +256,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         scenarios,
         dbs,
         sizes,
+        rounds,
         settings,
         argon2_seconds,
         client_threads,
@@ -273,19 +297,23 @@ fn bench(args: &Args) -> Result<(), String> {
             templates.push((size, runtime.block_on(seed::template(db, size))?));
         }
         let mut result = Ok(());
-        'runs: for &adapter in &args.adapters {
-            for &scenario in &args.scenarios {
-                for (size, template) in &templates {
-                    match runtime.block_on(run_one(args, adapter, db, scenario, *size, template)) {
-                        Ok(row) => {
-                            report::run(&row, &args.settings);
-                            rows.push(row);
-                        }
-                        Err(e) => {
-                            result = Err(e);
-                            break 'runs;
-                        }
-                    }
+        for planned in schedule(
+            &args.adapters,
+            &args.scenarios,
+            templates.len(),
+            args.rounds,
+        ) {
+            let (size, template) = &templates[planned.size];
+            let run = run_one(args, planned.adapter, db, planned.scenario, *size, template);
+            match runtime.block_on(run) {
+                Ok(mut row) => {
+                    row.round = planned.round;
+                    report::run(&row, &args.settings, args.rounds);
+                    rows.push(row);
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
                 }
             }
         }
@@ -294,13 +322,69 @@ fn bench(args: &Args) -> Result<(), String> {
         }
         result?;
     }
-    report::table(&rows);
+    report::table(&rows, args.rounds);
     report::targets(&rows);
     Ok(())
 }
 
+/// One run of the schedule: which round, adapter, scenario, and size (an index of `--sizes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Planned {
+    /// From 1.
+    round: usize,
+    adapter: Adapter,
+    scenario: Scenario,
+    size: usize,
+}
+
+/// The order of one backend's runs, chosen so that what the report compares is measured close
+/// in time. Round after round (round 1 of everything, then round 2, ...); in each round the
+/// `bare` floor first, if asked for (what authx adds is a scenario minus the same round's
+/// floor), then the other scenarios in the order given; for each scenario each size in turn;
+/// for each size the adapters back to back, so the adapters' figures of one scenario are
+/// minutes closer than they would be adapter after adapter. Within a round the adapters keep
+/// one order, so each adapter's scenario is as many runs after its own floor as every other
+/// adapter's; from round to round that order turns by one, so that none is always first (the
+/// first after another scenario, or after the copy of another size's database).
+fn schedule(
+    adapters: &[Adapter],
+    scenarios: &[Scenario],
+    sizes: usize,
+    rounds: usize,
+) -> Vec<Planned> {
+    let ordered: Vec<Scenario> = scenarios
+        .iter()
+        .filter(|s| **s == Scenario::Bare)
+        .chain(scenarios.iter().filter(|s| **s != Scenario::Bare))
+        .copied()
+        .collect();
+    let mut runs = Vec::new();
+    for round in 1..=rounds {
+        let mut turned = adapters.to_vec();
+        if !turned.is_empty() {
+            let by = (round - 1) % turned.len();
+            turned.rotate_left(by);
+        }
+        for &scenario in &ordered {
+            for size in 0..sizes {
+                for &adapter in &turned {
+                    runs.push(Planned {
+                        round,
+                        adapter,
+                        scenario,
+                        size,
+                    });
+                }
+            }
+        }
+    }
+    runs
+}
+
 /// One run's figures.
 pub(crate) struct Row {
+    /// The round (from 1) of `--rounds`.
+    pub(crate) round: usize,
     pub(crate) adapter: Adapter,
     pub(crate) db: Db,
     pub(crate) scenario: Scenario,
@@ -374,6 +458,7 @@ async fn run_one(
         None => None,
     };
     Ok(Row {
+        round: 1,
         adapter,
         db,
         scenario,
@@ -496,4 +581,91 @@ fn stop_server(child: &mut Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_interleaves_rounds_and_adapters_floor_first() {
+        let adapters = [Adapter::Axum, Adapter::Actix, Adapter::Rocket];
+        let scenarios = [Scenario::ConfirmStatus, Scenario::Bare];
+        let runs = schedule(&adapters, &scenarios, 2, 3);
+        assert_eq!(runs.len(), 3 * 2 * 2 * 3);
+        // Round after round, never a round's run after the next round's.
+        assert!(runs.windows(2).all(|w| w[0].round <= w[1].round));
+        for round in 1..=3 {
+            let this: Vec<&Planned> = runs.iter().filter(|p| p.round == round).collect();
+            assert_eq!(this.len(), 12);
+            // The floor first, both sizes, then the scenario.
+            let order: Vec<(Scenario, usize)> = this
+                .iter()
+                .step_by(3)
+                .map(|p| (p.scenario, p.size))
+                .collect();
+            assert_eq!(
+                order,
+                vec![
+                    (Scenario::Bare, 0),
+                    (Scenario::Bare, 1),
+                    (Scenario::ConfirmStatus, 0),
+                    (Scenario::ConfirmStatus, 1),
+                ]
+            );
+            // The adapters back to back, in one order for the whole round, turned by one
+            // each round.
+            let mut turned = adapters.to_vec();
+            turned.rotate_left(round - 1);
+            for chunk in this.chunks(3) {
+                let who: Vec<Adapter> = chunk.iter().map(|p| p.adapter).collect();
+                assert_eq!(who, turned);
+                assert!(chunk.iter().all(|p| p.scenario == chunk[0].scenario));
+                assert!(chunk.iter().all(|p| p.size == chunk[0].size));
+            }
+        }
+        // Every (adapter, scenario, size) once per round.
+        for adapter in adapters {
+            for scenario in scenarios {
+                for size in 0..2 {
+                    let rounds: Vec<usize> = runs
+                        .iter()
+                        .filter(|p| {
+                            p.adapter == adapter && p.scenario == scenario && p.size == size
+                        })
+                        .map(|p| p.round)
+                        .collect();
+                    assert_eq!(rounds, vec![1, 2, 3]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn one_round_keeps_the_order_given() {
+        let runs = schedule(
+            &[Adapter::Rocket],
+            &[Scenario::Login, Scenario::Token],
+            1,
+            1,
+        );
+        let order: Vec<Scenario> = runs.iter().map(|p| p.scenario).collect();
+        assert_eq!(order, vec![Scenario::Login, Scenario::Token]);
+        assert!(runs.iter().all(|p| p.round == 1));
+    }
+
+    #[test]
+    fn rounds_are_validated() {
+        let args = |rounds: &str| -> Vec<String> {
+            ["--rounds", rounds]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect()
+        };
+        assert_eq!(parse(&args("3")).map(|a| a.rounds), Ok(3));
+        assert!(parse(&args("0")).is_err());
+        assert!(parse(&args("21")).is_err());
+        assert!(parse(&args("x")).is_err());
+        assert_eq!(parse(&[]).map(|a| a.rounds), Ok(1));
+    }
 }
