@@ -138,18 +138,22 @@ fn index_piece<'t>(column: &str, text: &'t str) -> &'t str {
     }
 }
 
-impl SearchSql {
-    /// The ranges of the index that could serve `search`: one per substring of
-    /// [`MIN_INDEXED_CHARS`] or more (of an email, the piece [`index_piece`] picks), none when
-    /// an id already narrows it to one user.
-    pub(crate) fn ranges(&self, search: &UserSearch) -> Vec<Range> {
-        if search.id.is_some() {
-            return Vec::new();
-        }
-        [
-            ("username", search.username.as_deref()),
-            ("email", search.email.as_deref()),
-        ]
+/// The substrings of `search`, each with the column it is searched in.
+fn texts(search: &UserSearch) -> [(&'static str, Option<&str>); 2] {
+    [
+        ("username", search.username.as_deref()),
+        ("email", search.email.as_deref()),
+    ]
+}
+
+/// The ranges of the index that could serve `search`: one per substring of
+/// [`MIN_INDEXED_CHARS`] or more (of an email, the piece [`index_piece`] picks), none when
+/// an id already narrows it to one user.
+pub(crate) fn ranges(search: &UserSearch) -> Vec<Range> {
+    if search.id.is_some() {
+        return Vec::new();
+    }
+    texts(search)
         .into_iter()
         .filter_map(|(column, text)| {
             let text = text?;
@@ -157,9 +161,10 @@ impl SearchSql {
                 .then(|| Range::new(column, index_piece(column, text)))
         })
         .collect()
-    }
+}
 
-    /// The statements for `search`, through the index's `via` (one of [`ranges`](Self::ranges),
+impl SearchSql {
+    /// The statements for `search`, through the index's `via` (one of [`ranges`],
     /// holding at most [`COUNT_CAP`] entries), or walking `users` by id without one.
     pub(crate) fn build(&self, search: &UserSearch, via: Option<&Range>) -> Built {
         // Written with `{}` for each parameter, numbered below: the page's start at `$2`
@@ -186,10 +191,7 @@ impl SearchSql {
             conditions.push("id = {}".to_owned());
             args.push(Arg::Int(id));
         }
-        let texts = [
-            ("username", search.username.as_deref()),
-            ("email", search.email.as_deref()),
-        ];
+        let texts = texts(search);
         for (column, text) in texts {
             let Some(text) = text else { continue };
             conditions.push(self.compared.condition(column));
@@ -312,18 +314,18 @@ mod tests {
 
     #[test]
     fn substrings_of_three_characters_or_more_have_a_range() {
-        let ranges = SQL.ranges(&search(None, Some("ab"), Some("ann_1@exa")));
-        assert_eq!(ranges, [Range::new("email", "ann_1")]);
-        let ranges = SQL.ranges(&search(None, Some("abc"), Some("x@example.com")));
+        let found = ranges(&search(None, Some("ab"), Some("ann_1@exa")));
+        assert_eq!(found, [Range::new("email", "ann_1")]);
+        let found = ranges(&search(None, Some("abc"), Some("x@example.com")));
         assert_eq!(
-            ranges,
+            found,
             [
                 Range::new("username", "abc"),
                 Range::new("email", "x@example.com")
             ]
         );
-        assert!(SQL.ranges(&search(Some(7), Some("abcd"), None)).is_empty());
-        assert!(SQL.ranges(&search(None, None, None)).is_empty());
+        assert!(ranges(&search(Some(7), Some("abcd"), None)).is_empty());
+        assert!(ranges(&search(None, None, None)).is_empty());
     }
 
     #[test]

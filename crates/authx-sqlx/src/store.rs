@@ -34,7 +34,7 @@ use crate::rows::{
     Permissions, PermissionsRow, RefreshStateRow, RotatedRow, SessionInfoRow, SignInRow,
     TwoFactorRow, UserDetailsRow, UserRow, new_claim, stored_error,
 };
-use crate::search::{Arg, COUNT_CAP, COUNT_RANGE, Range};
+use crate::search::{Arg, COUNT_CAP, COUNT_RANGE, Range, ranges};
 
 /// authx storage in a SQL database of dialect `DB` (`sqlx::Sqlite`, `sqlx::Postgres`,
 /// `sqlx::MySql`); use the aliases [`SqliteStore`](crate::SqliteStore),
@@ -959,7 +959,7 @@ where
         // The narrowest of the substrings' ranges in the index, if one holds at most
         // COUNT_CAP entries; an empty one means no user matches.
         let mut via: Option<(Range, i64)> = None;
-        for range in DB::SQL.search.ranges(search) {
+        for range in ranges(search) {
             let entries: CountRow = query_as(COUNT_RANGE)
                 .bind(range.field)
                 .bind(range.from.as_str())

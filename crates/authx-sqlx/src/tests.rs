@@ -3513,7 +3513,10 @@ async fn search_suffixes_follow_the_users(store: Store) {
 async fn search_walks_by_id_for_a_common_substring(store: Store) {
     // 40 distinct suffixes starting with "abc" per address (`abc00abc01...`), 260 users:
     // 10,400 entries.
-    let local: String = (0..40).map(|i| format!("abc{i:02}")).collect();
+    let local = (0..40)
+        .map(|i| format!("abc{i:02}"))
+        .collect::<Vec<_>>()
+        .concat();
     for i in 0..260 {
         create_named(&store, &format!("c{i:03}"), &format!("{local}{i:03}@x.io")).await;
     }
@@ -4565,7 +4568,7 @@ mod mysql {
                     limit: 20,
                 };
                 let sql = &<sqlx::MySql as crate::dialect::Dialect>::SQL.search;
-                let ranges = sql.ranges(&search);
+                let ranges = crate::search::ranges(&search);
                 let built = sql.build(&search, ranges.first());
                 let (page, _) = crate::bind::positional(&built.page);
                 let mut explain =
