@@ -169,10 +169,13 @@ pub struct Statements {
     pub(crate) rewrite_token_emails: &'static str,
     /// `$1` user id: takes the user off migration 4's list.
     pub(crate) done_email_form: &'static str,
-    /// `$1` now, `$2` limit: deletes ended and expired sessions and those before the cut-off.
-    pub(crate) purge_sessions: &'static str,
-    /// `$1` now, `$2` limit: deletes used and expired emailed tokens.
-    pub(crate) purge_email_tokens: &'static str,
+    /// `$1` now, `$2` limit, each: deletes expired, then ended sessions, each statement one
+    /// range of one index in its order (a batch stops at its limit).
+    pub(crate) purge_sessions: [&'static str; 2],
+    /// `$1` the cut-off (milliseconds), `$2` limit: deletes sessions opened before it.
+    pub(crate) purge_sessions_before_cutoff: &'static str,
+    /// `$1` now, `$2` limit, each: deletes expired, then used emailed tokens.
+    pub(crate) purge_email_tokens: [&'static str; 2],
     /// `$1` before, `$2` limit: deletes mail delivered or given up on before then.
     pub(crate) purge_mail: &'static str,
     /// `$1` now, `$2` limit: deletes social sign-ins that expired.

@@ -831,25 +831,61 @@ where
 
     async fn purge(&self, what: Purge, now: Timestamp, limit: u32) -> StoreResult<u64> {
         retrying!(async {
-            let (statement, instant) = match what {
-                Purge::Sessions => (DB::SQL.purge_sessions, now),
-                Purge::EmailTokens => (DB::SQL.purge_email_tokens, now),
-                Purge::Mail { before } => (DB::SQL.purge_mail, before),
-                Purge::SignIns => (DB::SQL.purge_sign_ins, now),
+            let sql = &DB::SQL;
+            let (statements, instant): (&[&'static str], Timestamp) = match what {
+                Purge::Sessions => (&sql.purge_sessions, now),
+                Purge::EmailTokens => (&sql.purge_email_tokens, now),
+                Purge::Mail { before } => (std::slice::from_ref(&sql.purge_mail), before),
+                Purge::SignIns => (std::slice::from_ref(&sql.purge_sign_ins), now),
                 _ => return Ok(0),
             };
-            let deleted = {
-                let _turn = self.write_turn().await;
-                changed!(
-                    query(statement).bind(instant).bind(i64::from(limit)),
-                    &self.pool
-                )?
-            };
-            if let Some(after) = DB::SQL.after_purge.filter(|_| deleted > 0) {
+            // Each kind of dead row in turn, the batch's limit shared between them.
+            let limit = u64::from(limit);
+            let mut deleted = 0;
+            for statement in statements {
+                if deleted < limit {
+                    deleted += self
+                        .purge_range(statement, instant, limit - deleted)
+                        .await?;
+                }
+            }
+            if what == Purge::Sessions && deleted < limit {
+                let cutoff: Option<CutoffRow> = query_as(sql.session_cutoff)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                if let Some(cutoff) = cutoff {
+                    let statement = sql.purge_sessions_before_cutoff;
+                    deleted += self
+                        .purge_range(statement, cutoff.cutoff_ms, limit - deleted)
+                        .await?;
+                }
+            }
+            if let Some(after) = sql.after_purge.filter(|_| deleted > 0) {
                 changed!(query(after), &self.pool)?;
             }
             Ok(deleted)
         })
+    }
+}
+
+impl<DB> SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+{
+    /// One purge statement (`$1` the instant, `$2` the most rows), in the write turn.
+    async fn purge_range(
+        &self,
+        statement: &'static str,
+        instant: i64,
+        most: u64,
+    ) -> StoreResult<u64> {
+        let most = i64::try_from(most).unwrap_or(i64::MAX);
+        let _turn = self.write_turn().await;
+        changed!(query(statement).bind(instant).bind(most), &self.pool)
     }
 }
 

@@ -4000,6 +4000,8 @@ mod sqlite {
 
     use authx_core::store::Repo as _;
 
+    use sqlx::AssertSqlSafe;
+
     use super::{Db, Seed, Store, Teardown, TestDb, register};
     use crate::SqliteStore;
 
@@ -4068,6 +4070,58 @@ mod sqlite {
         assert!(pool.options().get_max_connections() > 1);
         // Connections are handed out without a ping (a round trip to their thread).
         assert!(!pool.options().get_test_before_acquire());
+    }
+
+    /// Each of the janitor's statements reads one range of one index (SQLite's plans do not
+    /// follow statistics, but an OR of three conditions would be three of them).
+    #[tokio::test]
+    async fn purges_read_one_index_range() {
+        let db = open(None).await;
+        super::run(db, |store| async move {
+            let Db::Sqlite(pool) = &store.db else {
+                unreachable!()
+            };
+            let sql = &<sqlx::Sqlite as crate::dialect::Dialect>::SQL;
+            let statements = [
+                (sql.purge_sessions[0], "sessions_expires_at_idx"),
+                (sql.purge_sessions[1], "sessions_ended_at_idx"),
+                (
+                    sql.purge_sessions_before_cutoff,
+                    "sessions_created_at_ms_idx",
+                ),
+                (sql.purge_email_tokens[0], "email_tokens_expires_at_idx"),
+                (sql.purge_email_tokens[1], "email_tokens_used_at_idx"),
+            ];
+            for (statement, index) in statements {
+                let plan: Vec<String> =
+                    sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {statement}")))
+                        .bind(super::NOW)
+                        .bind(16_i64)
+                        .fetch_all(pool)
+                        .await
+                        .expect("explained")
+                        .iter()
+                        .map(|row| {
+                            use sqlx::Row as _;
+                            row.get::<String, _>("detail")
+                        })
+                        .collect();
+                assert!(
+                    plan.iter().all(|step| !step.starts_with("SCAN")),
+                    "{statement}: {plan:?}"
+                );
+                let range = format!("USING INDEX {index} (");
+                assert!(
+                    plan.iter().any(|step| step.contains(&range)),
+                    "{statement}: {plan:?}"
+                );
+                assert!(
+                    plan.iter().all(|step| !step.contains("TEMP B-TREE")),
+                    "{statement}: {plan:?}"
+                );
+            }
+        })
+        .await;
     }
 
     #[tokio::test]
@@ -4358,6 +4412,8 @@ mod mysql {
     use authx_core::store::Repo as _;
     use sqlx::{AssertSqlSafe, Connection as _, MySqlConnection};
 
+    use authx_core::store::Purge;
+
     use super::{Db, Seed, Store, Teardown, TestDb, UserSearch, register};
     use crate::MySqlStore;
 
@@ -4620,6 +4676,86 @@ mod mysql {
                     .expect("searched");
                 assert!(found.total >= 1, "{search:?}");
             }
+        })
+        .await;
+    }
+
+    /// Each of the janitor's statements reads one range of one index, whatever the table
+    /// holds. With every session dead, the one condition with OR over three indexes it
+    /// replaced was a scan, and with fresh statistics a union of the three ranges, read whole
+    /// and sorted for every batch of 16 (a million sessions took hours).
+    #[tokio::test]
+    async fn purges_read_one_index_range() {
+        let Some(db) = open(None).await else {
+            return;
+        };
+        super::run(db, |store| async move {
+            let Db::MySql(pool) = &store.db else {
+                unreachable!()
+            };
+            // Every session expired, half of them ended; every token expired, half used.
+            sqlx::raw_sql(
+                "INSERT INTO users (email, username, created_at) \
+                 WITH RECURSIVE n (i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999) \
+                 SELECT CONCAT('m', i, '@example.com'), CONCAT('u', i), 1700000000 FROM n; \
+                 INSERT INTO sessions (sid, public_id, user_id, created_at_ms, expires_at, \
+                 absolute_expires_at, refresh_jti, login_ip, login_user_agent, ended_at) \
+                 SELECT md5(CONCAT('s', id)), md5(CONCAT('p', id)), id, 1000, 10, 10, \
+                 md5(CONCAT('j', id)), '', '', CASE WHEN id % 2 = 0 THEN 5 END FROM users; \
+                 INSERT INTO email_tokens (hash, purpose, user_id, email, created_at, \
+                 expires_at, used_at) SELECT md5(CONCAT('t', id)), 'confirm', id, email, 1, 10, \
+                 CASE WHEN id % 2 = 0 THEN 5 END FROM users; \
+                 ANALYZE TABLE sessions, email_tokens",
+            )
+            .execute(pool)
+            .await
+            .expect("seeded");
+            let sql = &<sqlx::MySql as crate::dialect::Dialect>::SQL;
+            let statements = [
+                (sql.purge_sessions[0], "sessions_expires_at_idx"),
+                (sql.purge_sessions[1], "sessions_ended_at_idx"),
+                (
+                    sql.purge_sessions_before_cutoff,
+                    "sessions_created_at_ms_idx",
+                ),
+                (sql.purge_email_tokens[0], "email_tokens_expires_at_idx"),
+                (sql.purge_email_tokens[1], "email_tokens_used_at_idx"),
+            ];
+            for (statement, index) in statements {
+                let (statement, _) = crate::bind::positional(statement);
+                let plan: Vec<(String, String)> =
+                    sqlx::query(AssertSqlSafe(format!("EXPLAIN {statement}")))
+                        .bind(super::NOW * 1000)
+                        .bind(16_i64)
+                        .fetch_all(pool)
+                        .await
+                        .expect("explained")
+                        .iter()
+                        .map(|row| {
+                            use sqlx::Row as _;
+                            (
+                                row.get::<Option<String>, _>("type").unwrap_or_default(),
+                                row.get::<Option<String>, _>("key").unwrap_or_default(),
+                            )
+                        })
+                        .collect();
+                // `range`, or `index` where the range is the whole index: either way the
+                // one index, in its order, up to the limit.
+                assert!(
+                    matches!(
+                        &plan[..],
+                        [(access, key)] if (access == "range" || access == "index") && key == index
+                    ),
+                    "{statement}: {plan:?}"
+                );
+            }
+            // And they delete what they should, the limit shared between the kinds.
+            let repo = &store.repo;
+            let purge = |what| async move { super::purge(&**repo, what, super::NOW, 600).await };
+            assert_eq!(purge(Purge::Sessions).await, 600);
+            assert_eq!(purge(Purge::Sessions).await, 400);
+            assert_eq!(purge(Purge::EmailTokens).await, 600);
+            assert_eq!(purge(Purge::EmailTokens).await, 400);
         })
         .await;
     }

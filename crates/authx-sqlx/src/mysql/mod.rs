@@ -288,14 +288,18 @@ static SQL: Statements = Statements {
     rewrite_user_email: common::REWRITE_USER_EMAIL,
     rewrite_token_emails: common::REWRITE_TOKEN_EMAILS,
     done_email_form: common::DONE_EMAIL_FORM,
-    // MySQL takes LIMIT in a DELETE (and no LIMIT in a subquery of IN).
-    purge_sessions: concat!(
-        "DELETE FROM sessions WHERE ended_at IS NOT NULL OR expires_at <= $1 OR NOT (",
-        after_cutoff!(),
-        ") LIMIT $2"
-    ),
-    purge_email_tokens: "DELETE FROM email_tokens \
-         WHERE used_at IS NOT NULL OR expires_at <= $1 LIMIT $2",
+    // MySQL takes LIMIT in a DELETE (and no LIMIT in a subquery of IN); ORDER BY makes each
+    // batch a range of the one index, read in order until the limit (see `statements.rs`).
+    purge_sessions: [
+        "DELETE FROM sessions WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2",
+        "DELETE FROM sessions WHERE ended_at <= $1 ORDER BY ended_at LIMIT $2",
+    ],
+    purge_sessions_before_cutoff: "DELETE FROM sessions WHERE created_at_ms < $1 \
+         ORDER BY created_at_ms LIMIT $2",
+    purge_email_tokens: [
+        "DELETE FROM email_tokens WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2",
+        "DELETE FROM email_tokens WHERE used_at <= $1 ORDER BY used_at LIMIT $2",
+    ],
     // Served by the index on `done_at`, coalesce(sent_at, failed_at); pending mail has neither.
     purge_mail: "DELETE FROM mail_outbox WHERE done_at < $1 LIMIT $2",
     two_factor: common::TWO_FACTOR,
