@@ -7,7 +7,8 @@ use authx::Auth;
 
 use crate::client::PREFIX;
 
-/// A route of each framework's own beside the auth router, for the `bare` scenario.
+/// A route of each framework's own beside the auth router, for the `bare` scenario (`GET`)
+/// and the `bare-post` one (`POST` with a body, read whole as bytes and dropped).
 pub(crate) const BARE_PATH: &str = "/bare";
 /// What it answers, as `application/json` with `Cache-Control: no-store` (a few bytes and
 /// headers, like the auth router's smallest answers).
@@ -61,11 +62,13 @@ fn start_actix(auth: Auth) -> Result<SocketAddr, String> {
                 App::new()
                     .route(
                         BARE_PATH,
-                        actix_web::web::get().to(|| async {
-                            actix_web::HttpResponse::Ok()
-                                .content_type("application/json")
-                                .insert_header(("Cache-Control", "no-store"))
-                                .body(BARE_BODY)
+                        actix_web::web::get().to(|| async { actix_bare() }),
+                    )
+                    .route(
+                        BARE_PATH,
+                        actix_web::web::post().to(|body: actix_web::web::Bytes| async move {
+                            drop(body);
+                            actix_bare()
                         }),
                     )
                     .service(authx::actix::scope(PREFIX, auth.clone()))
@@ -89,6 +92,14 @@ fn start_actix(auth: Auth) -> Result<SocketAddr, String> {
     rx.recv().map_err(|e| e.to_string())?
 }
 
+/// The `bare` answer in actix-web.
+fn actix_bare() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(BARE_BODY)
+}
+
 /// rocket with its release defaults (as many workers as cores), logging off.
 async fn start_rocket(auth: Auth) -> Result<SocketAddr, String> {
     let config = rocket::Config {
@@ -107,7 +118,7 @@ async fn start_rocket(auth: Auth) -> Result<SocketAddr, String> {
     let tx = std::sync::Mutex::new(Some(tx));
     let rocket = rocket::custom(config)
         .attach(authx::rocket::AuthFairing::new(PREFIX, auth))
-        .mount("/", rocket::routes![bare])
+        .mount("/", rocket::routes![bare, bare_post])
         .attach(rocket::fairing::AdHoc::on_liftoff("port", move |rocket| {
             let config = rocket.config();
             let addr = SocketAddr::new(config.address, config.port);
@@ -141,20 +152,33 @@ fn bare() -> Bare {
     }
 }
 
+/// The `bare-post` route in rocket: the body read whole (up to rocket's `bytes` limit).
+#[rocket::post("/bare", data = "<body>")]
+fn bare_post(body: Vec<u8>) -> Bare {
+    drop(body);
+    bare()
+}
+
 async fn start_axum(auth: Auth) -> Result<SocketAddr, String> {
     use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+    let bare = || {
+        (
+            [
+                (CONTENT_TYPE, "application/json"),
+                (CACHE_CONTROL, "no-store"),
+            ],
+            BARE_BODY,
+        )
+    };
     let app: axum::Router = axum::Router::new()
         .route(
             BARE_PATH,
-            axum::routing::get(|| async {
-                (
-                    [
-                        (CONTENT_TYPE, "application/json"),
-                        (CACHE_CONTROL, "no-store"),
-                    ],
-                    BARE_BODY,
-                )
-            }),
+            axum::routing::get(move || async move { bare() }).post(
+                move |body: axum::body::Bytes| async move {
+                    drop(body);
+                    bare()
+                },
+            ),
         )
         .nest(PREFIX, authx::axum::router(auth));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -92,11 +92,11 @@ const USAGE: &str = "usage: authx-bench [--adapter axum|actix|rocket|all] [--sce
 [--db sqlite|postgres|mysql|all] [--sizes 1000,1000000] [--rounds 1] [--connections 64] [--seconds 10] \
 [--warmup 2] [--flood-connections 1000] [--flood-factor 4] [--probe-connections 8] [--argon2-seconds 3] [--client-threads 1] \
 [--hash-concurrency N] [--hash-queue N] [--sqlite-pool N] [--pg-pool N]
-scenarios: bare, noop, register, login, login-wrong-password, confirm-status, token, refresh,
+scenarios: bare, bare-post, noop, register, login, login-wrong-password, confirm-status, token, refresh,
 sessions, search-username, search-email, search-short, forgot-password, janitor, flood
 (--adapter and --scenario also take comma-separated lists; --sizes: users seeded, each with a
 session, default 1000; --rounds 1 to 20: every run that many times, round after round, each
-round running every adapter, size and scenario (the `bare` floor first); the summaries take the
+round running every adapter, size and scenario (the floors first); the summaries take the
 median of the rounds)";
 
 struct Args {
@@ -354,8 +354,8 @@ fn schedule(
 ) -> Vec<Planned> {
     let ordered: Vec<Scenario> = scenarios
         .iter()
-        .filter(|s| **s == Scenario::Bare)
-        .chain(scenarios.iter().filter(|s| **s != Scenario::Bare))
+        .filter(|s| s.is_floor())
+        .chain(scenarios.iter().filter(|s| !s.is_floor()))
         .copied()
         .collect();
     let mut runs = Vec::new();

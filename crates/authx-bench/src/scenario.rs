@@ -29,6 +29,10 @@ pub(crate) enum Scenario {
     /// `GET /bare`, a route of the framework's own beside the auth router, answering a fixed
     /// small JSON body: the framework's floor, without authx.
     Bare,
+    /// `POST /bare` with a small JSON body, which the route reads whole as bytes and answers
+    /// as `bare` does: the floor of the scenarios that send a body (the framework's own cost
+    /// of reading one is no part of what authx adds).
+    BarePost,
     Register,
     Login,
     LoginWrongPassword,
@@ -53,8 +57,9 @@ pub(crate) enum Scenario {
 }
 
 impl Scenario {
-    pub(crate) const ALL: [Self; 15] = [
+    pub(crate) const ALL: [Self; 16] = [
         Self::Bare,
+        Self::BarePost,
         Self::Noop,
         Self::Register,
         Self::Login,
@@ -75,6 +80,7 @@ impl Scenario {
         match self {
             Self::Noop => "noop",
             Self::Bare => "bare",
+            Self::BarePost => "bare-post",
             Self::Register => "register",
             Self::Login => "login",
             Self::LoginWrongPassword => "login-wrong-password",
@@ -121,6 +127,24 @@ impl Scenario {
                 | Self::SearchEmail
                 | Self::SearchShort
         )
+    }
+
+    /// Whether it is a framework's floor (no authx).
+    pub(crate) fn is_floor(self) -> bool {
+        matches!(self, Self::Bare | Self::BarePost)
+    }
+
+    /// The floor its added CPU is taken above: `bare-post` for the scenarios that send a JSON
+    /// body, `bare` for the others.
+    pub(crate) fn floor(self) -> Self {
+        match self {
+            Self::BarePost
+            | Self::Register
+            | Self::Login
+            | Self::LoginWrongPassword
+            | Self::ForgotPassword => Self::BarePost,
+            _ => Self::Bare,
+        }
     }
 
     /// Whether it is an admin search.
@@ -180,6 +204,7 @@ pub(crate) struct Flood {
 enum Driver {
     Noop,
     Bare,
+    BarePost,
     Register {
         conn: usize,
         n: u64,
@@ -221,6 +246,9 @@ impl Driver {
         match self {
             Self::Noop => Call::get("/no/such/route"),
             Self::Bare => Call::at_root(hyper::Method::GET, crate::adapter::BARE_PATH),
+            // As long as a forgot-password body.
+            Self::BarePost => Call::at_root(hyper::Method::POST, crate::adapter::BARE_PATH)
+                .json(&serde_json::json!({ "email": "u0000042@example.com" })),
             Self::Register { conn, n } => {
                 *n += 1;
                 let name = format!("r{conn}n{n}");
@@ -418,6 +446,7 @@ pub(crate) async fn run(
         let driver = match scenario {
             Scenario::Noop => Driver::Noop,
             Scenario::Bare => Driver::Bare,
+            Scenario::BarePost => Driver::BarePost,
             Scenario::Register => Driver::Register { conn: i, n: 0 },
             Scenario::Login => Driver::Login {
                 next: i as u64,
