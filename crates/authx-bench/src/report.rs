@@ -696,29 +696,22 @@ fn search_and_janitor(groups: &[Group<'_>]) {
 /// Server CPU per request of the framework's own floor route: same adapter, backend, size
 /// and round; `bare-post` for a scenario that sends a body when it was run, else `bare`.
 fn floor_ms(rows: &[Row], row: &Row) -> Option<f64> {
-    floor_row(rows, row, floor_route(rows, row)).and_then(server_cpu_ms_per_request)
+    floor_of(rows, row).and_then(server_cpu_ms_per_request)
 }
 
-/// The floor `row` is measured above: its own ([`Scenario::floor`]) if it was run in that
-/// round, else `bare`.
-fn floor_route(rows: &[Row], row: &Row) -> Scenario {
-    let own = row.scenario.floor();
-    if floor_row(rows, row, own).is_some() {
-        own
-    } else {
-        Scenario::Bare
-    }
-}
-
-/// The run of `floor` of the same adapter, backend, size and round as `row`.
-fn floor_row<'r>(rows: &'r [Row], row: &Row, floor: Scenario) -> Option<&'r Row> {
-    rows.iter().find(|r| {
-        r.scenario == floor
-            && r.adapter == row.adapter
-            && r.db == row.db
-            && r.size == row.size
-            && r.round == row.round
-    })
+/// The floor run `row` is measured above, of the same adapter, backend, size and round: its
+/// own floor ([`Scenario::floor`]) if that was run, else `bare`.
+fn floor_of<'r>(rows: &'r [Row], row: &Row) -> Option<&'r Row> {
+    let run = |floor: Scenario| {
+        rows.iter().find(|r| {
+            r.scenario == floor
+                && r.adapter == row.adapter
+                && r.db == row.db
+                && r.size == row.size
+                && r.round == row.round
+        })
+    };
+    run(row.scenario.floor()).or_else(|| run(Scenario::Bare))
 }
 
 /// Server CPU per request above [`floor_ms`] (the same round's floor), or `None` without a
@@ -874,7 +867,7 @@ fn above_the_floor(rows: &[Row], groups: &[Group<'_>]) {
         let (Some(cpu), Some(floor), Some(added)) = (cpu, floor, added) else {
             continue;
         };
-        let route = floor_route(rows, group.rounds[0]).name();
+        let route = floor_of(rows, group.rounds[0]).map_or("bare", |r| r.scenario.name());
         if added.rounds > 1 {
             lines.push(format!(
                 "- {}: {} per request, the framework's {route} route {}, authx adds {} (medians of {} rounds)",
@@ -929,6 +922,14 @@ mod tests {
             load_before: None,
             janitor: None,
         }
+    }
+
+    /// A forgot-password run of `round` whose 1,000 answers are `ok` `200`s and `503`s.
+    fn forgot(adapter: Adapter, round: usize, server_cpu_us: f64, ok: u64) -> Row {
+        let mut r = row(adapter, Scenario::ForgotPassword, round, server_cpu_us);
+        r.measured.requests.statuses.insert(503, 1000 - ok);
+        r.measured.requests.statuses.insert(200, ok);
+        r
     }
 
     fn close(a: f64, b: f64) -> bool {
@@ -1057,13 +1058,11 @@ mod tests {
 
     #[test]
     fn forgot_password_background_share_is_the_rounds_median() {
-        let with_200s = |round: usize, ok: u64| {
-            let mut r = row(Adapter::Actix, Scenario::ForgotPassword, round, 20.0);
-            r.measured.requests.statuses.insert(503, 1000 - ok);
-            r.measured.requests.statuses.insert(200, ok);
-            r
-        };
-        let rows = vec![with_200s(1, 10), with_200s(2, 30), with_200s(3, 20)];
+        let rows = vec![
+            forgot(Adapter::Actix, 1, 20.0, 10),
+            forgot(Adapter::Actix, 2, 20.0, 30),
+            forgot(Adapter::Actix, 3, 20.0, 20),
+        ];
         let groups = groups(&rows);
         let line = background_share(&groups, "sqlite", 1000);
         assert!(line.ends_with(": actix 20.0"), "{line}");
@@ -1084,25 +1083,20 @@ mod tests {
         assert!(close(added(2), 30.0), "above bare-post");
         assert!(close(added(3), 60.0), "a GET above bare");
         assert!(close(added(5), 40.0), "no bare-post in its round");
-        assert_eq!(floor_route(&rows, &rows[2]), Scenario::BarePost);
-        assert_eq!(floor_route(&rows, &rows[5]), Scenario::Bare);
+        let floor = |i: usize| floor_of(&rows, &rows[i]).map(|r| r.scenario);
+        assert_eq!(floor(2), Some(Scenario::BarePost));
+        assert_eq!(floor(5), Some(Scenario::Bare));
     }
 
     #[test]
     fn forgot_password_per_reset_divides_the_added_cpu_among_the_resets() {
         // axum adds 20 µs per request with 20 resets per 1,000, actix 40 µs with 40: the same
         // 1,000 µs per reset.
-        let forgot = |adapter: Adapter, cpu: f64, ok: u64| {
-            let mut r = row(adapter, Scenario::ForgotPassword, 1, cpu);
-            r.measured.requests.statuses.insert(503, 1000 - ok);
-            r.measured.requests.statuses.insert(200, ok);
-            r
-        };
         let rows = vec![
             row(Adapter::Axum, Scenario::Bare, 1, 10.0),
-            forgot(Adapter::Axum, 30.0, 20),
+            forgot(Adapter::Axum, 1, 30.0, 20),
             row(Adapter::Actix, Scenario::Bare, 1, 12.0),
-            forgot(Adapter::Actix, 52.0, 40),
+            forgot(Adapter::Actix, 1, 52.0, 40),
         ];
         let groups = groups(&rows);
         let line = per_reset(&rows, &groups, "sqlite", 1000).unwrap();
@@ -1114,7 +1108,7 @@ mod tests {
         // Without a reset done there is nothing to divide.
         let none = vec![
             row(Adapter::Axum, Scenario::Bare, 1, 10.0),
-            forgot(Adapter::Axum, 30.0, 0),
+            forgot(Adapter::Axum, 1, 30.0, 0),
         ];
         let none_groups = super::groups(&none);
         assert_eq!(per_reset(&none, &none_groups, "sqlite", 1000), None);

@@ -849,17 +849,14 @@ where
                         .await?;
                 }
             }
-            if what == Purge::Sessions && deleted < limit {
-                let cutoff: Option<CutoffRow> = query_as(sql.session_cutoff)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(store_error)?;
-                if let Some(cutoff) = cutoff {
-                    let statement = sql.purge_sessions_before_cutoff;
-                    deleted += self
-                        .purge_range(statement, cutoff.cutoff_ms, limit - deleted)
-                        .await?;
-                }
+            if what == Purge::Sessions
+                && deleted < limit
+                && let Some(cutoff_ms) = self.session_cutoff().await?
+            {
+                let statement = sql.purge_sessions_before_cutoff;
+                deleted += self
+                    .purge_range(statement, cutoff_ms, limit - deleted)
+                    .await?;
             }
             if let Some(after) = sql.after_purge.filter(|_| deleted > 0) {
                 changed!(query(after), &self.pool)?;

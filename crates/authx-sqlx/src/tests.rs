@@ -708,6 +708,22 @@ async fn lease(repo: &dyn Repo, name: &str, holder: &str, now: Timestamp, until:
         .expect("lease asked")
 }
 
+/// The janitor's statements of a dialect, each with the one index it must read (the plan
+/// tests of `purges_read_one_index_range`).
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+fn purge_statements(sql: &crate::dialect::Statements) -> [(&'static str, &'static str); 5] {
+    [
+        (sql.purge_sessions[0], "sessions_expires_at_idx"),
+        (sql.purge_sessions[1], "sessions_ended_at_idx"),
+        (
+            sql.purge_sessions_before_cutoff,
+            "sessions_created_at_ms_idx",
+        ),
+        (sql.purge_email_tokens[0], "email_tokens_expires_at_idx"),
+        (sql.purge_email_tokens[1], "email_tokens_used_at_idx"),
+    ]
+}
+
 async fn purge(repo: &dyn Repo, what: Purge, now: Timestamp, limit: u32) -> u64 {
     repo.maintenance()
         .purge(what, now, limit)
@@ -4082,16 +4098,7 @@ mod sqlite {
                 unreachable!()
             };
             let sql = &<sqlx::Sqlite as crate::dialect::Dialect>::SQL;
-            let statements = [
-                (sql.purge_sessions[0], "sessions_expires_at_idx"),
-                (sql.purge_sessions[1], "sessions_ended_at_idx"),
-                (
-                    sql.purge_sessions_before_cutoff,
-                    "sessions_created_at_ms_idx",
-                ),
-                (sql.purge_email_tokens[0], "email_tokens_expires_at_idx"),
-                (sql.purge_email_tokens[1], "email_tokens_used_at_idx"),
-            ];
+            let statements = super::purge_statements(sql);
             for (statement, index) in statements {
                 let plan: Vec<String> =
                     sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {statement}")))
@@ -4590,6 +4597,20 @@ mod mysql {
         .await;
     }
 
+    /// Inserts users `u0000` to `u0999` (`m0000@example.com` ...), then runs `then`.
+    async fn seed_users(pool: &sqlx::MySqlPool, then: &str) {
+        let users = "INSERT INTO users (email, username, created_at) \
+             WITH RECURSIVE n (i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999) \
+             SELECT CONCAT('m', LPAD(i, 4, '0'), '@example.com'), \
+             CONCAT('u', LPAD(i, 4, '0')), 1700000000 FROM n";
+        for statement in [users, then] {
+            sqlx::raw_sql(AssertSqlSafe(statement.to_owned()))
+                .execute(pool)
+                .await
+                .expect("seeded");
+        }
+    }
+
     /// A search by a substring of three characters or more reads a range of the suffixes and
     /// then `users` by primary key, never every user.
     #[tokio::test]
@@ -4601,16 +4622,7 @@ mod mysql {
             let Db::MySql(pool) = &store.db else {
                 unreachable!()
             };
-            sqlx::raw_sql(
-                "INSERT INTO users (email, username, created_at) \
-                 WITH RECURSIVE n (i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999) \
-                 SELECT CONCAT('m', LPAD(i, 4, '0'), '@example.com'), \
-                 CONCAT('u', LPAD(i, 4, '0')), 1700000000 FROM n; \
-                 ANALYZE TABLE users, user_suffixes",
-            )
-            .execute(pool)
-            .await
-            .expect("seeded");
+            seed_users(pool, "ANALYZE TABLE users, user_suffixes").await;
             for (username, email) in [
                 (Some("0042"), None),
                 (None, Some("m0042@exa")),
@@ -4694,11 +4706,9 @@ mod mysql {
                 unreachable!()
             };
             // Every session expired, half of them ended; every token expired, half used.
-            sqlx::raw_sql(
-                "INSERT INTO users (email, username, created_at) \
-                 WITH RECURSIVE n (i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999) \
-                 SELECT CONCAT('m', i, '@example.com'), CONCAT('u', i), 1700000000 FROM n; \
-                 INSERT INTO sessions (sid, public_id, user_id, created_at_ms, expires_at, \
+            seed_users(
+                pool,
+                "INSERT INTO sessions (sid, public_id, user_id, created_at_ms, expires_at, \
                  absolute_expires_at, refresh_jti, login_ip, login_user_agent, ended_at) \
                  SELECT md5(CONCAT('s', id)), md5(CONCAT('p', id)), id, 1000, 10, 10, \
                  md5(CONCAT('j', id)), '', '', CASE WHEN id % 2 = 0 THEN 5 END FROM users; \
@@ -4707,20 +4717,9 @@ mod mysql {
                  CASE WHEN id % 2 = 0 THEN 5 END FROM users; \
                  ANALYZE TABLE sessions, email_tokens",
             )
-            .execute(pool)
-            .await
-            .expect("seeded");
+            .await;
             let sql = &<sqlx::MySql as crate::dialect::Dialect>::SQL;
-            let statements = [
-                (sql.purge_sessions[0], "sessions_expires_at_idx"),
-                (sql.purge_sessions[1], "sessions_ended_at_idx"),
-                (
-                    sql.purge_sessions_before_cutoff,
-                    "sessions_created_at_ms_idx",
-                ),
-                (sql.purge_email_tokens[0], "email_tokens_expires_at_idx"),
-                (sql.purge_email_tokens[1], "email_tokens_used_at_idx"),
-            ];
+            let statements = super::purge_statements(sql);
             for (statement, index) in statements {
                 let (statement, _) = crate::bind::positional(statement);
                 let plan: Vec<(String, String)> =
