@@ -90,14 +90,18 @@ const MAX_ROUNDS: usize = 20;
 
 const USAGE: &str = "usage: authx-bench [--adapter axum|actix|rocket|all] [--scenario NAME|all] \
 [--db sqlite|postgres|mysql|all] [--sizes 1000,1000000] [--rounds 1] [--connections 64] [--seconds 10] \
-[--warmup 2] [--flood-connections 1000] [--flood-factor 4] [--probe-connections 8] [--argon2-seconds 3] [--client-threads 1] \
+[--warmup 2] [--rate N] [--max-steal PERCENT] [--flood-connections 1000] [--flood-factor 4] [--probe-connections 8] [--argon2-seconds 3] [--client-threads 1] \
 [--hash-concurrency N] [--hash-queue N] [--sqlite-pool N] [--pg-pool N]
 scenarios: bare, bare-post, noop, register, login, login-wrong-password, confirm-status, token, refresh,
 sessions, search-username, search-email, search-short, forgot-password, janitor, flood
 (--adapter and --scenario also take comma-separated lists; --sizes: users seeded, each with a
 session, default 1000; --rounds 1 to 20: every run that many times, round after round, each
 round running every adapter, size and scenario (the floors first); the summaries take the
-median of the rounds)";
+median of the rounds; --rate N: each scenario offered N requests per second, open loop, instead
+of closed loop, the hashing ones at most half the raw verify rate, the flood and the janitor
+unchanged: to compare what each request costs, at a load the machine keeps up with;
+--max-steal P: a run with more than P% of the machine stolen by the hypervisor in its window is
+measured again, up to 4 times, the least stolen attempt kept)";
 
 struct Args {
     adapters: Vec<Adapter>,
@@ -109,6 +113,8 @@ struct Args {
     settings: Settings,
     argon2_seconds: f64,
     client_threads: usize,
+    /// A run whose window had more of the machine stolen than this share is measured again.
+    max_steal: Option<f64>,
     server: ServerOptions,
 }
 
@@ -166,9 +172,11 @@ fn parse(args: &[String]) -> Result<Args, String> {
         flood_factor: 4.0,
         probe_connections: 8,
         timeout: Duration::from_secs(30),
+        rate: None,
     };
     let mut argon2_seconds = 3.0;
     let mut client_threads = 1;
+    let mut max_steal: Option<f64> = None;
     let mut server_args = Vec::new();
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -181,6 +189,8 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--connections" => settings.connections = value(flag, it.next())?,
             "--seconds" => settings.seconds = value(flag, it.next())?,
             "--warmup" => settings.warmup = value(flag, it.next())?,
+            "--rate" => settings.rate = Some(value(flag, it.next())?),
+            "--max-steal" => max_steal = Some(value::<f64>(flag, it.next())? / 100.0),
             "--flood-connections" => settings.flood_connections = value(flag, it.next())?,
             "--flood-factor" => settings.flood_factor = value(flag, it.next())?,
             "--probe-connections" => settings.probe_connections = value(flag, it.next())?,
@@ -201,7 +211,11 @@ fn parse(args: &[String]) -> Result<Args, String> {
         && (1..=10_000).contains(&settings.connections)
         && (1..=10_000).contains(&settings.flood_connections)
         && (1..=10_000).contains(&settings.probe_connections)
-        && client_threads > 0;
+        && client_threads > 0
+        && settings
+            .rate
+            .is_none_or(|r| (1.0..=1_000_000.0).contains(&r))
+        && max_steal.is_none_or(|m| (0.0..=1.0).contains(&m));
     if !in_range {
         return Err(format!("a value is out of range\n{USAGE}"));
     }
@@ -260,6 +274,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         settings,
         argon2_seconds,
         client_threads,
+        max_steal,
         server,
     })
 }
@@ -304,8 +319,10 @@ fn bench(args: &Args) -> Result<(), String> {
             args.rounds,
         ) {
             let (size, template) = &templates[planned.size];
-            let run = run_one(args, planned.adapter, db, planned.scenario, *size, template);
-            match runtime.block_on(run) {
+            let measured = measure_quietly(args, planned, db, *size, |adapter, scenario| {
+                runtime.block_on(run_one(args, adapter, db, scenario, *size, template))
+            });
+            match measured {
                 Ok(mut row) => {
                     row.round = planned.round;
                     report::run(&row, &args.settings, args.rounds);
@@ -325,6 +342,46 @@ fn bench(args: &Args) -> Result<(), String> {
     report::table(&rows, args.rounds);
     report::targets(&rows);
     Ok(())
+}
+
+/// Most times a run is measured when `--max-steal` is passed.
+const STEAL_ATTEMPTS: usize = 4;
+
+/// Measures a run; with `--max-steal`, measures it again while more than that share of the
+/// machine was stolen in its window (at most [`STEAL_ATTEMPTS`] times, keeping the attempt
+/// with the least stolen). The janitor, whose run lasts until its clean-up ends, is measured
+/// once.
+fn measure_quietly(
+    args: &Args,
+    planned: Planned,
+    db: Db,
+    size: u64,
+    mut run: impl FnMut(Adapter, Scenario) -> Result<Row, String>,
+) -> Result<Row, String> {
+    let stolen = |row: &Row| row.measured.machine.map_or(0.0, |m| m.steal);
+    let mut best: Option<Row> = None;
+    for attempt in 1..=STEAL_ATTEMPTS {
+        let row = run(planned.adapter, planned.scenario)?;
+        let this = stolen(&row);
+        let over = args.max_steal.filter(|max| this > *max);
+        if best.as_ref().is_none_or(|b| this < stolen(b)) {
+            best = Some(row);
+        }
+        let Some(max) = over else { break };
+        if planned.scenario == Scenario::Janitor || attempt == STEAL_ATTEMPTS {
+            break;
+        }
+        println!(
+            "note: {}/{}/{size}/{} round {}: {:.1}% of the machine stolen in the window, over --max-steal {:.1}%; measured again",
+            planned.adapter.name(),
+            db.name(),
+            planned.scenario.name(),
+            planned.round,
+            100.0 * this,
+            100.0 * max
+        );
+    }
+    best.ok_or_else(|| "no attempt".to_owned())
 }
 
 /// One run of the schedule: which round, adapter, scenario, and size (an index of `--sizes`).
@@ -586,6 +643,67 @@ fn stop_server(child: &mut Child) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_with_too_much_stolen_is_measured_again_keeping_the_quietest() {
+        let row = |scenario: Scenario, steal: f64| Row {
+            round: 1,
+            adapter: Adapter::Axum,
+            db: Db::Sqlite,
+            scenario,
+            measured: scenario::Measured {
+                machine: Some(procfs::MachineShare { idle: 0.5, steal }),
+                ..scenario::Measured::default()
+            },
+            raw: None,
+            size: 1000,
+            server_peak_rss_kib: None,
+            load_before: None,
+            janitor: None,
+        };
+        let args = |list: &[&str]| {
+            parse(&list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()).unwrap()
+        };
+        let planned = |scenario| Planned {
+            round: 1,
+            adapter: Adapter::Axum,
+            scenario,
+            size: 0,
+        };
+        let steal_of = |row: Row| row.measured.machine.unwrap().steal;
+        let measure = |args: &Args, scenario, steals: &[f64]| {
+            let mut steals = steals.iter();
+            let mut attempts = 0;
+            let kept = measure_quietly(args, planned(scenario), Db::Sqlite, 1000, |_, s| {
+                attempts += 1;
+                Ok(row(s, *steals.next().expect("no more attempts planned")))
+            })
+            .unwrap();
+            (attempts, steal_of(kept))
+        };
+        let strict = args(&["--max-steal", "5"]);
+        let bare = Scenario::Bare;
+        // Quiet at once: one attempt.
+        assert_eq!(measure(&strict, bare, &[0.01]), (1, 0.01));
+        // Quiet at the third.
+        assert_eq!(measure(&strict, bare, &[0.3, 0.2, 0.04]), (3, 0.04));
+        // Never quiet: four attempts, the least stolen kept.
+        assert_eq!(measure(&strict, bare, &[0.3, 0.1, 0.2, 0.4]), (4, 0.1));
+        // The janitor, and any run without the option, once.
+        assert_eq!(measure(&strict, Scenario::Janitor, &[0.3]), (1, 0.3));
+        assert_eq!(measure(&args(&[]), bare, &[0.3]), (1, 0.3));
+        assert!(parse(&["--max-steal".to_owned(), "101".to_owned()]).is_err());
+    }
+
+    #[test]
+    fn rate_is_parsed_and_bounded() {
+        let args = |list: &[&str]| parse(&list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        let paced = args(&["--rate", "500", "--scenario", "bare"]).unwrap();
+        assert_eq!(paced.settings.rate, Some(500.0));
+        assert_eq!(args(&[]).unwrap().settings.rate, None);
+        assert!(args(&["--rate", "0"]).is_err());
+        assert!(args(&["--rate", "fast"]).is_err());
+    }
 
     #[test]
     fn schedule_interleaves_rounds_and_adapters_floor_first() {

@@ -29,6 +29,45 @@ pub(crate) fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     Some((utime + stime) as f64 / TICKS_PER_SECOND)
 }
 
+/// CPU time of each thread of process `pid` (`None`: this process) so far, in nanoseconds,
+/// from `/proc/<pid>/task/<tid>/schedstat` (the scheduler's own count, exact to the
+/// nanosecond, where `stat`'s is in ticks of 10 ms). `None` where the kernel keeps no
+/// schedstat.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ThreadTimes(std::collections::HashMap<u32, u64>);
+
+/// Each thread's CPU time so far.
+pub(crate) fn thread_times(pid: Option<u32>) -> Option<ThreadTimes> {
+    let mut times = std::collections::HashMap::new();
+    for entry in std::fs::read_dir(format!("{}/task", status_path(pid))).ok()? {
+        let entry = entry.ok()?;
+        let Some(tid) = entry.file_name().to_str().and_then(|t| t.parse().ok()) else {
+            continue;
+        };
+        // A thread that ended between the listing and the read has no time to add.
+        let Ok(schedstat) = std::fs::read_to_string(entry.path().join("schedstat")) else {
+            continue;
+        };
+        let ns: u64 = schedstat.split_whitespace().next()?.parse().ok()?;
+        times.insert(tid, ns);
+    }
+    Some(ThreadTimes(times))
+}
+
+impl ThreadTimes {
+    /// CPU seconds spent since `before`: each thread's time since then, a thread started
+    /// since with all of its time. A thread that ended in between loses what it spent in
+    /// the interval (the threads of a server under load live for the whole run).
+    pub(crate) fn since(&self, before: &Self) -> f64 {
+        let ns: u64 = self
+            .0
+            .iter()
+            .map(|(tid, now)| now.saturating_sub(before.0.get(tid).copied().unwrap_or(0)))
+            .sum();
+        ns as f64 / 1e9
+    }
+}
+
 /// The one-minute load average: how busy the machine was besides this benchmark.
 pub(crate) fn load_average() -> Option<f64> {
     std::fs::read_to_string("/proc/loadavg")
@@ -87,5 +126,54 @@ impl MachineTicks {
             idle: self.idle.saturating_sub(before.idle) as f64 / total,
             steal: self.steal.saturating_sub(before.steal) as f64 / total,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// About `ms` milliseconds of CPU on the calling thread.
+    fn spin(ms: u64) {
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+        while std::time::Instant::now() < until {
+            std::hint::black_box(0_u64);
+        }
+    }
+
+    #[test]
+    fn thread_times_count_this_thread_and_a_new_one() {
+        let before = thread_times(None).expect("schedstat");
+        spin(20);
+        // A thread started after `before`, kept alive until `after` is read.
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let (spun_tx, spun_rx) = std::sync::mpsc::channel::<()>();
+        let other = std::thread::spawn(move || {
+            spin(30);
+            spun_tx.send(()).unwrap();
+            done_rx.recv().ok();
+        });
+        spun_rx.recv().unwrap();
+        let after = thread_times(None).expect("schedstat");
+        done_tx.send(()).unwrap();
+        other.join().unwrap();
+        // Wall-clock spins get less CPU on a busy machine: bounds loose enough for that,
+        // tight enough that a misread count (zero, ticks, microseconds) fails.
+        let spent = after.since(&before);
+        assert!(
+            (0.02..2.0).contains(&spent),
+            "20 ms here and 30 ms on a new thread: {spent}"
+        );
+        let new: Vec<u64> = after
+            .0
+            .iter()
+            .filter(|(tid, _)| !before.0.contains_key(tid))
+            .map(|(_, ns)| *ns)
+            .collect();
+        assert!(
+            new.iter().any(|ns| *ns >= 10_000_000),
+            "the new thread: {new:?}"
+        );
+        assert!(after.since(&after) == 0.0);
     }
 }

@@ -196,6 +196,13 @@ pub(crate) fn run(row: &Row, settings: &Settings, rounds: usize) {
     } else {
         format!("{} connections", settings.connections)
     };
+    let connections = match row.measured.paced {
+        Some(rate) => format!(
+            "{connections} paced at {rate:.1}/s in all ({} of the window's requests left over an interval late)",
+            row.measured.late
+        ),
+        None => connections,
+    };
     let round = if rounds > 1 {
         format!(" (round {} of {rounds})", row.round)
     } else {
@@ -353,6 +360,11 @@ impl Group<'_> {
         self.over_rounds(|row| Some(rate(row, expected_status(row.scenario))))
     }
 
+    /// Whether its requests were paced (`--rate`): their throughput is the offered rate.
+    fn paced(&self) -> bool {
+        self.rounds.iter().any(|row| row.measured.paced.is_some())
+    }
+
     /// The `q` quantile of the latencies in milliseconds, over the rounds.
     fn quantile_ms(&self, q: f64) -> Option<OverRounds> {
         self.over_rounds(|row| row.measured.requests.clone().quantile_ms(q))
@@ -481,6 +493,11 @@ pub(crate) fn targets(rows: &[Row]) {
         println!("\nTargets (issue 6):");
     }
     let groups = groups(rows);
+    if groups.iter().any(Group::paced) {
+        println!(
+            "(paced runs, --rate: their throughput is the rate offered, so the throughput targets are left to closed-loop runs, and the sizes are compared by p50)"
+        );
+    }
     for group in &groups {
         let who = format!(
             "{}/{}/{}",
@@ -490,6 +507,10 @@ pub(crate) fn targets(rows: &[Row]) {
         );
         let median_of =
             |figure: &dyn Fn(&Row) -> Option<f64>| group.over_rounds(figure).map(|o| o.median);
+        if group.paced() {
+            // A throughput target means nothing at an offered rate.
+            continue;
+        }
         match group.scenario {
             Scenario::Login => {
                 let share = median_of(&|row| Some(rate(row, 200) / raw_rate(row)?));
@@ -551,7 +572,7 @@ pub(crate) fn targets(rows: &[Row]) {
         }
     }
     let mut by_run: ByRun<'_> = BTreeMap::new();
-    for group in &groups {
+    for group in groups.iter().filter(|g| !g.paced()) {
         if let Some(rate) = group.rate() {
             by_run
                 .entry((group.db.name(), group.size, group.scenario.name()))
@@ -616,7 +637,11 @@ fn sizes_side_by_side(groups: &[Group<'_>]) {
             median(group.rate()).unwrap_or(0.0),
             median(base.rate()).unwrap_or(0.0),
         );
-        let ratio = if slow > 0.0 {
+        // Paced, both sizes answer at the rate offered: what grows is the time per request.
+        let ratio = if group.paced() {
+            let p50 = |g: &Group<'_>| median(g.quantile_ms(0.5)).unwrap_or(f64::INFINITY);
+            p50(group) / p50(base)
+        } else if slow > 0.0 {
             fast / slow
         } else {
             f64::INFINITY

@@ -1,5 +1,6 @@
 //! The scenarios: what each connection sends, closed-loop (the next request leaves when the
-//! answer to the previous one is in), except the login flood, which is open-loop.
+//! answer to the previous one is in), except the login flood, which is open-loop, and every
+//! scenario but the flood and the janitor under `--rate`, paced at a fixed rate.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -168,6 +169,24 @@ pub(crate) struct Settings {
     pub(crate) probe_connections: usize,
     /// Bound on one request.
     pub(crate) timeout: Duration,
+    /// Requests per second offered, open loop, spread evenly over the connections (`None`:
+    /// closed loop). The hashing scenarios are offered at most half the raw verify rate; the
+    /// flood and the janitor keep their own loads.
+    pub(crate) rate: Option<f64>,
+}
+
+impl Settings {
+    /// The rate `scenario` is offered, if paced.
+    pub(crate) fn paced_rate(&self, scenario: Scenario, verify_rate: Option<f64>) -> Option<f64> {
+        if matches!(scenario, Scenario::Flood | Scenario::Janitor) {
+            return None;
+        }
+        let rate = self.rate?;
+        Some(match verify_rate {
+            Some(verify) if scenario.hashes() => rate.min(verify / 2.0),
+            _ => rate,
+        })
+    }
 }
 
 /// What a run measured.
@@ -176,6 +195,12 @@ pub(crate) struct Measured {
     /// The scenario's requests in the measured window (for the flood: the `GET /confirm`s).
     pub(crate) requests: Recorder,
     pub(crate) window: f64,
+    /// The rate offered, when paced (`--rate`): the throughput is then this rate, and what
+    /// the run measures is the cost of each request.
+    pub(crate) paced: Option<f64>,
+    /// Paced requests sent more than one interval after they were due (each connection
+    /// waits for its answer before sending the next).
+    pub(crate) late: u64,
     pub(crate) flood: Option<Flood>,
     /// CPU time of the server process and of this one during the measured window, in seconds.
     pub(crate) server_cpu: Option<f64>,
@@ -377,17 +402,43 @@ async fn open(
     Ok(conns.into_iter().flatten().collect())
 }
 
-/// Runs one connection until `until`; returns what it saw from `measure_from` on, and from
-/// `baseline_from` to `measure_from`.
-async fn closed_loop(
+/// When a connection sends its next request.
+#[derive(Debug, Clone, Copy)]
+enum Pace {
+    /// As soon as the answer to the previous one is in.
+    Closed,
+    /// The `k`-th at `first + k * every` (or at once, when the answer came later).
+    Every { first: Instant, every: Duration },
+}
+
+/// What one connection saw: from `measure_from` on, from `baseline_from` to `measure_from`,
+/// and how many paced requests of the measured window left late.
+type Seen = (Recorder, Recorder, u64);
+
+/// Runs one connection until `until`; returns what it saw.
+async fn connection_loop(
     mut conn: Conn,
     mut driver: Driver,
+    pace: Pace,
     (baseline_from, measure_from, until): (Instant, Instant, Instant),
     timeout: Duration,
-) -> (Recorder, Recorder) {
+) -> Seen {
     let mut recorder = Recorder::default();
     let mut baseline = Recorder::default();
-    for _ in 0..MAX_REQUESTS_PER_CONNECTION {
+    let mut late = 0;
+    for k in 0..MAX_REQUESTS_PER_CONNECTION {
+        if let Pace::Every { first, every } = pace {
+            let due = first + every.mul_f64(k as f64);
+            if due >= until {
+                break;
+            }
+            let now = Instant::now();
+            if due > now {
+                tokio::time::sleep_until(due.into()).await;
+            } else if now - due > every && due >= measure_from {
+                late += 1;
+            }
+        }
         let started = Instant::now();
         if started >= until {
             break;
@@ -407,7 +458,7 @@ async fn closed_loop(
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
-    (recorder, baseline)
+    (recorder, baseline, late)
 }
 
 /// Runs `scenario` against the server at `addr` with `users` seeded users; `verify_rate` (the
@@ -508,27 +559,37 @@ pub(crate) async fn run(
     let cpu_window = tokio::spawn(async move {
         tokio::time::sleep_until(measure_from.into()).await;
         let before = (
-            crate::procfs::cpu_seconds(Some(server_pid)),
-            crate::procfs::cpu_seconds(None),
+            crate::procfs::thread_times(Some(server_pid)),
+            crate::procfs::thread_times(None),
             crate::procfs::machine_ticks(),
         );
         tokio::time::sleep_until(until.into()).await;
         let after = (
-            crate::procfs::cpu_seconds(Some(server_pid)),
-            crate::procfs::cpu_seconds(None),
+            crate::procfs::thread_times(Some(server_pid)),
+            crate::procfs::thread_times(None),
             crate::procfs::machine_ticks(),
         );
         (
-            after.0.zip(before.0).map(|(a, b)| a - b),
-            after.1.zip(before.1).map(|(a, b)| a - b),
+            after.0.zip(before.0).map(|(a, b)| a.since(&b)),
+            after.1.zip(before.1).map(|(a, b)| a.since(&b)),
             after.2.zip(before.2).and_then(|(a, b)| a.since(b)),
         )
     });
+    let paced = settings.paced_rate(scenario, verify_rate);
     let mut loops = JoinSet::new();
-    for (conn, driver) in drivers {
-        loops.spawn(closed_loop(
+    for (i, (conn, driver)) in drivers.into_iter().enumerate() {
+        // Each connection at `rate / n`, the connections' phases spread over one interval.
+        let pace = paced.map_or(Pace::Closed, |rate| {
+            let every = Duration::from_secs_f64(n as f64 / rate);
+            Pace::Every {
+                first: start + every.mul_f64(i as f64 / n as f64),
+                every,
+            }
+        });
+        loops.spawn(connection_loop(
             conn,
             driver,
+            pace,
             (baseline_from, measure_from, until),
             timeout,
         ));
@@ -545,10 +606,12 @@ pub(crate) async fn run(
     };
     let mut requests = Recorder::default();
     let mut baseline = Recorder::default();
+    let mut late = 0;
     while let Some(joined) = loops.join_next().await {
-        let (measured, before) = joined.map_err(|e| e.to_string())?;
+        let (measured, before, late_here) = joined.map_err(|e| e.to_string())?;
         requests.merge(measured);
         baseline.merge(before);
+        late += late_here;
     }
     if let Some(flood) = &mut flood {
         flood.baseline = baseline;
@@ -557,6 +620,8 @@ pub(crate) async fn run(
     Ok(Measured {
         requests,
         window: settings.seconds,
+        paced,
+        late,
         flood,
         server_cpu,
         client_cpu,
@@ -632,4 +697,36 @@ async fn flood(
         }
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(rate: Option<f64>) -> Settings {
+        Settings {
+            connections: 64,
+            seconds: 1.0,
+            warmup: 0.0,
+            flood_connections: 10,
+            flood_factor: 4.0,
+            probe_connections: 8,
+            timeout: Duration::from_secs(1),
+            rate,
+        }
+    }
+
+    #[test]
+    fn paced_rate_spares_the_flood_and_the_janitor_and_caps_hashing() {
+        let closed = settings(None);
+        assert_eq!(closed.paced_rate(Scenario::ConfirmStatus, None), None);
+        let paced = settings(Some(500.0));
+        assert_eq!(paced.paced_rate(Scenario::ConfirmStatus, None), Some(500.0));
+        assert_eq!(paced.paced_rate(Scenario::BarePost, None), Some(500.0));
+        assert_eq!(paced.paced_rate(Scenario::Flood, Some(100.0)), None);
+        assert_eq!(paced.paced_rate(Scenario::Janitor, None), None);
+        // Half the raw verify rate, so that hashing keeps up.
+        assert_eq!(paced.paced_rate(Scenario::Login, Some(100.0)), Some(50.0));
+        assert_eq!(paced.paced_rate(Scenario::Login, Some(2000.0)), Some(500.0));
+    }
 }
