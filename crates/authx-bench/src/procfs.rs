@@ -30,11 +30,12 @@ pub(crate) fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
 }
 
 /// CPU time of each thread of process `pid` (`None`: this process) so far, in nanoseconds,
-/// from `/proc/<pid>/task/<tid>/schedstat` (the scheduler's own count, exact to the
-/// nanosecond, where `stat`'s is in ticks of 10 ms). `None` where the kernel keeps no
-/// schedstat.
+/// and how many times the scheduler ran it, from `/proc/<pid>/task/<tid>/schedstat` (the
+/// scheduler's own counts: time exact to the nanosecond, where `stat`'s is in ticks of 10
+/// ms; the third field the timeslices run, one per wake-up of a thread that had slept, or
+/// per preemption). `None` where the kernel keeps no schedstat.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct ThreadTimes(std::collections::HashMap<u32, u64>);
+pub(crate) struct ThreadTimes(std::collections::HashMap<u32, (u64, u64)>);
 
 /// Each thread's CPU time so far.
 pub(crate) fn thread_times(pid: Option<u32>) -> Option<ThreadTimes> {
@@ -48,8 +49,10 @@ pub(crate) fn thread_times(pid: Option<u32>) -> Option<ThreadTimes> {
         let Ok(schedstat) = std::fs::read_to_string(entry.path().join("schedstat")) else {
             continue;
         };
-        let ns: u64 = schedstat.split_whitespace().next()?.parse().ok()?;
-        times.insert(tid, ns);
+        let mut fields = schedstat.split_whitespace();
+        let ns: u64 = fields.next()?.parse().ok()?;
+        let slices: u64 = fields.nth(1)?.parse().ok()?;
+        times.insert(tid, (ns, slices));
     }
     Some(ThreadTimes(times))
 }
@@ -59,12 +62,23 @@ impl ThreadTimes {
     /// since with all of its time. A thread that ended in between loses what it spent in
     /// the interval (the threads of a server under load live for the whole run).
     pub(crate) fn since(&self, before: &Self) -> f64 {
-        let ns: u64 = self
-            .0
+        self.each_since(before, |(ns, _)| ns) as f64 / 1e9
+    }
+
+    /// Timeslices run since `before`, counted as [`Self::since`] counts time: how many times
+    /// the threads were woken (or preempted) to run, each a context switch.
+    pub(crate) fn runs_since(&self, before: &Self) -> u64 {
+        self.each_since(before, |(_, slices)| slices)
+    }
+
+    fn each_since(&self, before: &Self, field: impl Fn((u64, u64)) -> u64) -> u64 {
+        self.0
             .iter()
-            .map(|(tid, now)| now.saturating_sub(before.0.get(tid).copied().unwrap_or(0)))
-            .sum();
-        ns as f64 / 1e9
+            .map(|(tid, now)| {
+                let then = before.0.get(tid).map_or(0, |b| field(*b));
+                field(*now).saturating_sub(then)
+            })
+            .sum()
     }
 }
 
@@ -168,12 +182,17 @@ mod tests {
             .0
             .iter()
             .filter(|(tid, _)| !before.0.contains_key(tid))
-            .map(|(_, ns)| *ns)
+            .map(|(_, (ns, _))| *ns)
             .collect();
         assert!(
             new.iter().any(|ns| *ns >= 10_000_000),
             "the new thread: {new:?}"
         );
         assert!(after.since(&after) == 0.0);
+        // Each thread ran at least once; a count of some other field (time, or a wait in
+        // nanoseconds) would be millions.
+        let runs = after.runs_since(&before);
+        assert!((1..100_000).contains(&runs), "timeslices run: {runs}");
+        assert_eq!(after.runs_since(&after), 0);
     }
 }

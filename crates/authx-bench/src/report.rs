@@ -91,6 +91,21 @@ fn server_cpu_ms_per_request(row: &Row) -> Option<f64> {
         .map(|c| 1000.0 * c / answered as f64)
 }
 
+/// How many times the server's threads were scheduled to run per answered request (counted
+/// as [`server_cpu_ms_per_request`] counts requests): on these machines each wake-up of a
+/// sleeping thread costs more CPU than most of a small route's own work, so this is where
+/// frameworks that hop between threads differently part.
+fn server_runs_per_request(row: &Row) -> Option<f64> {
+    let mut answered = row.measured.requests.answered();
+    if let Some(flood) = &row.measured.flood {
+        answered += flood.steady.answered();
+    }
+    row.measured
+        .server_runs
+        .filter(|_| answered > 0)
+        .map(|runs| runs as f64 / answered as f64)
+}
+
 fn mib(kib: Option<u64>) -> String {
     kib.map_or_else(|| "-".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0))
 }
@@ -276,10 +291,11 @@ pub(crate) fn run(row: &Row, settings: &Settings, rounds: usize) {
         println!();
     }
     println!(
-        "  server (child process) peak RSS {} MiB (VmHWM); CPU in the window: server {} cores ({} ms/request), client {} cores, machine {} idle, {} stolen; load average before {}",
+        "  server (child process) peak RSS {} MiB (VmHWM); CPU in the window: server {} cores ({} ms/request, its threads run {} times/request), client {} cores, machine {} idle, {} stolen; load average before {}",
         mib(row.server_peak_rss_kib),
         fmt_opt(cores(row.measured.server_cpu, row), 2),
         fmt_opt(server_cpu_ms_per_request(row), 3),
+        fmt_opt(server_runs_per_request(row), 2),
         fmt_opt(cores(row.measured.client_cpu, row), 2),
         percent(row.measured.machine.map(|m| m.idle)),
         percent(row.measured.machine.map(|m| m.steal)),
@@ -893,9 +909,20 @@ fn above_the_floor(rows: &[Row], groups: &[Group<'_>]) {
             continue;
         };
         let route = floor_of(rows, group.rounds[0]).map_or("bare", |r| r.scenario.name());
+        // Thread runs per request, the scenario's and its floor's (medians of the rounds).
+        let runs = group.over_rounds(server_runs_per_request);
+        let floor_runs =
+            group.over_rounds(|row| floor_of(rows, row).and_then(server_runs_per_request));
+        let runs = match (runs, floor_runs) {
+            (Some(runs), Some(floor)) => format!(
+                "; its threads run {:.2} times per request, the floor {:.2}",
+                runs.median, floor.median
+            ),
+            _ => String::new(),
+        };
         if added.rounds > 1 {
             lines.push(format!(
-                "- {}: {} per request, the framework's {route} route {}, authx adds {} (medians of {} rounds)",
+                "- {}: {} per request, the framework's {route} route {}, authx adds {} (medians of {} rounds){runs}",
                 group.who(),
                 micros(cpu.median),
                 micros(floor.median),
@@ -904,7 +931,7 @@ fn above_the_floor(rows: &[Row], groups: &[Group<'_>]) {
             ));
         } else {
             lines.push(format!(
-                "- {}: {} per request = {} of the framework's {route} route + {}",
+                "- {}: {} per request = {} of the framework's {route} route + {}{runs}",
                 group.who(),
                 micros(cpu.median),
                 micros(floor.median),
@@ -947,6 +974,17 @@ mod tests {
             load_before: None,
             janitor: None,
         }
+    }
+
+    #[test]
+    fn thread_runs_are_counted_per_answered_request() {
+        let mut r = row(Adapter::Rocket, Scenario::Sessions, 1, 150.0);
+        assert_eq!(server_runs_per_request(&r), None);
+        r.measured.server_runs = Some(4100);
+        assert_eq!(server_runs_per_request(&r), Some(4.1));
+        // Nothing answered: no figure rather than a division by zero.
+        r.measured.requests = Recorder::default();
+        assert_eq!(server_runs_per_request(&r), None);
     }
 
     /// A forgot-password run of `round` whose 1,000 answers are `ok` `200`s and `503`s.

@@ -205,6 +205,9 @@ pub(crate) struct Measured {
     /// CPU time of the server process and of this one during the measured window, in seconds.
     pub(crate) server_cpu: Option<f64>,
     pub(crate) client_cpu: Option<f64>,
+    /// How many times the server's threads were scheduled to run in the window (each a
+    /// wake-up or a preemption, a context switch): [`crate::procfs::ThreadTimes::runs_since`].
+    pub(crate) server_runs: Option<u64>,
     /// How the whole machine's CPU time went in the measured window: idle, and stolen by the
     /// hypervisor for other guests (which neither process's CPU time shows).
     pub(crate) machine: Option<crate::procfs::MachineShare>,
@@ -569,8 +572,10 @@ pub(crate) async fn run(
             crate::procfs::thread_times(None),
             crate::procfs::machine_ticks(),
         );
+        let server = after.0.zip(before.0);
         (
-            after.0.zip(before.0).map(|(a, b)| a.since(&b)),
+            server.as_ref().map(|(a, b)| a.since(b)),
+            server.map(|(a, b)| a.runs_since(&b)),
             after.1.zip(before.1).map(|(a, b)| a.since(&b)),
             after.2.zip(before.2).and_then(|(a, b)| a.since(b)),
         )
@@ -616,7 +621,8 @@ pub(crate) async fn run(
     if let Some(flood) = &mut flood {
         flood.baseline = baseline;
     }
-    let (server_cpu, client_cpu, machine) = cpu_window.await.unwrap_or((None, None, None));
+    let (server_cpu, server_runs, client_cpu, machine) =
+        cpu_window.await.unwrap_or((None, None, None, None));
     Ok(Measured {
         requests,
         window: settings.seconds,
@@ -624,6 +630,7 @@ pub(crate) async fn run(
         late,
         flood,
         server_cpu,
+        server_runs,
         client_cpu,
         machine,
     })
