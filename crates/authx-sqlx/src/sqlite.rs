@@ -17,6 +17,24 @@ use crate::statements::{
 };
 use crate::store::SqlStore;
 
+/// Checkpoints the WAL of `pool`'s database every `period` (passive: what no reader still
+/// needs is copied back, nobody waits), until the pool is closed or the task aborted. A
+/// failed checkpoint is logged and tried again next time.
+async fn checkpoint_every(pool: sqlx::SqlitePool, period: Duration) {
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !pool.is_closed() {
+        ticks.tick().await;
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+            && !pool.is_closed()
+        {
+            tracing::warn!("authx-sqlx: background WAL checkpoint failed: {e}");
+        }
+    }
+}
+
 /// authx storage in a SQLite database.
 ///
 /// ```no_run
@@ -85,6 +103,14 @@ const POOL_SIZE: u32 = 8;
 
 /// How long a connection waits for another's write lock before failing with SQLITE_BUSY.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often the store checkpoints its WAL in the background ([`SqlStore::from_pool`]).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// The WAL size, in pages, past which a commit checkpoints it itself (SQLite's own automatic
+/// checkpoint, 1,000 by default): a backstop only, for when the background checkpointer
+/// cannot keep up or was not started (see [`SqlStore::from_pool`]).
+const AUTOCHECKPOINT_PAGES: u32 = 10_000;
 
 impl crate::dialect::sealed::Sealed for Sqlite {}
 
@@ -258,15 +284,18 @@ impl SqlStore<Sqlite> {
     }
 
     /// The connection settings [`connect`](Self::connect) uses for `url`: created if missing,
-    /// WAL, `synchronous=NORMAL`, foreign keys, a 5 s busy timeout. Start from these to build
-    /// a pool of your own for [`from_pool`](Self::from_pool).
+    /// WAL, `synchronous=NORMAL`, foreign keys, a 5 s busy timeout, and SQLite's automatic
+    /// checkpoint moved from 1,000 pages of WAL to 10,000, a backstop: the store checkpoints
+    /// in the background instead (see [`from_pool`](Self::from_pool)). Start from these to
+    /// build a pool of your own for [`from_pool`](Self::from_pool).
     pub fn connect_options(url: &str) -> Result<SqliteConnectOptions, Error> {
         Ok(SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT))
+            .busy_timeout(BUSY_TIMEOUT)
+            .pragma("wal_autocheckpoint", AUTOCHECKPOINT_PAGES.to_string()))
     }
 
     /// The pool settings [`connect`](Self::connect) uses for a database file: 8 connections,
@@ -283,8 +312,22 @@ impl SqlStore<Sqlite> {
     /// Wraps an existing pool, as configured by the caller, without migrating it (see
     /// [`migrate`](Self::migrate)). The pool should enable foreign keys (sqlx's default) and
     /// a busy timeout.
+    ///
+    /// Called within a tokio runtime, it starts the store's checkpointer: every 500 ms, a
+    /// passive checkpoint of the WAL (it waits for no reader or writer and holds none up),
+    /// until the last clone of the store is dropped. Without it SQLite checkpoints in the
+    /// commit that takes the WAL past its limit, inside that request's write and every
+    /// writer's wait behind it: on a million-user database such a checkpoint took about
+    /// 370 ms, the p99 of paced logins (docs/benchmarks.md).
     pub fn from_pool(pool: sqlx::SqlitePool) -> Self {
-        Self::with_pool(pool)
+        let mut store = Self::with_pool(pool);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let task = runtime.spawn(checkpoint_every(store.pool.clone(), CHECKPOINT_EVERY));
+            store.background = Some(std::sync::Arc::new(crate::store::Background(
+                task.abort_handle(),
+            )));
+        }
+        store
     }
 
     /// Applies the embedded migrations that are not applied yet.

@@ -43,6 +43,19 @@ pub struct SqlStore<DB: Database> {
     pub(crate) pool: Pool<DB>,
     /// Whose turn it is to write, for dialects that queue writes; shared by clones.
     writer: Option<Arc<Mutex<()>>>,
+    /// The store's background task (SQLite's checkpointer), stopped when the last clone of
+    /// the store is dropped.
+    pub(crate) background: Option<Arc<Background>>,
+}
+
+/// A task that lives as long as the store that started it.
+#[derive(Debug)]
+pub(crate) struct Background(pub(crate) tokio::task::AbortHandle);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl<DB: Database> Clone for SqlStore<DB> {
@@ -50,6 +63,7 @@ impl<DB: Database> Clone for SqlStore<DB> {
         Self {
             pool: self.pool.clone(),
             writer: self.writer.clone(),
+            background: self.background.clone(),
         }
     }
 }
@@ -75,6 +89,7 @@ impl<DB: Dialect> SqlStore<DB> {
         Self {
             pool,
             writer: DB::QUEUE_WRITES.then(|| Arc::new(Mutex::new(()))),
+            background: None,
         }
     }
 

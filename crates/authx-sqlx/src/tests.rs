@@ -4076,6 +4076,7 @@ mod sqlite {
             ("PRAGMA synchronous", 1), // NORMAL
             ("PRAGMA foreign_keys", 1),
             ("PRAGMA busy_timeout", 5000),
+            ("PRAGMA wal_autocheckpoint", 10_000), // a backstop: the checkpointer does it
         ] {
             let value: i64 = sqlx::query_scalar(pragma)
                 .fetch_one(pool)
@@ -4086,6 +4087,56 @@ mod sqlite {
         assert!(pool.options().get_max_connections() > 1);
         // Connections are handed out without a ping (a round trip to their thread).
         assert!(!pool.options().get_test_before_acquire());
+    }
+
+    /// Longer than two of the checkpointer's periods (500 ms).
+    const CHECKPOINT_WAIT: std::time::Duration = std::time::Duration::from_millis(1200);
+
+    /// The store's checkpointer copies what commits wrote to the WAL back into the database
+    /// file without any commit doing it (SQLite's own checkpoint waits for 10,000 pages), and
+    /// stops with the store.
+    #[tokio::test]
+    async fn the_wal_is_checkpointed_in_the_background() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let file = dir.path().join("authx.db");
+        let store = SqliteStore::connect(&format!("sqlite:{}", file.display()))
+            .await
+            .expect("opened");
+        let pool = store.pool().clone();
+        // What the database file alone holds: a copy of it without its WAL.
+        let in_the_file = |name: &'static str| {
+            let copy = dir.path().join(format!("copy-{name}.db"));
+            std::fs::copy(&file, &copy).expect("copied");
+            let url = format!("sqlite:{}", copy.display());
+            async move {
+                let copy = sqlx::SqlitePool::connect(&url).await.expect("copy opened");
+                let found: Option<i64> =
+                    sqlx::query_scalar("SELECT 1 FROM users WHERE lower(username) = ?")
+                        .bind(name)
+                        .fetch_optional(&copy)
+                        .await
+                        .expect("read the copy");
+                copy.close().await;
+                found.is_some()
+            }
+        };
+        // Wait for the first checkpoint (of the migrations) to be done.
+        tokio::time::sleep(CHECKPOINT_WAIT).await;
+        register(&store, "alice").await;
+        assert!(!in_the_file("alice").await, "in the WAL only, at first");
+        tokio::time::sleep(CHECKPOINT_WAIT).await;
+        assert!(in_the_file("alice").await, "checkpointed by the background");
+
+        // Dropped with its last clone: what is written afterwards stays in the WAL.
+        drop(store);
+        tokio::task::yield_now().await;
+        let store = SqliteStore::with_pool(pool);
+        register(&store, "bob").await;
+        tokio::time::sleep(CHECKPOINT_WAIT).await;
+        assert!(
+            !in_the_file("bob").await,
+            "no checkpointer after the store is gone"
+        );
     }
 
     /// Each of the janitor's statements reads one range of one index (SQLite's plans do not
