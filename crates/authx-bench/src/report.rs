@@ -78,17 +78,19 @@ fn cores(cpu_seconds: Option<f64>, row: &Row) -> Option<f64> {
     cpu_seconds.map(|c| c / row.measured.window)
 }
 
-/// Server CPU milliseconds per answered request of the scenario (for the flood, per request
-/// of either kind).
-fn server_cpu_ms_per_request(row: &Row) -> Option<f64> {
+/// `total` (a count or a time over the window) per answered request of the scenario (for the
+/// flood, per request of either kind); `None` without a total or with nothing answered.
+fn per_answered_request(row: &Row, total: Option<f64>) -> Option<f64> {
     let mut answered = row.measured.requests.answered();
     if let Some(flood) = &row.measured.flood {
         answered += flood.steady.answered();
     }
-    row.measured
-        .server_cpu
-        .filter(|_| answered > 0)
-        .map(|c| 1000.0 * c / answered as f64)
+    total.filter(|_| answered > 0).map(|t| t / answered as f64)
+}
+
+/// Server CPU milliseconds per answered request of the scenario.
+fn server_cpu_ms_per_request(row: &Row) -> Option<f64> {
+    per_answered_request(row, row.measured.server_cpu.map(|c| 1000.0 * c))
 }
 
 /// How many times the server's threads were scheduled to run per answered request (counted
@@ -96,14 +98,7 @@ fn server_cpu_ms_per_request(row: &Row) -> Option<f64> {
 /// sleeping thread costs more CPU than most of a small route's own work, so this is where
 /// frameworks that hop between threads differently part.
 fn server_runs_per_request(row: &Row) -> Option<f64> {
-    let mut answered = row.measured.requests.answered();
-    if let Some(flood) = &row.measured.flood {
-        answered += flood.steady.answered();
-    }
-    row.measured
-        .server_runs
-        .filter(|_| answered > 0)
-        .map(|runs| runs as f64 / answered as f64)
+    per_answered_request(row, row.measured.server_runs.map(|runs| runs as f64))
 }
 
 fn mib(kib: Option<u64>) -> String {
