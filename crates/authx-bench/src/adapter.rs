@@ -10,9 +10,41 @@ use crate::client::PREFIX;
 /// A route of each framework's own beside the auth router, for the `bare` scenario (`GET`)
 /// and the `bare-post` one (`POST` with a body, read whole as bytes and dropped).
 pub(crate) const BARE_PATH: &str = "/bare";
-/// What it answers, as `application/json` with `Cache-Control: no-store` (a few bytes and
+/// A route of each framework's own that awaits one database round trip through the store's
+/// pool (`SELECT 1`) before it answers as `bare` does: the floor of the `bare-db` scenario,
+/// what a framework and sqlx cost a handler that waits on the database once, without authx.
+pub(crate) const BARE_DB_PATH: &str = "/bare-db";
+/// What they answer, as `application/json` with `Cache-Control: no-store` (a few bytes and
 /// headers, like the auth router's smallest answers).
 const BARE_BODY: &str = r#"{"ok":true}"#;
+
+/// The store's connection pool, shared with the `bare-db` route.
+#[derive(Debug, Clone)]
+pub(crate) enum Pool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+    MySql(sqlx::MySqlPool),
+}
+
+impl Pool {
+    /// One `SELECT 1` through the pool (a statement prepared once per connection).
+    async fn round_trip(&self) -> Result<(), sqlx::Error> {
+        match self {
+            Self::Sqlite(pool) => sqlx::query_scalar::<_, i64>("SELECT 1")
+                .fetch_one(pool)
+                .await
+                .map(drop),
+            Self::Postgres(pool) => sqlx::query_scalar::<_, i32>("SELECT 1")
+                .fetch_one(pool)
+                .await
+                .map(drop),
+            Self::MySql(pool) => sqlx::query_scalar::<_, i64>("SELECT 1")
+                .fetch_one(pool)
+                .await
+                .map(drop),
+        }
+    }
+}
 
 /// A web framework adapter of authx.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,23 +74,25 @@ impl Adapter {
     }
 }
 
-/// Starts `adapter` serving `auth`; returns its address once it accepts connections.
-pub(crate) async fn start(adapter: Adapter, auth: Auth) -> Result<SocketAddr, String> {
+/// Starts `adapter` serving `auth` (and the floors, `bare-db` through `pool`); returns its
+/// address once it accepts connections.
+pub(crate) async fn start(adapter: Adapter, auth: Auth, pool: Pool) -> Result<SocketAddr, String> {
     match adapter {
-        Adapter::Axum => start_axum(auth).await,
-        Adapter::Actix => start_actix(auth),
-        Adapter::Rocket => start_rocket(auth).await,
+        Adapter::Axum => start_axum(auth, pool).await,
+        Adapter::Actix => start_actix(auth, pool),
+        Adapter::Rocket => start_rocket(auth, pool).await,
     }
 }
 
 /// actix-web runs its own single-threaded runtimes (one per worker, as many workers as
 /// cores, its default) on threads of their own.
-fn start_actix(auth: Auth) -> Result<SocketAddr, String> {
+fn start_actix(auth: Auth, pool: Pool) -> Result<SocketAddr, String> {
     use actix_web::{App, HttpServer};
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let served = actix_web::rt::System::new().block_on(async move {
             let server = HttpServer::new(move || {
+                let pool = pool.clone();
                 App::new()
                     .route(
                         BARE_PATH,
@@ -69,6 +103,20 @@ fn start_actix(auth: Auth) -> Result<SocketAddr, String> {
                         actix_web::web::post().to(|body: actix_web::web::Bytes| async move {
                             drop(body);
                             actix_bare()
+                        }),
+                    )
+                    .route(
+                        BARE_DB_PATH,
+                        actix_web::web::get().to(move || {
+                            let pool = pool.clone();
+                            async move {
+                                match pool.round_trip().await {
+                                    Ok(()) => actix_bare(),
+                                    Err(_) => {
+                                        actix_web::HttpResponse::ServiceUnavailable().finish()
+                                    }
+                                }
+                            }
                         }),
                     )
                     .service(authx::actix::scope(PREFIX, auth.clone()))
@@ -101,7 +149,7 @@ fn actix_bare() -> actix_web::HttpResponse {
 }
 
 /// rocket with its release defaults (as many workers as cores), logging off.
-async fn start_rocket(auth: Auth) -> Result<SocketAddr, String> {
+async fn start_rocket(auth: Auth, pool: Pool) -> Result<SocketAddr, String> {
     let config = rocket::Config {
         address: std::net::Ipv4Addr::LOCALHOST.into(),
         port: 0,
@@ -118,7 +166,8 @@ async fn start_rocket(auth: Auth) -> Result<SocketAddr, String> {
     let tx = std::sync::Mutex::new(Some(tx));
     let rocket = rocket::custom(config)
         .attach(authx::rocket::AuthFairing::new(PREFIX, auth))
-        .mount("/", rocket::routes![bare, bare_post])
+        .manage(pool)
+        .mount("/", rocket::routes![bare, bare_post, bare_db])
         .attach(rocket::fairing::AdHoc::on_liftoff("port", move |rocket| {
             let config = rocket.config();
             let addr = SocketAddr::new(config.address, config.port);
@@ -159,8 +208,18 @@ fn bare_post(body: Vec<u8>) -> Bare {
     bare()
 }
 
-async fn start_axum(auth: Auth) -> Result<SocketAddr, String> {
+/// The `bare-db` route in rocket.
+#[rocket::get("/bare-db")]
+async fn bare_db(pool: &rocket::State<Pool>) -> Result<Bare, rocket::http::Status> {
+    match pool.round_trip().await {
+        Ok(()) => Ok(bare()),
+        Err(_) => Err(rocket::http::Status::ServiceUnavailable),
+    }
+}
+
+async fn start_axum(auth: Auth, pool: Pool) -> Result<SocketAddr, String> {
     use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+    use axum::response::IntoResponse as _;
     let bare = || {
         (
             [
@@ -179,6 +238,15 @@ async fn start_axum(auth: Auth) -> Result<SocketAddr, String> {
                     bare()
                 },
             ),
+        )
+        .route(
+            BARE_DB_PATH,
+            axum::routing::get(move || async move {
+                match pool.round_trip().await {
+                    Ok(()) => bare().into_response(),
+                    Err(_) => axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response(),
+                }
+            }),
         )
         .nest(PREFIX, authx::axum::router(auth));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -92,7 +92,7 @@ const USAGE: &str = "usage: authx-bench [--adapter axum|actix|rocket|all] [--sce
 [--db sqlite|postgres|mysql|all] [--sizes 1000,1000000] [--rounds 1] [--connections 64] [--seconds 10] \
 [--warmup 2] [--rate N] [--max-steal PERCENT] [--flood-connections 1000] [--flood-factor 4] [--probe-connections 8] [--argon2-seconds 3] [--client-threads 1] \
 [--hash-concurrency N] [--hash-queue N] [--sqlite-pool N] [--pg-pool N]
-scenarios: bare, bare-post, noop, register, login, login-wrong-password, confirm-status, token, refresh,
+scenarios: bare, bare-post, bare-db, noop, register, login, login-wrong-password, confirm-status, token, refresh,
 sessions, search-username, search-email, search-short, forgot-password, janitor, flood
 (--adapter and --scenario also take comma-separated lists; --sizes: users seeded, each with a
 session, default 1000; --rounds 1 to 20: every run that many times, round after round, each

@@ -601,9 +601,9 @@ pub(crate) fn targets(rows: &[Row]) {
             .iter()
             .map(|(a, r)| format!("{a} {}", r.describe(|v| format!("{v:.1}"))))
             .collect();
-        let floor = [Scenario::Bare, Scenario::BarePost, Scenario::Noop]
+        let floor = Scenario::ALL
             .iter()
-            .any(|s| s.name() == scenario);
+            .any(|s| s.name() == scenario && (s.is_floor() || *s == Scenario::Noop));
         println!(
             "- adapters within 15% on {db}/{size}/{scenario}: {} (spread {:.1}%): {}",
             listed.join(", "),
@@ -668,7 +668,7 @@ fn sizes_side_by_side(groups: &[Group<'_>]) {
             fmt_opt(median(base.quantile_ms(0.99)), 2),
             fmt_opt(median(group.quantile_ms(0.99)), 2),
             if floor {
-                "(no storage, not a target)"
+                "(a framework's floor, not a target)"
             } else {
                 verdict(ratio <= 1.5)
             }
@@ -738,16 +738,25 @@ fn floor_ms(rows: &[Row], row: &Row) -> Option<f64> {
 /// The floor run `row` is measured above, of the same adapter, backend, size and round: its
 /// own floor ([`Scenario::floor`]) if that was run, else `bare`.
 fn floor_of<'r>(rows: &'r [Row], row: &Row) -> Option<&'r Row> {
-    let run = |floor: Scenario| {
-        rows.iter().find(|r| {
-            r.scenario == floor
-                && r.adapter == row.adapter
-                && r.db == row.db
-                && r.size == row.size
-                && r.round == row.round
-        })
-    };
-    run(row.scenario.floor()).or_else(|| run(Scenario::Bare))
+    run_of(rows, row, row.scenario.floor()).or_else(|| run_of(rows, row, Scenario::Bare))
+}
+
+/// The run of `scenario` of the same adapter, backend, size and round as `row`.
+fn run_of<'r>(rows: &'r [Row], row: &Row, scenario: Scenario) -> Option<&'r Row> {
+    rows.iter().find(|r| {
+        r.scenario == scenario
+            && r.adapter == row.adapter
+            && r.db == row.db
+            && r.size == row.size
+            && r.round == row.round
+    })
+}
+
+/// Server CPU per request above the same round's `bare-db` ([`Scenario::db_floor`]), for
+/// a scenario that waits on the database, when that floor was run.
+fn added_above_db_ms(rows: &[Row], row: &Row) -> Option<f64> {
+    let floor = run_of(rows, row, row.scenario.db_floor()?)?;
+    Some(server_cpu_ms_per_request(row)? - server_cpu_ms_per_request(floor)?)
 }
 
 /// Server CPU per request above [`floor_ms`] (the same round's floor), or `None` without a
@@ -767,13 +776,50 @@ fn micros(ms: f64) -> String {
 
 /// Issue 17: what authx adds above each framework's floor, within 15% across the adapters;
 /// over several rounds, the medians' spread, each median with its range over the rounds.
+/// Then the same above `bare-db` where it was run: what authx adds beyond one wait on the
+/// database, the frameworks' own cost of waiting (a hop between threads or runtimes) taken
+/// out.
 fn added_cpu_spread(rows: &[Row], groups: &[Group<'_>]) {
+    let rounds = rounds_of(rows);
+    let medians = if rounds > 1 {
+        format!(
+            ", median of {rounds} rounds (each round's scenario minus that round's floor), its range over the rounds, the spread of the medians"
+        )
+    } else {
+        String::new()
+    };
+    spread_of_added(
+        rows,
+        groups,
+        |row| added_cpu_ms(rows, row),
+        &format!(
+            "What authx adds above each framework's floor, per request (issue 17: within 15%){medians}:"
+        ),
+    );
+    spread_of_added(
+        rows,
+        groups,
+        |row| added_above_db_ms(rows, row),
+        &format!(
+            "What authx adds above a route of each framework's own that waits on the database once (bare-db), per request{medians}:"
+        ),
+    );
+}
+
+/// One block of [`added_cpu_spread`]: each scenario's added CPU per adapter (`added`, per
+/// run) and their spread, under `heading`.
+fn spread_of_added(
+    rows: &[Row],
+    groups: &[Group<'_>],
+    added: impl Fn(&Row) -> Option<f64>,
+    heading: &str,
+) {
     let mut by_run: ByRun<'_> = BTreeMap::new();
     for group in groups {
         if group.scenario.is_floor() || group.scenario == Scenario::Flood {
             continue;
         }
-        if let Some(added) = added_over_rounds(rows, group) {
+        if let Some(added) = group.over_rounds(&added) {
             by_run
                 .entry((group.db.name(), group.size, group.scenario.name()))
                 .or_default()
@@ -808,16 +854,7 @@ fn added_cpu_spread(rows: &[Row], groups: &[Group<'_>]) {
         })
         .collect();
     if !lines.is_empty() {
-        let rounds = rounds_of(rows);
-        if rounds > 1 {
-            println!(
-                "\nWhat authx adds above each framework's floor, per request (issue 17: within 15%), median of {rounds} rounds (each round's scenario minus that round's floor), its range over the rounds, the spread of the medians:"
-            );
-        } else {
-            println!(
-                "\nWhat authx adds above each framework's floor, per request (issue 17: within 15%):"
-            );
-        }
+        println!("\n{heading}");
         for line in lines {
             println!("{line}");
         }
@@ -914,6 +951,23 @@ fn above_the_floor(rows: &[Row], groups: &[Group<'_>]) {
                 runs.median, floor.median
             ),
             _ => String::new(),
+        };
+        // The second floor, for a scenario that waits on the database.
+        let db_floor = |row: &Row| run_of(rows, row, row.scenario.db_floor()?);
+        let db = group.over_rounds(|row| db_floor(row).and_then(server_cpu_ms_per_request));
+        let db_runs = group.over_rounds(|row| db_floor(row).and_then(server_runs_per_request));
+        let above_db = group.over_rounds(|row| added_above_db_ms(rows, row));
+        let runs = match (db, above_db) {
+            (Some(db), Some(above)) => format!(
+                "{runs}; the bare-db route {}{}, authx adds {} above it",
+                micros(db.median),
+                db_runs.map_or(String::new(), |r| format!(
+                    " (its threads run {:.2} times)",
+                    r.median
+                )),
+                micros(above.median)
+            ),
+            _ => runs,
         };
         if added.rounds > 1 {
             lines.push(format!(
@@ -1112,6 +1166,34 @@ mod tests {
             row(Adapter::Rocket, Scenario::ForgotPassword, 2, 9.0),
         ];
         assert_eq!(added_cpu_ms(&rocket_only, &rocket_only[1]), None);
+    }
+
+    #[test]
+    fn added_above_the_db_floor_takes_that_rounds_bare_db() {
+        // GET /confirm 130 µs, bare 20 µs, bare-db 70 µs: 110 above bare, 60 above bare-db.
+        let rows = vec![
+            row(Adapter::Rocket, Scenario::Bare, 1, 20.0),
+            row(Adapter::Rocket, Scenario::BareDb, 1, 70.0),
+            row(Adapter::Rocket, Scenario::ConfirmStatus, 1, 130.0),
+            // Another round's bare-db must not be taken.
+            row(Adapter::Rocket, Scenario::BareDb, 2, 10.0),
+            row(Adapter::Rocket, Scenario::ForgotPassword, 1, 90.0),
+        ];
+        assert!(close(
+            1000.0 * added_cpu_ms(&rows, &rows[2]).unwrap(),
+            110.0
+        ));
+        assert!(close(
+            1000.0 * added_above_db_ms(&rows, &rows[2]).unwrap(),
+            60.0
+        ));
+        // A scenario with a body has no second floor; bare-db is measured above bare.
+        assert_eq!(added_above_db_ms(&rows, &rows[4]), None);
+        assert_eq!(added_above_db_ms(&rows, &rows[1]), None);
+        assert!(close(1000.0 * added_cpu_ms(&rows, &rows[1]).unwrap(), 50.0));
+        // Without a bare-db in that round, no figure.
+        let other_round = row(Adapter::Rocket, Scenario::ConfirmStatus, 3, 130.0);
+        assert_eq!(added_above_db_ms(&rows, &other_round), None);
     }
 
     #[test]

@@ -34,6 +34,11 @@ pub(crate) enum Scenario {
     /// as `bare` does: the floor of the scenarios that send a body (the framework's own cost
     /// of reading one is no part of what authx adds).
     BarePost,
+    /// `GET /bare-db`, a route of the framework's own that awaits one `SELECT 1` through the
+    /// store's pool before it answers as `bare` does: what the framework and sqlx cost a
+    /// handler that waits on the database once, without authx (a second floor, for the
+    /// routes that wait on it).
+    BareDb,
     Register,
     Login,
     LoginWrongPassword,
@@ -58,9 +63,10 @@ pub(crate) enum Scenario {
 }
 
 impl Scenario {
-    pub(crate) const ALL: [Self; 16] = [
+    pub(crate) const ALL: [Self; 17] = [
         Self::Bare,
         Self::BarePost,
+        Self::BareDb,
         Self::Noop,
         Self::Register,
         Self::Login,
@@ -82,6 +88,7 @@ impl Scenario {
             Self::Noop => "noop",
             Self::Bare => "bare",
             Self::BarePost => "bare-post",
+            Self::BareDb => "bare-db",
             Self::Register => "register",
             Self::Login => "login",
             Self::LoginWrongPassword => "login-wrong-password",
@@ -132,7 +139,23 @@ impl Scenario {
 
     /// Whether it is a framework's floor (no authx).
     pub(crate) fn is_floor(self) -> bool {
-        matches!(self, Self::Bare | Self::BarePost)
+        matches!(self, Self::Bare | Self::BarePost | Self::BareDb)
+    }
+
+    /// The second floor its added CPU is also taken above, `bare-db`, for the scenarios
+    /// without a body that wait on the database: what authx adds beyond what the framework
+    /// and the pool cost a handler that waits on it once.
+    pub(crate) fn db_floor(self) -> Option<Self> {
+        match self {
+            Self::ConfirmStatus
+            | Self::Token
+            | Self::Refresh
+            | Self::Sessions
+            | Self::SearchUsername
+            | Self::SearchEmail
+            | Self::SearchShort => Some(Self::BareDb),
+            _ => None,
+        }
     }
 
     /// The floor its added CPU is taken above: `bare-post` for the scenarios that send a JSON
@@ -233,6 +256,7 @@ enum Driver {
     Noop,
     Bare,
     BarePost,
+    BareDb,
     Register {
         conn: usize,
         n: u64,
@@ -275,6 +299,7 @@ impl Driver {
             Self::Noop => Call::get("/no/such/route"),
             Self::Bare => Call::at_root(hyper::Method::GET, crate::adapter::BARE_PATH),
             // As long as a forgot-password body.
+            Self::BareDb => Call::at_root(hyper::Method::GET, crate::adapter::BARE_DB_PATH),
             Self::BarePost => Call::at_root(hyper::Method::POST, crate::adapter::BARE_PATH)
                 .json(&serde_json::json!({ "email": "u0000042@example.com" })),
             Self::Register { conn, n } => {
@@ -501,6 +526,7 @@ pub(crate) async fn run(
             Scenario::Noop => Driver::Noop,
             Scenario::Bare => Driver::Bare,
             Scenario::BarePost => Driver::BarePost,
+            Scenario::BareDb => Driver::BareDb,
             Scenario::Register => Driver::Register { conn: i, n: 0 },
             Scenario::Login => Driver::Login {
                 next: i as u64,

@@ -16,6 +16,7 @@ use authx::store::Repo;
 use authx::token::JwtBackend;
 
 use crate::Adapter;
+use crate::adapter::Pool;
 
 /// The line the parent waits for.
 pub(crate) const READY: &str = "authx-bench-ready";
@@ -90,9 +91,9 @@ pub(crate) fn run(options: &ServerOptions) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async {
-        let repo = open_database(options).await?;
+        let (repo, pool) = open_database(options).await?;
         let auth = build(repo, options)?;
-        let addr = crate::adapter::start(options.adapter, auth.clone()).await?;
+        let addr = crate::adapter::start(options.adapter, auth.clone(), pool).await?;
         say(&format!("{READY} {addr}"))?;
         // Serve until the parent closes our standard input (or dies); `janitor` runs it.
         let runtime = tokio::runtime::Handle::current();
@@ -134,8 +135,9 @@ fn say(line: &str) -> Result<(), String> {
     stdout.flush().map_err(|e| e.to_string())
 }
 
-/// Opens the run's copy of the seeded database (already migrated).
-async fn open_database(options: &ServerOptions) -> Result<Arc<dyn Repo>, String> {
+/// Opens the run's copy of the seeded database (already migrated): the store, and its pool
+/// for the `bare-db` floor.
+async fn open_database(options: &ServerOptions) -> Result<(Arc<dyn Repo>, Pool), String> {
     let url = std::env::var(DB_URL_VAR).map_err(|_| format!("{DB_URL_VAR} unset"))?;
     if url.starts_with("sqlite:") {
         let store = match options.sqlite_pool {
@@ -156,7 +158,8 @@ async fn open_database(options: &ServerOptions) -> Result<Arc<dyn Repo>, String>
                 store
             }
         };
-        return Ok(Arc::new(store));
+        let pool = Pool::Sqlite(store.pool().clone());
+        return Ok((Arc::new(store), pool));
     }
     if url.starts_with("mysql:") {
         let store = match options.pg_pool {
@@ -174,7 +177,8 @@ async fn open_database(options: &ServerOptions) -> Result<Arc<dyn Repo>, String>
                 store
             }
         };
-        return Ok(Arc::new(store));
+        let pool = Pool::MySql(store.pool().clone());
+        return Ok((Arc::new(store), pool));
     }
     let store = match options.pg_pool {
         None => authx::sqlx::PostgresStore::connect(&url)
@@ -191,7 +195,8 @@ async fn open_database(options: &ServerOptions) -> Result<Arc<dyn Repo>, String>
             store
         }
     };
-    Ok(Arc::new(store))
+    let pool = Pool::Postgres(store.pool().clone());
+    Ok((Arc::new(store), pool))
 }
 
 /// The library's defaults, except what a benchmark from one address needs: the per-IP limits
