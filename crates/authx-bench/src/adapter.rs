@@ -261,3 +261,58 @@ async fn start_axum(auth: Auth, pool: Pool) -> Result<SocketAddr, String> {
     });
     Ok(addr)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::client::{Call, Conn};
+    use crate::server::ServerOptions;
+
+    /// Every adapter answers both floors with the `bare` body, and `bare-db` with `503` once
+    /// its pool can no longer reach the database.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_adapter_serves_the_floors() {
+        for adapter in Adapter::ALL {
+            let store = authx::sqlx::SqliteStore::connect("sqlite::memory:")
+                .await
+                .unwrap();
+            let pool = Pool::Sqlite(store.pool().clone());
+            let options = ServerOptions {
+                adapter,
+                hash_concurrency: None,
+                hash_queue: None,
+                sqlite_pool: None,
+                pg_pool: None,
+            };
+            let auth = crate::server::build(Arc::new(store), &options).unwrap();
+            let addr = start(adapter, auth, pool.clone()).await.unwrap();
+            let mut conn = Conn::open(addr).await.unwrap();
+            let get = |path| Call::at_root(hyper::Method::GET, path);
+            for path in [BARE_PATH, BARE_DB_PATH] {
+                let reply = conn
+                    .send(&get(path), Duration::from_secs(10))
+                    .await
+                    .unwrap();
+                assert_eq!(reply.status, 200, "{} {path}", adapter.name());
+                assert_eq!(
+                    reply.body,
+                    BARE_BODY.as_bytes(),
+                    "{} {path}",
+                    adapter.name()
+                );
+            }
+            let Pool::Sqlite(sqlite) = &pool else {
+                unreachable!()
+            };
+            sqlite.close().await;
+            let reply = conn
+                .send(&get(BARE_DB_PATH), Duration::from_secs(10))
+                .await
+                .unwrap();
+            assert_eq!(reply.status, 503, "{} with its pool closed", adapter.name());
+        }
+    }
+}

@@ -601,9 +601,7 @@ pub(crate) fn targets(rows: &[Row]) {
             .iter()
             .map(|(a, r)| format!("{a} {}", r.describe(|v| format!("{v:.1}"))))
             .collect();
-        let floor = Scenario::ALL
-            .iter()
-            .any(|s| s.name() == scenario && (s.is_floor() || *s == Scenario::Noop));
+        let floor = Scenario::parse(scenario).is_ok_and(|s| s.is_floor() || s == Scenario::Noop);
         println!(
             "- adapters within 15% on {db}/{size}/{scenario}: {} (spread {:.1}%): {}",
             listed.join(", "),
@@ -752,11 +750,15 @@ fn run_of<'r>(rows: &'r [Row], row: &Row, scenario: Scenario) -> Option<&'r Row>
     })
 }
 
-/// Server CPU per request above the same round's `bare-db` ([`Scenario::db_floor`]), for
-/// a scenario that waits on the database, when that floor was run.
+/// The `bare-db` run of the same adapter, backend, size and round as `row`, for a scenario
+/// that waits on the database ([`Scenario::db_floor`]), when that floor was run.
+fn db_floor_of<'r>(rows: &'r [Row], row: &Row) -> Option<&'r Row> {
+    run_of(rows, row, row.scenario.db_floor()?)
+}
+
+/// Server CPU per request above [`db_floor_of`].
 fn added_above_db_ms(rows: &[Row], row: &Row) -> Option<f64> {
-    let floor = run_of(rows, row, row.scenario.db_floor()?)?;
-    Some(server_cpu_ms_per_request(row)? - server_cpu_ms_per_request(floor)?)
+    Some(server_cpu_ms_per_request(row)? - server_cpu_ms_per_request(db_floor_of(rows, row)?)?)
 }
 
 /// Server CPU per request above [`floor_ms`] (the same round's floor), or `None` without a
@@ -953,9 +955,10 @@ fn above_the_floor(rows: &[Row], groups: &[Group<'_>]) {
             _ => String::new(),
         };
         // The second floor, for a scenario that waits on the database.
-        let db_floor = |row: &Row| run_of(rows, row, row.scenario.db_floor()?);
-        let db = group.over_rounds(|row| db_floor(row).and_then(server_cpu_ms_per_request));
-        let db_runs = group.over_rounds(|row| db_floor(row).and_then(server_runs_per_request));
+        let db =
+            group.over_rounds(|row| db_floor_of(rows, row).and_then(server_cpu_ms_per_request));
+        let db_runs =
+            group.over_rounds(|row| db_floor_of(rows, row).and_then(server_runs_per_request));
         let above_db = group.over_rounds(|row| added_above_db_ms(rows, row));
         let runs = match (db, above_db) {
             (Some(db), Some(above)) => format!(

@@ -298,8 +298,8 @@ impl Driver {
         match self {
             Self::Noop => Call::get("/no/such/route"),
             Self::Bare => Call::at_root(hyper::Method::GET, crate::adapter::BARE_PATH),
-            // As long as a forgot-password body.
             Self::BareDb => Call::at_root(hyper::Method::GET, crate::adapter::BARE_DB_PATH),
+            // As long as a forgot-password body.
             Self::BarePost => Call::at_root(hyper::Method::POST, crate::adapter::BARE_PATH)
                 .json(&serde_json::json!({ "email": "u0000042@example.com" })),
             Self::Register { conn, n } => {

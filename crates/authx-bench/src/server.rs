@@ -204,7 +204,7 @@ async fn open_database(options: &ServerOptions) -> Result<(Arc<dyn Repo>, Pool),
 /// `AUTHX_LOGIN_LIMIT_PER_IP=0`), and so is the per-account reset-mail limit, so that every
 /// `POST /forgot_password` for a seeded address writes its token and mail (with it, a small
 /// database's accounts would reach their limit and most requests would write nothing).
-fn build(repo: Arc<dyn Repo>, options: &ServerOptions) -> Result<Auth, String> {
+pub(crate) fn build(repo: Arc<dyn Repo>, options: &ServerOptions) -> Result<Auth, String> {
     let mut limits = Limits::default();
     limits.login_per_ip.max = 0;
     limits.forgot_password_per_ip.max = 0;
